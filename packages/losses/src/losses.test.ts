@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { discriminatorLoss, generatorLoss, sigmoidCrossEntropy, sigmoidCrossEntropyValue } from './index.js';
+
+describe('sigmoid cross-entropy on logits', () => {
+  it('matches -z log s(x) - (1-z) log(1-s(x)) computed by hand', () => {
+    // x = 0: log 2 for either label; x = 2, z = 1: log(1 + e^-2) = 0.126928; x = -1, z = 0: log(1 + e^-1) = 0.313262
+    expect(sigmoidCrossEntropyValue(0, 1)).toBeCloseTo(Math.LN2, 12);
+    expect(sigmoidCrossEntropyValue(2, 1)).toBeCloseTo(0.126928, 6);
+    expect(sigmoidCrossEntropyValue(-1, 0)).toBeCloseTo(0.313262, 6);
+    const t = tf.tidy(() => Array.from(sigmoidCrossEntropy(tf.tensor1d([0, 2, -1]), 1).dataSync()));
+    expect(t[0]).toBeCloseTo(Math.LN2, 6);
+    expect(t[1]).toBeCloseTo(0.126928, 6);
+    expect(t[2]).toBeCloseTo(1.313262, 6);
+  });
+
+  it('stays finite and exact for huge logits where the naive formula overflows', () => {
+    const t = tf.tidy(() => Array.from(sigmoidCrossEntropy(tf.tensor1d([1000, -1000]), 1).dataSync()));
+    expect(t[0]).toBe(0);
+    expect(t[1]).toBeCloseTo(1000, 3);
+    expect(sigmoidCrossEntropyValue(-1000, 1)).toBe(1000);
+  });
+});
+
+describe('GAN losses', () => {
+  const real = [2, -1];
+  const fake = [0, 3];
+  it('D loss = CE(real,1) + CE(fake,0) with sum and mean reductions', () => {
+    const before = tf.memory().numTensors;
+    const [sum, mean, smoothReal] = tf.tidy(() => {
+      const r = tf.tensor2d(real, [2, 1]);
+      const f = tf.tensor2d(fake, [2, 1]);
+      return [
+        discriminatorLoss(r, f, { reduction: 'sum' }).total.dataSync()[0]!,
+        discriminatorLoss(r, f, { reduction: 'mean' }).total.dataSync()[0]!,
+        discriminatorLoss(r, f, { reduction: 'sum', realLabel: 0.9 }).real.dataSync()[0]!,
+      ];
+    });
+    const realSum = sigmoidCrossEntropyValue(2, 1) + sigmoidCrossEntropyValue(-1, 1);
+    const fakeSum = sigmoidCrossEntropyValue(0, 0) + sigmoidCrossEntropyValue(3, 0);
+    expect(sum).toBeCloseTo(realSum + fakeSum, 5);
+    expect(mean).toBeCloseTo((realSum + fakeSum) / 2, 5);
+    expect(smoothReal).toBeCloseTo(sigmoidCrossEntropyValue(2, 0.9) + sigmoidCrossEntropyValue(-1, 0.9), 5);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('G loss is the non-saturating CE(fake, 1)', () => {
+    const g = tf.tidy(() => generatorLoss(tf.tensor1d(fake), { reduction: 'mean' }).dataSync()[0]!);
+    expect(g).toBeCloseTo((sigmoidCrossEntropyValue(0, 1) + sigmoidCrossEntropyValue(3, 1)) / 2, 6);
+  });
+});

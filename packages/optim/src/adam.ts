@@ -1,0 +1,104 @@
+export interface AdamConfig {
+  readonly learningRate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+}
+
+/** tf.train.AdamOptimizer()'s defaults in TensorFlow 1, as the tutorial uses them. */
+export const TF1_ADAM_DEFAULTS: AdamConfig = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+
+/** Everything needed to continue bit-identically: step count and both moment vectors. */
+export interface AdamState {
+  readonly step: number;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+}
+
+/**
+ * Adam over a flat Float32Array with TensorFlow 1's update rule:
+ *   t += 1; lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)
+ *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  w -= lr_t m / (sqrt(v) + eps)
+ * Arithmetic is float64 rounded to float32 on store, which is deterministic in JavaScript.
+ */
+export class Adam {
+  private t: number;
+  private readonly m: Float32Array;
+  private readonly v: Float32Array;
+
+  constructor(
+    readonly size: number,
+    readonly config: AdamConfig = TF1_ADAM_DEFAULTS,
+    state?: AdamState,
+  ) {
+    if (state) {
+      if (state.m.length !== size || state.v.length !== size) throw new RangeError(`Adam state holds ${state.m.length}/${state.v.length} moments, expected ${size}`);
+      if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`Adam state step ${state.step} is not a non-negative integer`);
+      this.t = state.step;
+      this.m = Float32Array.from(state.m);
+      this.v = Float32Array.from(state.v);
+    } else {
+      this.t = 0;
+      this.m = new Float32Array(size);
+      this.v = new Float32Array(size);
+    }
+  }
+
+  get step(): number {
+    return this.t;
+  }
+
+  /** Updates `weights` in place from `gradient` (already averaged over the batch). */
+  apply(weights: Float32Array, gradient: ArrayLike<number>): void {
+    if (weights.length !== this.size || gradient.length !== this.size) {
+      throw new RangeError(`Adam over ${this.size} parameters got ${weights.length} weights and ${gradient.length} gradients`);
+    }
+    const { learningRate, beta1, beta2, epsilon } = this.config;
+    this.t += 1;
+    const lrT = (learningRate * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+    const m = this.m;
+    const v = this.v;
+    for (let i = 0; i < weights.length; i++) {
+      const g = gradient[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * g;
+      const vi = beta2 * v[i]! + (1 - beta2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      weights[i] = weights[i]! - (lrT * m[i]!) / (Math.sqrt(v[i]!) + epsilon);
+    }
+  }
+
+  /** A copy of the state, safe to keep or serialise. */
+  state(): AdamState {
+    return { step: this.t, m: Float32Array.from(this.m), v: Float32Array.from(this.v) };
+  }
+}
+
+const STATE_MAGIC = 0x4d414441; // "ADAM" little-endian
+
+/** Binary form: magic, size, step (u32 each, LE), then m and v as little-endian float32. */
+export function encodeAdamState(state: AdamState): Uint8Array {
+  const size = state.m.length;
+  const out = new Uint8Array(12 + 8 * size);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, STATE_MAGIC, true);
+  view.setUint32(4, size, true);
+  view.setUint32(8, state.step, true);
+  out.set(new Uint8Array(state.m.buffer, state.m.byteOffset, state.m.byteLength), 12);
+  out.set(new Uint8Array(state.v.buffer, state.v.byteOffset, state.v.byteLength), 12 + 4 * size);
+  return out;
+}
+
+export function decodeAdamState(bytes: Uint8Array): AdamState {
+  if (bytes.length < 12) throw new RangeError(`Adam state is ${bytes.length} bytes, shorter than its 12-byte header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== STATE_MAGIC) throw new RangeError('Adam state has a wrong magic number');
+  const size = view.getUint32(4, true);
+  if (bytes.length !== 12 + 8 * size) throw new RangeError(`Adam state for ${size} parameters must be ${12 + 8 * size} bytes, got ${bytes.length}`);
+  const copy = bytes.slice(12); // aligned copy
+  return {
+    step: view.getUint32(8, true),
+    m: new Float32Array(copy.buffer, 0, size),
+    v: new Float32Array(copy.buffer, 4 * size, size),
+  };
+}
