@@ -1,0 +1,1 @@
+export { selectBackend, parseBackendChoice, describeSelection, BACKEND_CHOICES, type BackendChoice, type BackendName, type BackendSelection } from './backend.js';

@@ -1,0 +1,51 @@
+/**
+ * Sums shard gradients in shard order in float64, whatever order they arrive in, so the sum's
+ * bits do not depend on which worker was faster. Each shard is accepted once.
+ */
+export class ShardOrderedSum {
+  private readonly sum: Float64Array;
+  private readonly pending = new Map<number, Float32Array>();
+  private next = 0;
+  private readonly seen: Uint8Array;
+
+  constructor(
+    readonly size: number,
+    readonly shards: number,
+  ) {
+    this.sum = new Float64Array(size);
+    this.seen = new Uint8Array(shards);
+  }
+
+  /** Adds shard `shard`'s gradient; returns false (and ignores it) if that shard was already added. */
+  add(shard: number, gradient: Float32Array): boolean {
+    if (!(Number.isInteger(shard) && shard >= 0 && shard < this.shards)) throw new RangeError(`shard ${shard} is outside [0, ${this.shards})`);
+    if (gradient.length !== this.size) throw new RangeError(`shard ${shard} gradient has ${gradient.length} values, expected ${this.size}`);
+    if (this.seen[shard]) return false;
+    this.seen[shard] = 1;
+    this.pending.set(shard, gradient);
+    // Fold in every shard that is now next in order; later ones wait (bounded by `shards`).
+    for (let g = this.pending.get(this.next); g; g = this.pending.get(this.next)) {
+      const sum = this.sum;
+      for (let i = 0; i < sum.length; i++) sum[i]! += g[i]!;
+      this.pending.delete(this.next);
+      this.next += 1;
+    }
+    return true;
+  }
+
+  has(shard: number): boolean {
+    return this.seen[shard] === 1;
+  }
+
+  get complete(): boolean {
+    return this.next === this.shards;
+  }
+
+  /** The mean gradient sum / divisor (throws until every shard is in). */
+  mean(divisor: number): Float64Array {
+    if (!this.complete) throw new Error(`only ${this.next} of ${this.shards} shards are summed`);
+    const out = new Float64Array(this.size);
+    for (let i = 0; i < out.length; i++) out[i] = this.sum[i]! / divisor;
+    return out;
+  }
+}

@@ -1,0 +1,39 @@
+import * as tf from '@tensorflow/tfjs';
+import { Mlp, type GanModelConfig } from '@distgan/models';
+
+export type NetworkName = 'D' | 'G';
+
+/** G and D as tf variables, plus the snapshot version each currently holds. */
+export class GanNetworks {
+  readonly g: Mlp;
+  readonly d: Mlp;
+  private readonly versions: Record<NetworkName, number> = { D: -1, G: -1 };
+
+  constructor(readonly model: GanModelConfig) {
+    this.g = new Mlp('G', model.generator, model.leakyReluAlpha);
+    this.d = new Mlp('D', model.discriminator, model.leakyReluAlpha);
+  }
+
+  net(name: NetworkName): Mlp {
+    return name === 'D' ? this.d : this.g;
+  }
+
+  version(name: NetworkName): number {
+    return this.versions[name];
+  }
+
+  load(name: NetworkName, version: number, weights: Float32Array): void {
+    this.net(name).load(weights);
+    this.versions[name] = version;
+  }
+
+  /** G(z) for `rows` noise vectors; the caller owns the result. */
+  generate(noise: Float32Array, rows: number): tf.Tensor2D {
+    return tf.tidy(() => this.g.apply(tf.tensor2d(noise, [rows, this.model.noise.size])));
+  }
+
+  dispose(): void {
+    this.g.dispose();
+    this.d.dispose();
+  }
+}

@@ -1,0 +1,120 @@
+import { configHash, DEFAULT_MODEL, SEED_MODEL, validateModelConfig, type GanModelConfig } from '@distgan/models';
+import { TF1_ADAM_DEFAULTS, type AdamConfig } from '@distgan/optim';
+
+/** The tutorial's stop rule: stop when lo < D(G(z)) of one probe sample < hi and step > afterStep. */
+export interface StopRule {
+  readonly dFakeMin: number;
+  readonly dFakeMax: number;
+  readonly afterStep: number;
+}
+
+/** Everything that determines the trained weights. Equal configs give bit-identical weights. */
+export interface RunConfig {
+  readonly preset: PresetName;
+  readonly model: GanModelConfig;
+  readonly dAdam: AdamConfig;
+  readonly gAdam: AdamConfig;
+  readonly batchSize: number;
+  /** Fixed logical shards per batch; independent of how many workers run them. */
+  readonly shards: number;
+  readonly steps: number;
+  readonly seed: number;
+  /** Target for real images in D's loss (1 = no label smoothing). */
+  readonly realLabel: number;
+  readonly stopRule: StopRule | null;
+}
+
+export type PresetName = 'seed' | 'default' | 'tiny';
+export const PRESET_NAMES: readonly PresetName[] = ['seed', 'default', 'tiny'];
+
+/** Run options a preset sets and the command line may override. */
+export interface RunPreset extends RunConfig {
+  /** Write a sample grid every N steps (seed: every iteration, like the tutorial's images). */
+  readonly sampleEvery: number;
+}
+
+const SEED: RunPreset = {
+  preset: 'seed',
+  model: SEED_MODEL,
+  dAdam: TF1_ADAM_DEFAULTS,
+  gAdam: TF1_ADAM_DEFAULTS,
+  batchSize: 128,
+  shards: 4,
+  steps: 50,
+  seed: 1,
+  realLabel: 1,
+  stopRule: { dFakeMin: 0.45, dFakeMax: 0.55, afterStep: 8 },
+  sampleEvery: 1,
+};
+
+const MODERN_ADAM: AdamConfig = { learningRate: 2e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+
+const DEFAULT: RunPreset = {
+  preset: 'default',
+  model: DEFAULT_MODEL,
+  dAdam: MODERN_ADAM,
+  gAdam: MODERN_ADAM,
+  batchSize: 64,
+  shards: 4,
+  steps: 3000,
+  seed: 1,
+  realLabel: 0.9,
+  stopRule: null,
+  sampleEvery: 100,
+};
+
+/** A few thousand parameters: for the many process-level tests, not for pictures. */
+const TINY: RunPreset = {
+  preset: 'tiny',
+  model: {
+    ...SEED_MODEL,
+    noise: { distribution: 'uniform', size: 8, min: 0, max: 1 },
+    generator: { inputSize: 8, layers: [{ units: 16, activation: 'tanh' }, { units: 784, activation: 'sigmoid' }] },
+    discriminator: { inputSize: 784, layers: [{ units: 16, activation: 'tanh' }, { units: 1, activation: 'linear' }] },
+  },
+  dAdam: TF1_ADAM_DEFAULTS,
+  gAdam: TF1_ADAM_DEFAULTS,
+  batchSize: 32,
+  shards: 4,
+  steps: 6,
+  seed: 1,
+  realLabel: 1,
+  stopRule: null,
+  sampleEvery: 0,
+};
+
+export const PRESETS: Readonly<Record<PresetName, RunPreset>> = { seed: SEED, default: DEFAULT, tiny: TINY };
+
+export function parsePresetName(value: string): PresetName {
+  if ((PRESET_NAMES as readonly string[]).includes(value)) return value as PresetName;
+  throw new Error(`unknown preset "${value}": expected one of ${PRESET_NAMES.join(', ')}`);
+}
+
+export type RunOverrides = Partial<Pick<RunConfig, 'batchSize' | 'shards' | 'steps' | 'seed'>>;
+
+function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new Error(`${name} must be an integer in [1, ${max}], got ${value}`);
+}
+
+/** Validates a run config; throws one message listing the problem. */
+export function validateRunConfig(config: RunConfig): void {
+  validateModelConfig(config.model);
+  positiveInteger('batch size', config.batchSize, 65_536);
+  positiveInteger('steps', config.steps);
+  positiveInteger('shards', config.shards, 4096);
+  if (config.shards > config.batchSize) throw new Error(`shards (${config.shards}) cannot exceed the batch size (${config.batchSize})`);
+  if (!(Number.isSafeInteger(config.seed) && config.seed >= 0)) throw new Error(`seed must be a non-negative integer, got ${config.seed}`);
+}
+
+/** A preset with command-line overrides, validated. */
+export function makeRunConfig(preset: PresetName, overrides: RunOverrides = {}): RunConfig {
+  const base = PRESETS[preset];
+  const { sampleEvery: _sampleEvery, ...config } = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  validateRunConfig(config);
+  return config;
+}
+
+/** Hash compared in the worker handshake: same hash, same computation. */
+export function runConfigHash(config: RunConfig): string {
+  return configHash(config);
+}

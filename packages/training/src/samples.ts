@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs';
+import { fillNoise } from '@distgan/models';
+import { randomStream } from '@distgan/rng';
+import { PNG } from 'pngjs';
+import type { GanNetworks } from './networks.js';
+
+export interface GridOptions {
+  readonly columns?: number;
+  readonly padding?: number;
+  /** Pixel range of the images: mapped to 0..255 grey. */
+  readonly range?: { readonly min: number; readonly max: number };
+}
+
+/** Encodes `count` square grey images (row-major floats) as one PNG grid. */
+export function encodeImageGrid(images: Float32Array, count: number, side: number, options: GridOptions = {}): Buffer {
+  const columns = options.columns ?? Math.ceil(Math.sqrt(count));
+  const rows = Math.ceil(count / columns);
+  const pad = options.padding ?? 2;
+  const { min, max } = options.range ?? { min: 0, max: 1 };
+  const width = columns * (side + pad) + pad;
+  const height = rows * (side + pad) + pad;
+  const png = new PNG({ width, height });
+  png.data.fill(0);
+  for (let i = 3; i < png.data.length; i += 4) png.data[i] = 255;
+  for (let n = 0; n < count; n++) {
+    const x0 = pad + (n % columns) * (side + pad);
+    const y0 = pad + Math.floor(n / columns) * (side + pad);
+    for (let p = 0; p < side * side; p++) {
+      const value = (images[n * side * side + p]! - min) / (max - min);
+      const grey = Math.round(255 * Math.min(1, Math.max(0, value)));
+      const at = 4 * ((y0 + Math.floor(p / side)) * width + x0 + (p % side));
+      png.data[at] = png.data[at + 1] = png.data[at + 2] = grey;
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+/** Fixed noise for sample grids: the same z every time, so grids over a run are comparable. */
+export function sampleNoise(networks: GanNetworks, seed: number, count: number): Float32Array {
+  return fillNoise(networks.model.noise, randomStream(seed, 'samples'), 0, count);
+}
+
+/** G(z) for the fixed sample noise, as a PNG grid. */
+export function renderSampleGrid(networks: GanNetworks, seed: number, count = 64): Buffer {
+  const images = tf.tidy(() => networks.generate(sampleNoise(networks, seed, count), count).dataSync() as Float32Array);
+  const side = Math.round(Math.sqrt(networks.model.discriminator.inputSize));
+  return encodeImageGrid(images, count, side, { range: networks.model.pixelRange });
+}
+
+/** The tutorial's per-iteration probe: one sample's max pixel (as 0..255) and D(G(z)) for it. */
+export function probeSample(networks: GanNetworks, seed: number, step: number): { maxPixel: number; dFake: number } {
+  const noise = fillNoise(networks.model.noise, randomStream(seed, 'probe', step), 0, 1);
+  return tf.tidy(() => {
+    const image = networks.generate(noise, 1);
+    const dFake = tf.sigmoid(networks.d.apply(image)).dataSync()[0]!;
+    const { min, max } = networks.model.pixelRange;
+    const maxPixel = ((tf.max(image).dataSync()[0]! - min) / (max - min)) * 255;
+    return { maxPixel, dFake };
+  });
+}

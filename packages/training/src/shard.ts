@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs';
+import { discriminatorLoss, generatorLoss } from '@distgan/losses';
+import { fillNoise } from '@distgan/models';
+import type { MnistDataset } from '@distgan/mnist';
+import { noiseStream, type Phase } from './batch.js';
+import { GanNetworks } from './networks.js';
+import type { RunConfig } from './run-config.js';
+
+/** One unit of work: the gradient of one logical shard of one phase of one step. */
+export interface ShardTask {
+  readonly step: number;
+  readonly phase: Phase;
+  readonly shard: number;
+  /** Global batch position of the shard's first row; noise row i is keyed by position i. */
+  readonly start: number;
+  readonly count: number;
+  /** Snapshot versions the gradient must be computed at. */
+  readonly dVersion: number;
+  readonly gVersion: number;
+  /** Real image indices of the shard (D phase only). */
+  readonly indices: Uint32Array | null;
+}
+
+/** Sums over the shard's rows; the coordinator divides by the batch size. */
+export interface ShardStats {
+  /** D phase: sum CE(D(x),1) + sum CE(D(G(z)),0). G phase: sum CE(D(G(z)),1). */
+  readonly lossSum: number;
+  /** Sum of sigmoid(D(x)) (D phase; 0 in G phase). */
+  readonly dRealSum: number;
+  /** Sum of sigmoid(D(G(z))). */
+  readonly dFakeSum: number;
+}
+
+export interface ShardResult extends ShardStats {
+  readonly step: number;
+  readonly phase: Phase;
+  readonly shard: number;
+  /** Gradient of the shard's loss sum w.r.t. the phase's network, in snapshot order. */
+  readonly gradient: Float32Array;
+  readonly computeMs: number;
+}
+
+/**
+ * Computes shard gradients: the worker's whole job, also run in-process by the single-process
+ * trainer and by tests. Holds G and D as variables; call `networks.load` when a snapshot arrives.
+ */
+export class ShardComputer {
+  readonly networks: GanNetworks;
+  private readonly imageBuffer: Float32Array;
+  private readonly noiseBuffer: Float32Array;
+
+  constructor(
+    readonly config: RunConfig,
+    readonly dataset: MnistDataset,
+  ) {
+    if (dataset.imageSize !== config.model.discriminator.inputSize) {
+      throw new Error(`dataset images have ${dataset.imageSize} pixels but the discriminator expects ${config.model.discriminator.inputSize}`);
+    }
+    this.networks = new GanNetworks(config.model);
+    const maxRows = config.batchSize;
+    this.imageBuffer = new Float32Array(maxRows * dataset.imageSize);
+    this.noiseBuffer = new Float32Array(maxRows * config.model.noise.size);
+  }
+
+  compute(task: ShardTask): ShardResult {
+    const started = performance.now();
+    const { networks, config } = this;
+    for (const name of ['D', 'G'] as const) {
+      const want = name === 'D' ? task.dVersion : task.gVersion;
+      if (networks.version(name) !== want) throw new Error(`task ${task.step}/${task.phase}/${task.shard} needs ${name}@${want} but ${name}@${networks.version(name)} is loaded`);
+    }
+    const rows = task.count;
+    const noise = fillNoise(config.model.noise, noiseStream(config.seed, task.step, task.phase), task.start, rows, this.noiseBuffer).subarray(0, rows * config.model.noise.size);
+    const target = task.phase === 'D' ? networks.d : networks.g;
+    let stats: tf.Tensor1D | undefined;
+    const gradient = tf.tidy(() => {
+      const z = tf.tensor2d(noise, [rows, config.model.noise.size]);
+      let lossFn: () => tf.Scalar;
+      if (task.phase === 'D') {
+        if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
+        const images = this.dataset.fillBatch(task.indices, this.imageBuffer, config.model.pixelRange).subarray(0, rows * this.dataset.imageSize);
+        const x = tf.tensor2d(images, [rows, this.dataset.imageSize]);
+        const fake = networks.g.apply(z); // constant here: gradients flow to D only
+        lossFn = () => {
+          const realLogits = networks.d.apply(x);
+          const fakeLogits = networks.d.apply(fake);
+          const loss = discriminatorLoss(realLogits, fakeLogits, { reduction: 'sum', realLabel: config.realLabel });
+          stats = tf.keep(tf.stack([loss.total, tf.sum(tf.sigmoid(realLogits)), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
+          return loss.total;
+        };
+      } else {
+        lossFn = () => {
+          const fakeLogits = networks.d.apply(networks.g.apply(z));
+          const loss = generatorLoss(fakeLogits, { reduction: 'sum' });
+          stats = tf.keep(tf.stack([loss, tf.scalar(0), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
+          return loss;
+        };
+      }
+      const { grads } = tf.variableGrads(lossFn, target.variables as tf.Variable[]);
+      // One concatenated download instead of one per parameter tensor.
+      return tf.concat(target.variables.map((v) => tf.reshape(grads[v.name]!, [-1])));
+    });
+    const flat = gradient.dataSync() as Float32Array;
+    gradient.dispose();
+    const [lossSum = NaN, dRealSum = NaN, dFakeSum = NaN] = stats ? Array.from(stats.dataSync()) : [];
+    stats?.dispose();
+    return { step: task.step, phase: task.phase, shard: task.shard, gradient: flat, lossSum, dRealSum, dFakeSum, computeMs: performance.now() - started };
+  }
+
+  dispose(): void {
+    this.networks.dispose();
+  }
+}

@@ -1,0 +1,88 @@
+import { batchIndices, PHASES, shardRange, type Phase } from './batch.js';
+import { ShardOrderedSum } from './accumulate.js';
+import type { ShardResult, ShardTask } from './shard.js';
+import type { TrainingState } from './state.js';
+
+/** Runs a phase's shard tasks somewhere (in this process, or on remote workers). */
+export interface ShardExecutor {
+  /**
+   * Computes every task at the state's current snapshots and calls `accept` once per result; may
+   * call it with duplicates, which are ignored. Resolves when `isComplete()` says all are in.
+   */
+  runPhase(phase: PhasePlan): Promise<void>;
+}
+
+export interface PhasePlan {
+  readonly step: number;
+  readonly phase: Phase;
+  readonly tasks: readonly ShardTask[];
+  readonly state: TrainingState;
+  /** Returns false for a result that was not needed (duplicate); throws for an invalid one. */
+  readonly accept: (result: ShardResult) => boolean;
+  readonly isComplete: () => boolean;
+}
+
+export interface PhaseStats {
+  /** Batch-mean loss (the tutorial's D_obj or G_obj). */
+  readonly loss: number;
+  readonly dReal: number;
+  readonly dFake: number;
+}
+
+export interface StepResult {
+  readonly step: number;
+  readonly d: PhaseStats;
+  readonly g: PhaseStats;
+}
+
+/** The tasks of one phase: K fixed logical shards, with real indices for the D phase. */
+export function planTasks(state: TrainingState, step: number, phase: Phase, datasetSize: number): ShardTask[] {
+  const { batchSize, shards, seed } = state.config;
+  const indices = phase === 'D' ? batchIndices(seed, step, batchSize, datasetSize) : null;
+  return Array.from({ length: shards }, (_, shard) => {
+    const { start, count } = shardRange(batchSize, shards, shard);
+    return { step, phase, shard, start, count, dVersion: state.version('D'), gVersion: state.version('G'), indices: indices ? indices.slice(start, start + count) : null };
+  });
+}
+
+async function runPhase(state: TrainingState, executor: ShardExecutor, step: number, phase: Phase, datasetSize: number): Promise<PhaseStats> {
+  const { batchSize, shards } = state.config;
+  const size = state.weights(phase).length;
+  const sum = new ShardOrderedSum(size, shards);
+  let lossSum = 0;
+  let dRealSum = 0;
+  let dFakeSum = 0;
+  const tasks = planTasks(state, step, phase, datasetSize);
+  const statsByShard: (ShardResult | undefined)[] = new Array(shards);
+  await executor.runPhase({
+    step,
+    phase,
+    tasks,
+    state,
+    accept: (result) => {
+      if (result.step !== step || result.phase !== phase) return false;
+      if (!sum.add(result.shard, result.gradient)) return false;
+      statsByShard[result.shard] = result;
+      return true;
+    },
+    isComplete: () => sum.complete,
+  });
+  if (!sum.complete) throw new Error(`executor finished ${phase} phase of step ${step} without every shard`);
+  // Statistics too are summed in shard order, so even the logged numbers are reproducible.
+  for (const r of statsByShard) {
+    lossSum += r!.lossSum;
+    dRealSum += r!.dRealSum;
+    dFakeSum += r!.dFakeSum;
+  }
+  state.apply(phase, sum.mean(batchSize));
+  return { loss: lossSum / batchSize, dReal: dRealSum / batchSize, dFake: dFakeSum / batchSize };
+}
+
+/** One training step: a D phase, then a G phase at the new D, as in the tutorial. */
+export async function trainStep(state: TrainingState, executor: ShardExecutor, datasetSize: number): Promise<StepResult> {
+  const step = state.nextStep;
+  const stats: Partial<Record<Phase, PhaseStats>> = {};
+  for (const phase of PHASES) stats[phase] = await runPhase(state, executor, step, phase, datasetSize);
+  state.nextStep = step + 1;
+  return { step, d: stats.D!, g: stats.G! };
+}

@@ -1,0 +1,200 @@
+import * as tf from '@tensorflow/tfjs';
+import { loadMnist } from '@distgan/mnist';
+import { discriminatorLoss, generatorLoss } from '@distgan/losses';
+import { fillNoise } from '@distgan/models';
+import { selectBackend } from '@distgan/runtime';
+import { PNG } from 'pngjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  LocalExecutor,
+  makeRunConfig,
+  noiseStream,
+  planTasks,
+  renderSampleGrid,
+  ShardComputer,
+  shardRange,
+  trainStep,
+  TrainingState,
+  type PhasePlan,
+  type RunConfig,
+  type ShardExecutor,
+} from './index.js';
+
+const dataset = loadMnist();
+
+beforeAll(async () => {
+  await selectBackend('auto');
+});
+
+function computeAll(config: RunConfig, state: TrainingState, phase: 'D' | 'G'): Float64Array {
+  const computer = new ShardComputer(config, dataset);
+  computer.networks.load('D', state.version('D'), state.weights('D'));
+  computer.networks.load('G', state.version('G'), state.weights('G'));
+  const sum = new Float64Array(state.weights(phase).length);
+  for (const task of planTasks(state, 0, phase, dataset.count)) {
+    const r = computer.compute(task);
+    r.gradient.forEach((g, i) => (sum[i]! += g));
+  }
+  computer.dispose();
+  return sum.map((s) => s / config.batchSize);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; scale: number } {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return { diff, scale };
+}
+
+describe('shard gradients', () => {
+  it('summed over K shards and divided by B equal the full-batch mean-loss gradient (rel. 1e-5)', () => {
+    for (const phase of ['D', 'G'] as const) {
+      const config = makeRunConfig('seed', { batchSize: 24, shards: 5, seed: 3 });
+      const state = new TrainingState(config);
+      const sharded = computeAll(config, state, phase);
+      // The reference: the tutorial's formula, one batch, mean reduction, written directly in tfjs.
+      const computer = new ShardComputer(config, dataset);
+      const nets = computer.networks;
+      nets.load('D', 0, state.dWeights);
+      nets.load('G', 0, state.gWeights);
+      const [dTasks, gTasks] = [planTasks(state, 0, 'D', dataset.count), planTasks(state, 0, 'G', dataset.count)];
+      const reference = tf.tidy(() => {
+        const tasks = phase === 'D' ? dTasks : gTasks;
+        // Each shard's noise rows, regenerated exactly as a worker derives them.
+        const z = tf.concat(tasks.map((t) => tf.tensor2d(fillNoise(config.model.noise, noiseStream(config.seed, 0, phase), t.start, t.count), [t.count, 200])));
+        const vars = phase === 'D' ? nets.d.variables : nets.g.variables;
+        const { grads } = tf.variableGrads(() => {
+          if (phase === 'D') {
+            const indices = Uint32Array.from(dTasks.flatMap((t) => Array.from(t.indices!)));
+            const x = tf.tensor2d(dataset.batch(indices), [indices.length, 784]);
+            return discriminatorLoss(nets.d.apply(x), nets.d.apply(nets.g.apply(z)), { reduction: 'mean' }).total;
+          }
+          return generatorLoss(nets.d.apply(nets.g.apply(z)), { reduction: 'mean' });
+        }, vars as tf.Variable[]);
+        return tf.concat(vars.map((v) => tf.reshape(grads[v.name]!, [-1]))).dataSync();
+      });
+      computer.dispose();
+      const { diff, scale } = maxAbsDiff(sharded, reference);
+      expect(scale).toBeGreaterThan(0);
+      expect(diff / scale).toBeLessThan(1e-5);
+    }
+  });
+
+  it('match central finite differences of the shard loss on a tiny model (rel. 2e-2)', () => {
+    const config = makeRunConfig('tiny', { batchSize: 8, shards: 1, seed: 5 });
+    const state = new TrainingState(config);
+    const computer = new ShardComputer(config, dataset);
+    const [task] = planTasks(state, 0, 'D', dataset.count);
+    computer.networks.load('G', 0, state.gWeights);
+    computer.networks.load('D', 0, state.dWeights);
+    const { gradient } = computer.compute(task!);
+    // Check the 5 largest gradient entries: they dominate float32 rounding in the loss.
+    const order = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b]!) - Math.abs(gradient[a]!)).slice(0, 5);
+    const h = 1e-2;
+    for (const i of order) {
+      const lossAt = (delta: number) => {
+        const w = Float32Array.from(state.dWeights);
+        w[i]! += delta;
+        computer.networks.load('D', 0, w);
+        return computer.compute(task!).lossSum;
+      };
+      const numeric = (lossAt(h) - lossAt(-h)) / (2 * h);
+      expect(Math.abs(numeric - gradient[i]!) / Math.abs(gradient[i]!)).toBeLessThan(2e-2);
+    }
+    computer.dispose();
+  });
+
+  it('cuts the batch into contiguous shards that cover it exactly', () => {
+    const ranges = Array.from({ length: 5 }, (_, k) => shardRange(24, 5, k));
+    expect(ranges).toEqual([
+      { start: 0, count: 5 },
+      { start: 5, count: 5 },
+      { start: 10, count: 5 },
+      { start: 15, count: 5 },
+      { start: 20, count: 4 },
+    ]);
+  });
+});
+
+/** Computes a phase's tasks in reverse order, as if the last shard's worker were fastest. */
+class ReversedExecutor implements ShardExecutor {
+  constructor(private readonly computer: ShardComputer) {}
+  async runPhase(plan: PhasePlan): Promise<void> {
+    for (const name of ['D', 'G'] as const) this.computer.networks.load(name, plan.state.version(name), plan.state.weights(name));
+    for (const task of [...plan.tasks].reverse()) {
+      const r = this.computer.compute(task);
+      expect(plan.accept(r)).toBe(true);
+      expect(plan.accept(r)).toBe(false); // a duplicate is dropped
+    }
+  }
+}
+
+describe('trainStep', () => {
+  it('leaves tf.memory().numTensors unchanged', async () => {
+    const config = makeRunConfig('seed', { batchSize: 16, shards: 2 });
+    const state = new TrainingState(config);
+    const computer = new ShardComputer(config, dataset);
+    const executor = new LocalExecutor(computer);
+    await trainStep(state, executor, dataset.count); // first step loads snapshots into variables
+    const before = tf.memory().numTensors;
+    const result = await trainStep(state, executor, dataset.count);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result.step).toBe(1);
+    expect(Number.isFinite(result.d.loss) && Number.isFinite(result.g.loss)).toBe(true);
+    computer.dispose();
+  });
+
+  it('gives bit-identical weights whatever order shard results arrive in', async () => {
+    const config = makeRunConfig('tiny', { steps: 3, shards: 4 });
+    const hashes: string[] = [];
+    for (const make of [(c: ShardComputer) => new LocalExecutor(c), (c: ShardComputer) => new ReversedExecutor(c)]) {
+      const state = new TrainingState(config);
+      const computer = new ShardComputer(config, dataset);
+      const executor = make(computer);
+      for (let s = 0; s < 3; s++) await trainStep(state, executor, dataset.count);
+      hashes.push(state.hashes().weightsSha256);
+      computer.dispose();
+    }
+    expect(hashes[0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashes[1]).toBe(hashes[0]);
+    expect(new TrainingState(config).hashes().weightsSha256).not.toBe(hashes[0]); // training moved the weights
+  });
+
+  it('resumes from its state data to the same weights as an uninterrupted run', async () => {
+    const config = makeRunConfig('tiny', { shards: 2 });
+    const straight = new TrainingState(config);
+    const c1 = new ShardComputer(config, dataset);
+    for (let s = 0; s < 4; s++) await trainStep(straight, new LocalExecutor(c1), dataset.count);
+    const first = new TrainingState(config);
+    for (let s = 0; s < 2; s++) await trainStep(first, new LocalExecutor(c1), dataset.count);
+    const resumed = new TrainingState(config, first.data());
+    const c2 = new ShardComputer(config, dataset);
+    for (let s = 0; s < 2; s++) await trainStep(resumed, new LocalExecutor(c2), dataset.count);
+    expect(resumed.hashes()).toEqual(straight.hashes());
+    c1.dispose();
+    c2.dispose();
+  });
+});
+
+describe('run config and samples', () => {
+  it('rejects impossible configs with a message naming the field', () => {
+    expect(() => makeRunConfig('seed', { shards: 200 })).toThrow(/shards \(200\) cannot exceed the batch size \(128\)/);
+    expect(() => makeRunConfig('seed', { batchSize: 0 })).toThrow(/batch size must be an integer/);
+    expect(makeRunConfig('seed').steps).toBe(50);
+  });
+
+  it('renders an 8x8 PNG grid of generated digits', () => {
+    const config = makeRunConfig('tiny');
+    const computer = new ShardComputer(config, dataset);
+    const state = new TrainingState(config);
+    computer.networks.load('G', 0, state.gWeights);
+    const before = tf.memory().numTensors;
+    const png = PNG.sync.read(renderSampleGrid(computer.networks, config.seed));
+    expect(tf.memory().numTensors).toBe(before);
+    expect([png.width, png.height]).toEqual([8 * 30 + 2, 8 * 30 + 2]);
+    computer.dispose();
+  });
+});
