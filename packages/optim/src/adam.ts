@@ -95,7 +95,7 @@ export function decodeAdamState(bytes: Uint8Array): AdamState {
   if (view.getUint32(0, true) !== STATE_MAGIC) throw new RangeError('Adam state has a wrong magic number');
   const size = view.getUint32(4, true);
   if (bytes.length !== 12 + 8 * size) throw new RangeError(`Adam state for ${size} parameters must be ${12 + 8 * size} bytes, got ${bytes.length}`);
-  const copy = bytes.slice(12); // aligned copy
+  const copy = new Uint8Array(bytes.subarray(12)); // an aligned copy (Buffer#slice would be a view)
   return {
     step: view.getUint32(8, true),
     m: new Float32Array(copy.buffer, 0, size),

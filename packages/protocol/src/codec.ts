@@ -1,0 +1,65 @@
+import { Packr } from 'msgpackr';
+import { protocolError } from './errors.js';
+import type { CoordinatorMessage, Message, WorkerMessage } from './messages.js';
+import { validateCoordinatorMessage, validateWorkerMessage, type WorkerMessageLimits } from './validate.js';
+
+/**
+ * The one configured codec. Plain maps (no msgpackr records, whose shared structures would make a
+ * frame's meaning depend on earlier frames) and no extension types: typed arrays travel as
+ * msgpack `bin` of their raw little-endian bytes, never as per-number encodings.
+ */
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
+
+function bytesOf(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function toWire(message: Message): Record<string, unknown> {
+  switch (message.type) {
+    case 'snapshot':
+      return { ...message, weights: bytesOf(message.weights) };
+    case 'result':
+      return { ...message, gradient: bytesOf(message.gradient) };
+    case 'task':
+      return { ...message, indices: message.indices ? bytesOf(message.indices) : null };
+    case 'hello':
+    case 'ready':
+    case 'welcome':
+    case 'done':
+    case 'error':
+      return { ...message };
+    default: {
+      const unknown: never = message;
+      throw new Error(`cannot encode ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** Encodes one message as one binary frame. */
+export function encodeMessage(message: Message): Uint8Array {
+  return packr.pack(toWire(message));
+}
+
+/** Parses a frame into a plain object; anything else is a BAD_FRAME. */
+export function decodeFrame(frame: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = packr.unpack(frame);
+  } catch (err) {
+    throw protocolError('BAD_FRAME', `undecodable msgpack (${(err as Error).message.slice(0, 60)})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
+    throw protocolError('BAD_FRAME', 'frame does not hold a message object');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Decodes and validates a frame a worker sent. Throws ProtocolError. */
+export function decodeWorkerMessage(frame: Uint8Array, limits: WorkerMessageLimits): WorkerMessage {
+  return validateWorkerMessage(decodeFrame(frame), limits);
+}
+
+/** Decodes and validates a frame the coordinator sent. Throws ProtocolError. */
+export function decodeCoordinatorMessage(frame: Uint8Array): CoordinatorMessage {
+  return validateCoordinatorMessage(decodeFrame(frame));
+}

@@ -1,0 +1,91 @@
+export const PROTOCOL_VERSION = 1;
+
+export type Phase = 'D' | 'G';
+export type NetworkName = 'D' | 'G';
+
+/** Who a worker is, for logs and the dashboard. */
+export interface WorkerInfo {
+  readonly name: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly backend: string;
+}
+
+// ---- worker -> coordinator ----
+
+export interface HelloMessage {
+  readonly type: 'hello';
+  readonly protocol: number;
+  readonly worker: WorkerInfo;
+}
+
+/** Sent after the worker built its model and loaded its data from the welcome's config. */
+export interface ReadyMessage {
+  readonly type: 'ready';
+  readonly configHash: string;
+  readonly datasetFingerprint: string;
+}
+
+export interface ResultMessage {
+  readonly type: 'result';
+  readonly step: number;
+  readonly phase: Phase;
+  readonly shard: number;
+  readonly gradient: Float32Array;
+  readonly lossSum: number;
+  readonly dRealSum: number;
+  readonly dFakeSum: number;
+  readonly computeMs: number;
+}
+
+// ---- coordinator -> worker ----
+
+export interface WelcomeMessage {
+  readonly type: 'welcome';
+  readonly protocol: number;
+  readonly workerId: string;
+  /** The run config as JSON-like data; the worker rebuilds and hashes it. */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly configHash: string;
+  readonly datasetFingerprint: string;
+}
+
+export interface SnapshotMessage {
+  readonly type: 'snapshot';
+  readonly net: NetworkName;
+  readonly version: number;
+  readonly weights: Float32Array;
+}
+
+export interface TaskMessage {
+  readonly type: 'task';
+  readonly step: number;
+  readonly phase: Phase;
+  readonly shard: number;
+  readonly start: number;
+  readonly count: number;
+  readonly dVersion: number;
+  readonly gVersion: number;
+  readonly indices: Uint32Array | null;
+}
+
+export interface DoneMessage {
+  readonly type: 'done';
+  readonly reason: string;
+}
+
+// ---- either direction ----
+
+/** A clear error for the peer's log, sent just before closing with the matching close code. */
+export interface ErrorMessage {
+  readonly type: 'error';
+  readonly code: string;
+  readonly message: string;
+}
+
+export type WorkerMessage = HelloMessage | ReadyMessage | ResultMessage | ErrorMessage;
+export type CoordinatorMessage = WelcomeMessage | SnapshotMessage | TaskMessage | DoneMessage | ErrorMessage;
+export type Message = WorkerMessage | CoordinatorMessage;
+
+export const WORKER_MESSAGE_TYPES = ['hello', 'ready', 'result', 'error'] as const satisfies readonly WorkerMessage['type'][];
+export const COORDINATOR_MESSAGE_TYPES = ['welcome', 'snapshot', 'task', 'done', 'error'] as const satisfies readonly CoordinatorMessage['type'][];

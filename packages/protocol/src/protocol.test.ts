@@ -1,0 +1,145 @@
+import { pack } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import {
+  codeForClose,
+  COORDINATOR_MESSAGE_TYPES,
+  decodeCoordinatorMessage,
+  decodeWorkerMessage,
+  encodeMessage,
+  maxFrameBytes,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  WORKER_MESSAGE_TYPES,
+  type CoordinatorMessage,
+  type ProtocolErrorCode,
+  type WorkerMessage,
+} from './index.js';
+
+const limits = { dParams: 5, gParams: 3 };
+const SHA = 'a'.repeat(64);
+
+const workerSamples: Record<WorkerMessage['type'], WorkerMessage> = {
+  hello: { type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'w1', host: 'box', pid: 42, backend: 'wasm' } },
+  ready: { type: 'ready', configHash: SHA, datasetFingerprint: 'b'.repeat(64) },
+  result: { type: 'result', step: 3, phase: 'D', shard: 1, gradient: Float32Array.of(1, -2.5, 3e-8, 0, 7), lossSum: 1.25, dRealSum: 0.5, dFakeSum: 0.25, computeMs: 12.5 },
+  error: { type: 'error', code: 'DATASET_MISMATCH', message: 'fingerprints differ' },
+};
+
+const coordinatorSamples: Record<CoordinatorMessage['type'], CoordinatorMessage> = {
+  welcome: { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 'w-1', config: { preset: 'tiny', batchSize: 32, nested: { a: [1, 2] } }, configHash: SHA, datasetFingerprint: SHA },
+  snapshot: { type: 'snapshot', net: 'G', version: 7, weights: Float32Array.of(0.1, 0.2, -0.3) },
+  task: { type: 'task', step: 2, phase: 'D', shard: 0, start: 0, count: 2, dVersion: 2, gVersion: 2, indices: Uint32Array.of(59_999, 4) },
+  done: { type: 'done', reason: 'training finished' },
+  error: { type: 'error', code: 'CONFIG_MISMATCH', message: 'x' },
+};
+
+function codeOf(fn: () => unknown): ProtocolErrorCode {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ProtocolError) return err.code;
+    throw err;
+  }
+  throw new Error('expected a ProtocolError');
+}
+
+describe('round trips', () => {
+  it.each(WORKER_MESSAGE_TYPES)('worker message %s', (type) => {
+    const decoded = decodeWorkerMessage(encodeMessage(workerSamples[type]), limits);
+    expect(decoded).toEqual(workerSamples[type]);
+  });
+
+  it.each(COORDINATOR_MESSAGE_TYPES)('coordinator message %s', (type) => {
+    expect(decodeCoordinatorMessage(encodeMessage(coordinatorSamples[type]))).toEqual(coordinatorSamples[type]);
+  });
+
+  it('G-phase tasks carry no indices', () => {
+    const task = { ...coordinatorSamples.task, phase: 'G', indices: null } as CoordinatorMessage;
+    expect(decodeCoordinatorMessage(encodeMessage(task))).toEqual(task);
+  });
+
+  it('sends float arrays as raw bytes: a snapshot frame is its weights plus a small header', () => {
+    const weights = new Float32Array(100_000).fill(0.123);
+    const frame = encodeMessage({ type: 'snapshot', net: 'D', version: 1, weights });
+    expect(frame.byteLength - weights.byteLength).toBeLessThan(64);
+    const decoded = decodeCoordinatorMessage(frame);
+    expect(decoded.type === 'snapshot' && decoded.weights.every((w) => w === Math.fround(0.123))).toBe(true);
+  });
+});
+
+describe('hostile and broken frames', () => {
+  const good = encodeMessage(workerSamples.result);
+  const mutate = (changes: Record<string, unknown>) => pack({ ...workerSamples.result, gradient: new Uint8Array(workerSamples.result.gradient.buffer), ...changes });
+
+  it('rejects random bytes, truncated msgpack and non-objects as BAD_FRAME', () => {
+    expect(codeOf(() => decodeWorkerMessage(Uint8Array.of(0xc1, 0xff, 0x00), limits))).toBe('BAD_FRAME');
+    expect(codeOf(() => decodeWorkerMessage(good.subarray(0, good.length - 7), limits))).toBe('BAD_FRAME');
+    expect(codeOf(() => decodeWorkerMessage(pack([1, 2, 3]), limits))).toBe('BAD_FRAME');
+    expect(codeOf(() => decodeWorkerMessage(pack('hello'), limits))).toBe('BAD_FRAME');
+  });
+
+  it('rejects unknown types and coordinator-only types from a worker', () => {
+    expect(codeOf(() => decodeWorkerMessage(pack({ type: 'launch-missiles' }), limits))).toBe('UNKNOWN_TYPE');
+    expect(codeOf(() => decodeWorkerMessage(encodeMessage(coordinatorSamples.task), limits))).toBe('UNKNOWN_TYPE');
+  });
+
+  it('rejects missing fields and fields of the wrong kind', () => {
+    const { step: _step, ...noStep } = workerSamples.result;
+    expect(codeOf(() => decodeWorkerMessage(pack({ ...noStep, gradient: new Uint8Array(20) }), limits))).toBe('BAD_FIELD');
+    expect(codeOf(() => decodeWorkerMessage(mutate({ step: '3' }), limits))).toBe('BAD_FIELD');
+    expect(codeOf(() => decodeWorkerMessage(mutate({ step: -1 }), limits))).toBe('BAD_FIELD');
+    expect(codeOf(() => decodeWorkerMessage(mutate({ phase: 'X' }), limits))).toBe('BAD_FIELD');
+    expect(codeOf(() => decodeWorkerMessage(mutate({ gradient: [1, 2, 3, 4, 5] }), limits))).toBe('BAD_FIELD');
+    expect(codeOf(() => decodeWorkerMessage(pack({ type: 'ready', configHash: 'nope', datasetFingerprint: SHA }), limits))).toBe('BAD_FIELD');
+  });
+
+  it('rejects gradients of the wrong length for their phase', () => {
+    expect(codeOf(() => decodeWorkerMessage(mutate({ phase: 'G' }), limits))).toBe('BAD_GRADIENT_LENGTH');
+    expect(codeOf(() => decodeWorkerMessage(mutate({ gradient: new Uint8Array(24) }), limits))).toBe('BAD_GRADIENT_LENGTH');
+  });
+
+  it('rejects NaN and Infinity in gradients and statistics', () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const g = Float32Array.of(1, 2, bad, 4, 5);
+      expect(codeOf(() => decodeWorkerMessage(mutate({ gradient: new Uint8Array(g.buffer) }), limits))).toBe('NON_FINITE');
+      expect(codeOf(() => decodeWorkerMessage(mutate({ lossSum: bad }), limits))).toBe('NON_FINITE');
+    }
+  });
+
+  it('rejects another protocol version, naming both', () => {
+    const hello = { ...workerSamples.hello, protocol: PROTOCOL_VERSION + 1 };
+    expect(() => decodeWorkerMessage(encodeMessage(hello), limits)).toThrow(`peer speaks protocol ${PROTOCOL_VERSION + 1}, this side speaks ${PROTOCOL_VERSION}`);
+  });
+
+  it('gives each error a distinct close code in the application range and a short reason', () => {
+    try {
+      decodeWorkerMessage(pack({ type: 'x'.repeat(500) }), limits);
+    } catch (err) {
+      const e = err as ProtocolError;
+      expect(e.closeCode).toBe(4001);
+      expect(Buffer.byteLength(e.closeReason)).toBeLessThanOrEqual(123);
+      expect(codeForClose(e.closeCode)).toBe('UNKNOWN_TYPE');
+    }
+    expect(maxFrameBytes(471_601, 591_784)).toBeLessThan(3 * 1024 * 1024);
+  });
+
+  it('survives thousands of random mutations of valid frames with only ProtocolErrors', () => {
+    let seed = 12345;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const frames = [...Object.values(workerSamples)].map((m) => encodeMessage(m));
+    let rejected = 0;
+    for (let i = 0; i < 5000; i++) {
+      const frame = Uint8Array.from(frames[i % frames.length]!);
+      const flips = 1 + Math.floor(rand() * 4);
+      for (let f = 0; f < flips; f++) frame[Math.floor(rand() * frame.length)] = Math.floor(rand() * 256);
+      const cut = rand() < 0.2 ? Math.floor(rand() * frame.length) : frame.length;
+      try {
+        decodeWorkerMessage(frame.subarray(0, cut), limits);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProtocolError);
+        rejected++;
+      }
+    }
+    expect(rejected).toBeGreaterThan(1000);
+  });
+});

@@ -1,0 +1,175 @@
+import { protocolError } from './errors.js';
+import {
+  PROTOCOL_VERSION,
+  type CoordinatorMessage,
+  type ErrorMessage,
+  type Phase,
+  type WorkerMessage,
+} from './messages.js';
+
+/** What a result's gradient length must be, per phase (the D and G parameter counts). */
+export interface WorkerMessageLimits {
+  readonly dParams: number;
+  readonly gParams: number;
+}
+
+type Fields = Record<string, unknown>;
+
+function field(o: Fields, name: string): unknown {
+  if (!(name in o)) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} is missing`);
+  return o[name];
+}
+
+function str(o: Fields, name: string, max = 1024): string {
+  const v = field(o, name);
+  if (typeof v !== 'string' || v.length > max) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be a string of at most ${max} characters`);
+  return v;
+}
+
+function int(o: Fields, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = field(o, name);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be an integer in [${min}, ${max}]`);
+  return v;
+}
+
+function finite(o: Fields, name: string): number {
+  const v = field(o, name);
+  if (typeof v !== 'number') throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be a number`);
+  if (!Number.isFinite(v)) throw protocolError('NON_FINITE', `${String(o.type)}.${name} is ${v}`);
+  return v;
+}
+
+function phase(o: Fields, name: string): Phase {
+  const v = field(o, name);
+  if (v !== 'D' && v !== 'G') throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be "D" or "G"`);
+  return v;
+}
+
+function bytes(o: Fields, name: string): Uint8Array {
+  const v = field(o, name);
+  if (!(v instanceof Uint8Array)) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be binary`);
+  return v;
+}
+
+/** A Float32Array over wire bytes: a view when aligned, else one copy. */
+export function float32View(raw: Uint8Array): Float32Array {
+  if (raw.byteLength % 4 !== 0) throw protocolError('BAD_FIELD', `float array of ${raw.byteLength} bytes is not a multiple of 4`);
+  if (raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  return new Float32Array(new Uint8Array(raw).buffer); // a real copy (Buffer#slice would be a view)
+}
+
+function uint32View(raw: Uint8Array): Uint32Array {
+  if (raw.byteLength % 4 !== 0) throw protocolError('BAD_FIELD', `uint32 array of ${raw.byteLength} bytes is not a multiple of 4`);
+  if (raw.byteOffset % 4 === 0) return new Uint32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  return new Uint32Array(new Uint8Array(raw).buffer);
+}
+
+/** The index of the first NaN or infinity, or -1. */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v - v !== 0) return i; // NaN - NaN and Inf - Inf are NaN; finite - itself is 0
+  }
+  return -1;
+}
+
+function protocolVersion(o: Fields): number {
+  const v = int(o, 'protocol', 0, 0xffff);
+  if (v !== PROTOCOL_VERSION) throw protocolError('PROTOCOL_MISMATCH', `peer speaks protocol ${v}, this side speaks ${PROTOCOL_VERSION}`);
+  return v;
+}
+
+function errorMessage(o: Fields): ErrorMessage {
+  return { type: 'error', code: str(o, 'code', 64), message: str(o, 'message', 4096) };
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+function sha(o: Fields, name: string): string {
+  const v = str(o, name, 64);
+  if (!SHA256_HEX.test(v)) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be a SHA-256 hex string`);
+  return v;
+}
+
+/** Validates every field of a message from a worker. */
+export function validateWorkerMessage(o: Fields, limits: WorkerMessageLimits): WorkerMessage {
+  const type = o.type;
+  switch (type) {
+    case 'hello': {
+      const protocol = protocolVersion(o);
+      const w = field(o, 'worker');
+      if (w === null || typeof w !== 'object' || Array.isArray(w)) throw protocolError('BAD_FIELD', 'hello.worker must be an object');
+      const info = w as Fields;
+      return {
+        type,
+        protocol,
+        worker: { name: str(info, 'name', 128), host: str(info, 'host', 256), pid: int(info, 'pid', 0, 0x7fffffff), backend: str(info, 'backend', 32) },
+      };
+    }
+    case 'ready':
+      return { type, configHash: sha(o, 'configHash'), datasetFingerprint: sha(o, 'datasetFingerprint') };
+    case 'result': {
+      const p = phase(o, 'phase');
+      const raw = bytes(o, 'gradient');
+      const expected = p === 'D' ? limits.dParams : limits.gParams;
+      if (raw.byteLength !== 4 * expected) {
+        throw protocolError('BAD_GRADIENT_LENGTH', `${p} gradient has ${raw.byteLength / 4} values, the model has ${expected} parameters`);
+      }
+      const gradient = float32View(raw);
+      const bad = firstNonFinite(gradient);
+      if (bad >= 0) throw protocolError('NON_FINITE', `${p} gradient value ${bad} is ${gradient[bad]}`);
+      return {
+        type,
+        step: int(o, 'step'),
+        phase: p,
+        shard: int(o, 'shard', 0, 65_535),
+        gradient,
+        lossSum: finite(o, 'lossSum'),
+        dRealSum: finite(o, 'dRealSum'),
+        dFakeSum: finite(o, 'dFakeSum'),
+        computeMs: finite(o, 'computeMs'),
+      };
+    }
+    case 'error':
+      return errorMessage(o);
+    default:
+      throw protocolError('UNKNOWN_TYPE', `worker sent unknown message type ${JSON.stringify(type)?.slice(0, 40)}`);
+  }
+}
+
+/** Validates every field of a message from the coordinator. */
+export function validateCoordinatorMessage(o: Fields): CoordinatorMessage {
+  const type = o.type;
+  switch (type) {
+    case 'welcome': {
+      const protocol = protocolVersion(o);
+      const config = field(o, 'config');
+      if (config === null || typeof config !== 'object' || Array.isArray(config)) throw protocolError('BAD_FIELD', 'welcome.config must be an object');
+      return { type, protocol, workerId: str(o, 'workerId', 64), config: config as Fields, configHash: sha(o, 'configHash'), datasetFingerprint: sha(o, 'datasetFingerprint') };
+    }
+    case 'snapshot': {
+      const net = field(o, 'net');
+      if (net !== 'D' && net !== 'G') throw protocolError('BAD_FIELD', 'snapshot.net must be "D" or "G"');
+      const weights = float32View(bytes(o, 'weights'));
+      const bad = firstNonFinite(weights);
+      if (bad >= 0) throw protocolError('NON_FINITE', `snapshot weight ${bad} is ${weights[bad]}`);
+      return { type, net, version: int(o, 'version'), weights };
+    }
+    case 'task': {
+      const rawIndices = field(o, 'indices');
+      const indices = rawIndices === null ? null : uint32View(bytes(o, 'indices'));
+      const count = int(o, 'count', 1, 65_536);
+      const p = phase(o, 'phase');
+      if ((p === 'D') !== (indices !== null) || (indices && indices.length !== count)) {
+        throw protocolError('BAD_FIELD', `task.indices must hold ${count} indices in the D phase and be null in the G phase`);
+      }
+      return { type, step: int(o, 'step'), phase: p, shard: int(o, 'shard', 0, 65_535), start: int(o, 'start'), count, dVersion: int(o, 'dVersion'), gVersion: int(o, 'gVersion'), indices };
+    }
+    case 'done':
+      return { type, reason: str(o, 'reason', 1024) };
+    case 'error':
+      return errorMessage(o);
+    default:
+      throw protocolError('UNKNOWN_TYPE', `coordinator sent unknown message type ${JSON.stringify(type)?.slice(0, 40)}`);
+  }
+}
