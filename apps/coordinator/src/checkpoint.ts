@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeAdamState, encodeAdamState } from '@distgan/optim';
+import type { TrainingStateData } from '@distgan/training';
+
+const MAGIC = 'DGCK';
+const FORMAT_VERSION = 1;
+const LATEST = 'latest';
+const NAME = /^step-(\d{6,})\.ckpt$/;
+
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+}
+
+interface CheckpointMeta {
+  readonly format: number;
+  readonly configHash: string;
+  readonly nextStep: number;
+  readonly parts: readonly { readonly name: string; readonly bytes: number }[];
+  readonly payloadSha256: string;
+}
+
+function bytesOf(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Serialises a training state: magic, header length, JSON header (with payload SHA-256), payload. */
+export function encodeCheckpoint(data: TrainingStateData, configHash: string): Buffer {
+  const parts = [
+    { name: 'dWeights', bytes: bytesOf(data.dWeights) },
+    { name: 'gWeights', bytes: bytesOf(data.gWeights) },
+    { name: 'dAdam', bytes: encodeAdamState(data.dAdam) },
+    { name: 'gAdam', bytes: encodeAdamState(data.gAdam) },
+  ];
+  const hash = createHash('sha256');
+  for (const p of parts) hash.update(p.bytes);
+  const meta: CheckpointMeta = { format: FORMAT_VERSION, configHash, nextStep: data.nextStep, parts: parts.map((p) => ({ name: p.name, bytes: p.bytes.byteLength })), payloadSha256: hash.digest('hex') };
+  const header = Buffer.from(JSON.stringify(meta));
+  const prefix = Buffer.alloc(8);
+  prefix.write(MAGIC, 0, 'ascii');
+  prefix.writeUInt32LE(header.length, 4);
+  return Buffer.concat([prefix, header, ...parts.map((p) => p.bytes)]);
+}
+
+/** Parses and verifies a checkpoint; throws CheckpointError saying what is wrong. */
+export function decodeCheckpoint(buf: Buffer, expectedConfigHash: string, file: string): TrainingStateData {
+  if (buf.length < 8 || buf.toString('ascii', 0, 4) !== MAGIC) throw new CheckpointError(`${file}: not a distgan checkpoint (bad magic)`);
+  const headerLength = buf.readUInt32LE(4);
+  if (8 + headerLength > buf.length) throw new CheckpointError(`${file}: truncated header`);
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(buf.toString('utf8', 8, 8 + headerLength)) as CheckpointMeta;
+  } catch {
+    throw new CheckpointError(`${file}: corrupt header`);
+  }
+  if (meta.format !== FORMAT_VERSION) throw new CheckpointError(`${file}: format ${meta.format}, this build reads ${FORMAT_VERSION}`);
+  if (meta.configHash !== expectedConfigHash) throw new CheckpointError(`${file}: written for another run config (hash ${meta.configHash.slice(0, 12)}, this run ${expectedConfigHash.slice(0, 12)})`);
+  const payload = buf.subarray(8 + headerLength);
+  const total = meta.parts.reduce((n, p) => n + p.bytes, 0);
+  if (payload.length !== total) throw new CheckpointError(`${file}: payload is ${payload.length} bytes, header says ${total} (truncated?)`);
+  if (createHash('sha256').update(payload).digest('hex') !== meta.payloadSha256) throw new CheckpointError(`${file}: payload checksum mismatch (corrupt)`);
+  const parts = new Map<string, Uint8Array>();
+  let offset = 0;
+  for (const p of meta.parts) {
+    parts.set(p.name, new Uint8Array(payload.subarray(offset, offset + p.bytes))); // aligned copies
+    offset += p.bytes;
+  }
+  const floats = (name: string) => {
+    const b = parts.get(name);
+    if (!b) throw new CheckpointError(`${file}: no ${name} section`);
+    return new Float32Array(b.buffer, 0, b.byteLength / 4);
+  };
+  const adam = (name: string) => {
+    const b = parts.get(name);
+    if (!b) throw new CheckpointError(`${file}: no ${name} section`);
+    return decodeAdamState(b);
+  };
+  return { nextStep: meta.nextStep, dWeights: floats('dWeights'), gWeights: floats('gWeights'), dAdam: adam('dAdam'), gAdam: adam('gAdam') };
+}
+
+/** Writes `bytes` to `file` so that a crash leaves either the old file or the new one, never half. */
+export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dir = openSync(join(file, '..'), 'r');
+  try {
+    fsyncSync(dir); // make the rename itself durable
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/** A folder of `step-NNNNNN.ckpt` files plus a `latest` pointer; keeps the newest `keep`. */
+export class CheckpointStore {
+  constructor(
+    readonly dir: string,
+    readonly configHash: string,
+    readonly keep = 3,
+  ) {}
+
+  save(data: TrainingStateData): string {
+    const name = `step-${String(data.nextStep).padStart(6, '0')}.ckpt`;
+    writeFileAtomic(join(this.dir, name), encodeCheckpoint(data, this.configHash));
+    writeFileAtomic(join(this.dir, LATEST), `${name}\n`);
+    for (const old of this.list().slice(this.keep)) rmSync(join(this.dir, old), { force: true });
+    return join(this.dir, name);
+  }
+
+  /** Checkpoint file names, newest first. */
+  list(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => NAME.test(n)).sort((a, b) => Number(NAME.exec(b)![1]) - Number(NAME.exec(a)![1]));
+  }
+
+  /**
+   * The newest checkpoint that verifies: `latest` first, then older ones. Each one skipped is
+   * reported through `warn` with the reason. Returns null when there is none at all.
+   */
+  loadLatest(warn: (message: string) => void): { data: TrainingStateData; file: string } | null {
+    let pointer: string | undefined;
+    try {
+      pointer = readFileSync(join(this.dir, LATEST), 'utf8').trim();
+    } catch {
+      pointer = undefined;
+    }
+    const candidates = [...new Set([...(pointer && NAME.test(pointer) ? [pointer] : []), ...this.list()])];
+    for (const name of candidates) {
+      const file = join(this.dir, name);
+      try {
+        return { data: decodeCheckpoint(readFileSync(file), this.configHash, file), file };
+      } catch (err) {
+        warn(`skipping checkpoint ${file}: ${(err as Error).message}`);
+      }
+    }
+    return null;
+  }
+}

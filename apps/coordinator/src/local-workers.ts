@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+export interface LocalWorkerOptions {
+  readonly count: number;
+  readonly url: string;
+  readonly token: string | undefined;
+  readonly backend: string;
+  readonly dataDir: string | undefined;
+  readonly ca: string | undefined;
+  readonly log: (message: string) => void;
+  /** Extra flags for every worker (tests use --delay-ms). */
+  readonly extraArgs?: readonly string[];
+}
+
+/** Path of the worker's CLI script, resolved through the workspace package. */
+export function workerCliPath(): string {
+  return createRequire(import.meta.url).resolve('@distgan/worker/cli');
+}
+
+/**
+ * Starts `count` worker processes on this machine. They get an IPC channel so they exit when this
+ * process dies, whatever kills it; the token travels in the environment, not argv (visible in ps).
+ */
+export function spawnLocalWorkers(options: LocalWorkerOptions): ChildProcess[] {
+  const cli = workerCliPath();
+  return Array.from({ length: options.count }, (_, i) => {
+    const args = [cli, '--connect', options.url, '--backend', options.backend, '--name', `local-${i + 1}`, '--exit-with-parent'];
+    if (options.dataDir) args.push('--data-dir', options.dataDir);
+    if (options.ca) args.push('--ca', options.ca);
+    args.push(...(options.extraArgs ?? []));
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, DISTGAN_TOKEN: options.token ?? '' },
+    });
+    child.on('exit', (code, signal) => {
+      if (code !== 0 && signal !== 'SIGTERM') options.log(`local worker ${i + 1} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}`);
+    });
+    return child;
+  });
+}
+
+/** Ends local workers by pid and waits for them (bounded). */
+export async function stopLocalWorkers(children: readonly ChildProcess[], graceMs = 3_000): Promise<void> {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => {
+            child.kill('SIGKILL');
+          }, graceMs);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}

@@ -1,0 +1,109 @@
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from './checkpoint.js';
+
+/** One line of metrics.jsonl. */
+export interface StepMetrics {
+  readonly step: number;
+  readonly dLoss: number;
+  readonly gLoss: number;
+  readonly dReal: number;
+  readonly dFake: number;
+  readonly stepMs: number;
+  readonly samplesPerSec: number;
+  readonly workers: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** Shards each worker computed in this step (worker id -> count). */
+  readonly shardsByWorker: Readonly<Record<string, number>>;
+  readonly time: string;
+  /** The tutorial's probe: max pixel (0..255) and D(G(z)) of one sample, when computed. */
+  readonly probeMaxPixel?: number;
+  readonly probeDFake?: number;
+}
+
+/** The layout of `runs/<name>/`. */
+export class RunDirectory {
+  readonly root: string;
+  readonly samplesDir: string;
+  readonly checkpointsDir: string;
+  readonly metricsFile: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.samplesDir = join(this.root, 'samples');
+    this.checkpointsDir = join(this.root, 'checkpoints');
+    this.metricsFile = join(this.root, 'metrics.jsonl');
+  }
+
+  /** A path relative to the current folder when inside it (for printing). */
+  display(path = this.root): string {
+    const rel = relative(process.cwd(), path);
+    return rel.startsWith('..') || rel === '' ? path : rel;
+  }
+
+  holdsRun(): boolean {
+    return existsSync(this.root) && readdirSync(this.root).some((n) => n === 'config.json' || n === 'metrics.jsonl');
+  }
+
+  /** Creates the folders; refuses to overwrite another run unless resuming. */
+  prepare(resume: boolean): void {
+    if (!resume && this.holdsRun()) {
+      throw new Error(`run directory ${this.display()} already holds a run: pass --resume to continue it, or choose another --run-dir`);
+    }
+    if (resume && !this.holdsRun()) throw new Error(`--resume: ${this.display()} holds no run to resume (no config.json)`);
+    for (const dir of [this.root, this.samplesDir, this.checkpointsDir]) mkdirSync(dir, { recursive: true });
+  }
+
+  writeJson(name: string, value: unknown): void {
+    writeFileAtomic(join(this.root, name), `${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  readJson(name: string): unknown {
+    return JSON.parse(readFileSync(join(this.root, name), 'utf8'));
+  }
+
+  /**
+   * Appends one metrics line. On resume, lines for steps at or after the checkpoint are dropped
+   * first (`truncateMetricsFrom`) so each step appears once.
+   */
+  appendMetrics(metrics: StepMetrics): void {
+    appendFileSync(this.metricsFile, `${JSON.stringify(metrics)}\n`);
+  }
+
+  readMetrics(): StepMetrics[] {
+    if (!existsSync(this.metricsFile)) return [];
+    return readFileSync(this.metricsFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as StepMetrics];
+        } catch {
+          return []; // a line cut by a crash mid-write
+        }
+      });
+  }
+
+  /** Keeps only the metrics of steps before `step` (after resuming from a checkpoint at `step`). */
+  truncateMetricsFrom(step: number): void {
+    const kept = this.readMetrics().filter((m) => m.step < step);
+    writeFileAtomic(this.metricsFile, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  }
+
+  samplePath(step: number): string {
+    return join(this.samplesDir, `step-${String(step).padStart(6, '0')}.png`);
+  }
+
+  writeSample(step: number, png: Uint8Array): string {
+    const file = this.samplePath(step);
+    writeFileSync(file, png);
+    return file;
+  }
+}
+
+/** `runs/<preset>-s<seed>-<UTC timestamp>` under the current folder. */
+export function defaultRunDir(preset: string, seed: number, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return join('runs', `${preset}-s${seed}-${stamp}`);
+}

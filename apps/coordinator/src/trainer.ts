@@ -1,0 +1,257 @@
+import { hostname } from 'node:os';
+import { loadMnist } from '@distgan/mnist';
+import { parameterCount, parameterSpec } from '@distgan/models';
+import { maxFrameBytes } from '@distgan/protocol';
+import { describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
+import {
+  GanNetworks,
+  LocalExecutor,
+  makeRunConfig,
+  PRESETS,
+  probeSample,
+  renderSampleGrid,
+  runConfigHash,
+  ShardComputer,
+  trainStep,
+  TrainingState,
+  type PresetName,
+  type RunConfig,
+  type ShardExecutor,
+} from '@distgan/training';
+import type { ChildProcess } from 'node:child_process';
+import { CheckpointStore } from './checkpoint.js';
+import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
+import { ProgressLine } from './progress.js';
+import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
+import { startServer, type RunningServer } from './server.js';
+import { WorkerPool } from './worker-pool.js';
+import { handleHttp } from './http-api.js';
+
+export interface CoordinatorOptions {
+  readonly preset: PresetName;
+  readonly steps?: number | undefined;
+  readonly batchSize?: number | undefined;
+  readonly shards?: number | undefined;
+  readonly seed?: number | undefined;
+  readonly runDir?: string | undefined;
+  readonly backend: BackendChoice;
+  readonly sampleEvery?: number | undefined;
+  readonly dataDir?: string | undefined;
+  readonly inProcess: boolean;
+  readonly workers: number;
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string | undefined;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly checkpointEvery: number;
+  readonly resume: boolean;
+  readonly taskTimeoutMs: number;
+  readonly heartbeatMs: number;
+  /** Extra flags passed to local workers (tests: --delay-ms). */
+  readonly workerArgs?: readonly string[];
+}
+
+export interface RunSummary {
+  readonly steps: number;
+  readonly stoppedEarly: boolean;
+  readonly backend: string;
+  readonly weightsSha256: string;
+  readonly dSha256: string;
+  readonly gSha256: string;
+  readonly configHash: string;
+  readonly preset: string;
+  readonly seed: number;
+  readonly shards: number;
+  readonly batchSize: number;
+  readonly wallSeconds: number;
+  readonly meanSamplesPerSec: number;
+  readonly workers: number;
+  readonly lastSample: string | null;
+  readonly lastCheckpoint: string | null;
+  readonly runDir: string;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[coordinator] ${message}\n`);
+}
+
+/** Runs one training job to the end; resolves with the summary also written to summary.json. */
+export async function runCoordinator(options: CoordinatorOptions): Promise<RunSummary> {
+  const started = Date.now();
+  const runDir = new RunDirectory(options.runDir ?? defaultRunDir(options.preset, options.seed ?? PRESETS[options.preset].seed));
+  let config: RunConfig;
+  if (options.resume) {
+    if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
+    config = (runDir.readJson('config.json') as { run: RunConfig }).run;
+  } else {
+    config = makeRunConfig(options.preset, { steps: options.steps, batchSize: options.batchSize, shards: options.shards, seed: options.seed });
+  }
+  const configHash = runConfigHash(config);
+  const sampleEvery = options.sampleEvery ?? PRESETS[config.preset].sampleEvery;
+  runDir.prepare(options.resume);
+
+  const selection = await selectBackend(options.backend);
+  log(describeSelection(selection));
+  const dataset = loadMnist({ dataDir: options.dataDir, split: 'train' });
+  log(`MNIST: ${dataset.count} images from ${dataset.source} (fingerprint ${dataset.fingerprint.slice(0, 12)})`);
+
+  const checkpoints = new CheckpointStore(runDir.checkpointsDir, configHash);
+  let state = new TrainingState(config);
+  if (options.resume) {
+    const found = checkpoints.loadLatest(log);
+    if (found) {
+      state = new TrainingState(config, found.data);
+      log(`resumed from ${runDir.display(found.file)} at step ${state.nextStep}`);
+    } else log('no usable checkpoint: starting from step 0');
+    runDir.truncateMetricsFrom(state.nextStep);
+  } else {
+    runDir.writeJson('config.json', { run: config, configHash, sampleEvery, backend: selection.backend, createdAt: new Date().toISOString(), host: hostname() });
+  }
+
+  const evalNets = new GanNetworks(config.model);
+  let executor: ShardExecutor;
+  let pool: WorkerPool | null = null;
+  let server: RunningServer | null = null;
+  let children: ChildProcess[] = [];
+  let computer: ShardComputer | null = null;
+  const dParams = parameterCount(parameterSpec(config.model.discriminator));
+  const gParams = parameterCount(parameterSpec(config.model.generator));
+  let lastSample: string | null = null;
+  let lastCheckpoint: string | null = null;
+  let progress: ProgressLine | null = null;
+  const status = { step: state.nextStep, steps: config.steps, running: true, backend: selection.backend, runDir: runDir.root };
+
+  const stopSignals = ['SIGINT', 'SIGTERM'] as const;
+  let stopRequested = false;
+  const onSignal = (signal: string) => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    log(`${signal}: finishing the current step, then saving a checkpoint and stopping (again to quit now)`);
+  };
+  for (const s of stopSignals) process.on(s, onSignal);
+
+  try {
+    if (options.inProcess) {
+      computer = new ShardComputer(config, dataset);
+      executor = new LocalExecutor(computer);
+    } else {
+      const token = options.token || undefined;
+      pool = new WorkerPool({
+        config: config as unknown as Record<string, unknown>,
+        configHash,
+        datasetFingerprint: dataset.fingerprint,
+        limits: { dParams, gParams },
+        log: (m) => {
+          progress?.interrupt();
+          log(m);
+        },
+        taskTimeoutMs: options.taskTimeoutMs,
+        heartbeatMs: options.heartbeatMs,
+      });
+      const activePool = pool;
+      server = await startServer({
+        host: options.host,
+        port: options.port,
+        token,
+        tlsCert: options.tlsCert,
+        tlsKey: options.tlsKey,
+        maxPayload: maxFrameBytes(dParams, gParams),
+        onSocket: (ws, remote) => activePool.attach(ws, remote),
+        onRequest: (req, res) => handleHttp(req, res, { status: () => ({ ...status, workers: activePool.workers() }), runDir }),
+      });
+      log(`listening on ${server.wsUrl} (workers connect here)${token ? '; token required' : ''}`);
+      process.stdout.write(`distgan: workers connect to ${server.wsUrl}\n`);
+      process.stdout.write(`distgan: status at ${server.httpUrl}api/status\n`);
+      if (options.workers > 0) {
+        const url = server.wsUrl.replace('0.0.0.0', '127.0.0.1');
+        children = spawnLocalWorkers({ count: options.workers, url, token, backend: options.backend, dataDir: options.dataDir, ca: options.tlsCert, log, extraArgs: options.workerArgs });
+        log(`started ${children.length} local worker(s): pids ${children.map((c) => c.pid).join(', ')}`);
+      } else {
+        log(`no local workers (--workers 0): start workers with  npx distgan-worker --connect ${server.wsUrl}${token ? ' --token <token>' : ''}`);
+      }
+      executor = pool;
+    }
+
+    const tutorialLines = config.preset === 'seed';
+    progress = tutorialLines ? null : new ProgressLine(config.steps, state.nextStep);
+    if (tutorialLines) process.stdout.write('i, G loss, D loss, max G(z) pixel, D(G(z))   (the tutorial\'s columns)\n');
+    let stoppedEarly = false;
+    let samples = 0;
+    let sampleSeconds = 0;
+    while (state.nextStep < config.steps && !stopRequested) {
+      const t0 = performance.now();
+      const result = await trainStep(state, executor, dataset.count);
+      const stepMs = performance.now() - t0;
+      const wire = pool ? pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0 };
+      samples += config.batchSize;
+      sampleSeconds += stepMs / 1000;
+      let probe: { maxPixel: number; dFake: number } | undefined;
+      const wantSample = sampleEvery > 0 && (result.step % sampleEvery === 0 || state.nextStep === config.steps);
+      if (tutorialLines || config.stopRule || wantSample) {
+        evalNets.load('G', state.version('G'), state.gWeights);
+        evalNets.load('D', state.version('D'), state.dWeights);
+      }
+      if (tutorialLines || config.stopRule) probe = probeSample(evalNets, config.seed, result.step);
+      const metrics: StepMetrics = {
+        step: result.step,
+        dLoss: result.d.loss,
+        gLoss: result.g.loss,
+        dReal: result.d.dReal,
+        dFake: result.d.dFake,
+        stepMs,
+        samplesPerSec: config.batchSize / (stepMs / 1000),
+        workers: options.inProcess ? 0 : wire.workers,
+        bytesIn: wire.bytesIn,
+        bytesOut: wire.bytesOut,
+        shardsByWorker: wire.shardsByWorker,
+        time: new Date().toISOString(),
+        ...(probe ? { probeMaxPixel: probe.maxPixel, probeDFake: probe.dFake } : {}),
+      };
+      runDir.appendMetrics(metrics);
+      status.step = state.nextStep;
+      if (wantSample) lastSample = runDir.writeSample(result.step, renderSampleGrid(evalNets, config.seed));
+      if (tutorialLines && probe) {
+        process.stdout.write(`${result.step} ${result.g.loss.toFixed(6)} ${result.d.loss.toFixed(6)} ${probe.maxPixel.toFixed(2)} ${probe.dFake.toFixed(6)}\n`);
+      } else progress?.update(metrics);
+      if (options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0) lastCheckpoint = checkpoints.save(state.data());
+      const rule = config.stopRule;
+      if (rule && probe && probe.dFake > rule.dFakeMin && probe.dFake < rule.dFakeMax && result.step > rule.afterStep) {
+        progress?.interrupt();
+        log(`stop rule met at step ${result.step}: ${rule.dFakeMin} < D(G(z)) = ${probe.dFake.toFixed(4)} < ${rule.dFakeMax}`);
+        stoppedEarly = true;
+        break;
+      }
+    }
+    progress?.interrupt();
+    if (stopRequested || options.checkpointEvery > 0) lastCheckpoint = checkpoints.save(state.data());
+    if (stopRequested) log(`stopped at step ${state.nextStep}; continue with --resume --run-dir ${runDir.display()}`);
+    status.running = false;
+    const summary: RunSummary = {
+      steps: state.nextStep,
+      stoppedEarly,
+      backend: selection.backend,
+      ...state.hashes(),
+      configHash,
+      preset: config.preset,
+      seed: config.seed,
+      shards: config.shards,
+      batchSize: config.batchSize,
+      wallSeconds: (Date.now() - started) / 1000,
+      meanSamplesPerSec: sampleSeconds > 0 ? samples / sampleSeconds : 0,
+      workers: options.inProcess ? 0 : (pool?.workers().length ?? 0),
+      lastSample: lastSample ? runDir.display(lastSample) : null,
+      lastCheckpoint: lastCheckpoint ? runDir.display(lastCheckpoint) : null,
+      runDir: runDir.root,
+    };
+    runDir.writeJson('summary.json', summary);
+    return summary;
+  } finally {
+    for (const s of stopSignals) process.off(s, onSignal);
+    pool?.close('training finished');
+    await stopLocalWorkers(children);
+    await server?.close();
+    computer?.dispose();
+    evalNets.dispose();
+  }
+}

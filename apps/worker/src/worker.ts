@@ -1,0 +1,241 @@
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { loadMnist, type MnistDataset } from '@distgan/mnist';
+import {
+  CLOSE_TRAINING_DONE,
+  codeForClose,
+  decodeCoordinatorMessage,
+  encodeMessage,
+  PROTOCOL_VERSION,
+  protocolError,
+  ProtocolError,
+  type TaskMessage,
+  type WelcomeMessage,
+  type WorkerMessage,
+} from '@distgan/protocol';
+import { runConfigHash, ShardComputer, validateRunConfig, type RunConfig } from '@distgan/training';
+
+export interface WorkerOptions {
+  readonly url: string;
+  readonly token: string | undefined;
+  readonly name: string;
+  readonly backend: string;
+  readonly dataDir: string | undefined;
+  /** PEM file of a CA (or self-signed certificate) to trust for wss://. */
+  readonly ca: string | undefined;
+  /** Artificial delay per task, for tests of heterogeneous workers. */
+  readonly delayMs: number;
+  /** Give up after this long without a connection (0: never). */
+  readonly giveUpAfterMs: number;
+  readonly log: (message: string) => void;
+}
+
+/** Why the worker stopped: done (exit 0) or a fatal error the user must fix (exit non-zero). */
+export type WorkerOutcome = { readonly kind: 'done'; readonly reason: string } | { readonly kind: 'fatal'; readonly code: string; readonly message: string };
+
+/** Close codes after which reconnecting cannot help. */
+const FATAL_CODES = new Set(['PROTOCOL_MISMATCH', 'CONFIG_MISMATCH', 'DATASET_MISMATCH']);
+
+/**
+ * A worker: connects, handshakes, computes the shard tasks it is given at the snapshot versions
+ * it holds, and reconnects with exponential backoff when the coordinator goes away.
+ */
+export class Worker {
+  private dataset: MnistDataset | undefined;
+  private computer: ShardComputer | undefined;
+  private computerHash: string | undefined;
+  private ws: WebSocket | undefined;
+  private stopping = false;
+  private settle: ((outcome: WorkerOutcome) => void) | undefined;
+  private backoffMs = 250;
+  private disconnectedSince = Date.now();
+  private tasks: TaskMessage[] = [];
+  private busy = false;
+  shardsDone = 0;
+
+  constructor(private readonly options: WorkerOptions) {}
+
+  /** Runs until training is done, a fatal error, or `stop()`. */
+  run(): Promise<WorkerOutcome> {
+    this.dataset = loadMnist({ dataDir: this.options.dataDir });
+    this.options.log(`MNIST fingerprint ${this.dataset.fingerprint.slice(0, 12)} (${this.dataset.count} images from ${this.dataset.source})`);
+    return new Promise((resolve) => {
+      this.settle = (outcome) => {
+        this.settle = undefined;
+        this.computer?.dispose();
+        resolve(outcome);
+      };
+      this.connect();
+    });
+  }
+
+  stop(reason: string): void {
+    this.stopping = true;
+    this.ws?.close(1001, reason);
+    this.settle?.({ kind: 'done', reason });
+  }
+
+  private connect(): void {
+    if (this.stopping) return;
+    const headers: Record<string, string> = this.options.token ? { authorization: `Bearer ${this.options.token}` } : {};
+    const ws = new WebSocket(this.options.url, { headers, perMessageDeflate: false, ...(this.options.ca ? { ca: readFileSync(this.options.ca) } : {}), maxPayload: 256 * 1024 * 1024 });
+    this.ws = ws;
+    this.tasks = [];
+    let opened = false;
+    ws.on('unexpected-response', (_req, res) => {
+      if (res.statusCode === 401) {
+        this.fatal('UNAUTHORIZED', `the coordinator at ${this.options.url} rejected the token (HTTP 401): pass the coordinator's --token or set DISTGAN_TOKEN`);
+      } else {
+        this.options.log(`coordinator answered HTTP ${res.statusCode} instead of upgrading`);
+      }
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      opened = true;
+      this.backoffMs = 250;
+      this.options.log(`connected to ${this.options.url}`);
+      this.send({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: this.options.name, host: hostname(), pid: process.pid, backend: this.options.backend } });
+    });
+    ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    ws.on('error', (err) => {
+      if (!opened) this.options.log(`cannot reach ${this.options.url}: ${err.message}`);
+    });
+    ws.on('close', (code, reasonBuf) => {
+      const reason = reasonBuf.toString();
+      if (this.ws === ws) this.ws = undefined;
+      if (!this.settle || this.stopping) return;
+      if (code === CLOSE_TRAINING_DONE && opened) {
+        this.settle({ kind: 'done', reason: reason || 'coordinator closed the connection' });
+        return;
+      }
+      const known = codeForClose(code);
+      if (known && FATAL_CODES.has(known)) {
+        this.fatal(known, reason);
+        return;
+      }
+      if (opened) {
+        this.disconnectedSince = Date.now();
+        this.options.log(`disconnected (close ${code}${reason ? `: ${reason}` : ''}); reconnecting`);
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    const waited = Date.now() - this.disconnectedSince;
+    if (this.options.giveUpAfterMs > 0 && waited > this.options.giveUpAfterMs) {
+      this.fatal('GAVE_UP', `no coordinator at ${this.options.url} for ${Math.round(waited / 1000)}s`);
+      return;
+    }
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
+    setTimeout(() => this.connect(), delay).unref();
+    // Keep the process alive while waiting (the timer is unref'd so stop() can end it).
+    setTimeout(() => undefined, delay);
+  }
+
+  private fatal(code: string, message: string): void {
+    this.stopping = true;
+    this.options.log(`fatal: ${code}: ${message}`);
+    this.ws?.terminate();
+    this.settle?.({ kind: 'fatal', code, message });
+  }
+
+  private send(message: WorkerMessage): void {
+    this.ws?.send(encodeMessage(message), { binary: true });
+  }
+
+  /** Tells the coordinator why, then closes with the error's close code. */
+  private reject(err: ProtocolError): void {
+    this.options.log(`closing: ${err.message}`);
+    this.send({ type: 'error', code: err.code, message: err.detail });
+    this.ws?.close(err.closeCode, err.closeReason);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) return this.reject(protocolError('BAD_FRAME', 'text frame from the coordinator'));
+    let message;
+    try {
+      message = decodeCoordinatorMessage(data);
+    } catch (err) {
+      if (err instanceof ProtocolError) return this.reject(err);
+      throw err;
+    }
+    switch (message.type) {
+      case 'welcome':
+        return this.onWelcome(message);
+      case 'snapshot':
+        if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'snapshot before welcome'));
+        this.computer.networks.load(message.net, message.version, message.weights);
+        return;
+      case 'task':
+        if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'task before welcome'));
+        this.tasks.push(message);
+        this.drain();
+        return;
+      case 'done':
+        this.options.log(`coordinator says done: ${message.reason}`);
+        this.stopping = true;
+        this.ws?.close(CLOSE_TRAINING_DONE, 'done');
+        this.settle?.({ kind: 'done', reason: message.reason });
+        return;
+      case 'error':
+        this.options.log(`coordinator reported ${message.code}: ${message.message}`);
+        if (FATAL_CODES.has(message.code)) this.fatal(message.code, message.message);
+        return;
+      default: {
+        const unknown: never = message;
+        throw new Error(`unhandled message ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private onWelcome(welcome: WelcomeMessage): void {
+    const config = welcome.config as unknown as RunConfig;
+    try {
+      validateRunConfig(config);
+    } catch (err) {
+      return this.reject(protocolError('CONFIG_MISMATCH', `coordinator's run config is not valid here: ${(err as Error).message}`));
+    }
+    const hash = runConfigHash(config);
+    if (hash !== welcome.configHash) {
+      return this.reject(protocolError('CONFIG_MISMATCH', `run config hashes to ${hash.slice(0, 12)} here but ${welcome.configHash.slice(0, 12)} at the coordinator (different distgan versions?)`));
+    }
+    const fingerprint = this.dataset!.fingerprint;
+    if (fingerprint !== welcome.datasetFingerprint) {
+      return this.reject(
+        protocolError('DATASET_MISMATCH', `local MNIST (${this.dataset!.source}) has fingerprint ${fingerprint.slice(0, 12)}, the coordinator's is ${welcome.datasetFingerprint.slice(0, 12)}: use the same files (--data-dir)`),
+      );
+    }
+    if (this.computerHash !== hash) {
+      this.computer?.dispose();
+      this.computer = new ShardComputer(config, this.dataset!);
+      this.computerHash = hash;
+    }
+    this.options.log(`joined as ${welcome.workerId}: preset ${config.preset}, B=${config.batchSize}, K=${config.shards}`);
+    this.send({ type: 'ready', configHash: hash, datasetFingerprint: fingerprint });
+  }
+
+  /** Computes queued tasks one at a time, yielding between them so snapshots and pings get read. */
+  private drain(): void {
+    if (this.busy) return;
+    const task = this.tasks.shift();
+    if (!task) return;
+    this.busy = true;
+    const run = () => {
+      try {
+        const result = this.computer!.compute(task);
+        this.shardsDone++;
+        this.send({ type: 'result', ...result });
+      } catch (err) {
+        this.reject(protocolError('WORKER_FAILED', `task ${task.step}/${task.phase}/${task.shard}: ${(err as Error).message}`));
+      } finally {
+        this.busy = false;
+        setImmediate(() => this.drain());
+      }
+    };
+    if (this.options.delayMs > 0) setTimeout(run, this.options.delayMs);
+    else setImmediate(run);
+  }
+}
