@@ -1,0 +1,73 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { coordinatorUrl, killAll, readMetrics, readSummary, runToEnd, startCoordinator, startWorker, tempDir } from './test-support/processes.js';
+
+const tmp = tempDir();
+afterEach(killAll);
+afterAll(() => tmp.remove());
+
+let runs = 0;
+const runDir = () => `${tmp.path}/run-${++runs}`;
+const TINY = ['--preset', 'tiny', '--steps', '4', '--seed', '11', '--sample-every', '0'];
+
+describe('bit-identical weights whatever the number of workers (tiny model, real processes and sockets)', () => {
+  for (const shards of [1, 4, 7]) {
+    it(`K=${shards}: in-process, 1 worker and 3 workers give the same weightsSha256`, async () => {
+      const args = [...TINY, '--shards', String(shards)];
+      const inProcess = (await runToEnd([...args, '--in-process', '--run-dir', runDir()])).summary;
+      const one = (await runToEnd([...args, '--workers', '1', '--run-dir', runDir()])).summary;
+      const three = (await runToEnd([...args, '--workers', '3', '--run-dir', runDir()])).summary;
+      expect(inProcess.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(one.weightsSha256).toBe(inProcess.weightsSha256);
+      expect(three.weightsSha256).toBe(inProcess.weightsSha256);
+      expect(inProcess.steps).toBe(4);
+    });
+  }
+
+  it('different K or seed change the hash (the comparison can fail)', async () => {
+    const a = (await runToEnd([...TINY, '--shards', '4', '--in-process', '--run-dir', runDir()])).summary;
+    const b = (await runToEnd([...TINY, '--shards', '4', '--seed', '12', '--in-process', '--run-dir', runDir()])).summary;
+    expect(b.weightsSha256).not.toBe(a.weightsSha256);
+  });
+
+  it('--workers 0 waits (and says so) until two distgan-worker processes join, then trains to the same hash', async () => {
+    const reference = (await runToEnd([...TINY, '--shards', '4', '--in-process', '--run-dir', runDir()])).summary;
+    const dir = runDir();
+    const coordinator = startCoordinator([...TINY, '--shards', '4', '--workers', '0', '--run-dir', dir]);
+    const url = await coordinatorUrl(coordinator);
+    await coordinator.waitFor(/waiting for workers: none connected/);
+    startWorker(url, ['--name', 'ext-a']);
+    startWorker(url, ['--name', 'ext-b']);
+    const { code } = await coordinator.exited;
+    expect(code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference.weightsSha256);
+    const shardsByWorker = readMetrics(dir).map((m) => m.shardsByWorker as Record<string, number>);
+    expect(shardsByWorker.every((s) => Object.values(s).reduce((a, b) => a + b, 0) === 8)).toBe(true); // 4 shards x 2 phases
+  });
+
+  it('full-size seed preset: 2 local workers and in-process agree over 5 steps at B=128', async () => {
+    const args = ['--preset', 'seed', '--steps', '5', '--shards', '4', '--seed', '3', '--sample-every', '0'];
+    const inProcess = (await runToEnd([...args, '--in-process', '--run-dir', runDir()])).summary;
+    const workers = (await runToEnd([...args, '--workers', '2', '--run-dir', runDir()])).summary;
+    expect(workers.weightsSha256).toBe(inProcess.weightsSha256);
+  });
+});
+
+describe('heterogeneous workers', () => {
+  it('a slow worker takes fewer shards, the counts are in metrics.jsonl, and the hash is unchanged', async () => {
+    const args = [...TINY, '--shards', '8'];
+    const reference = (await runToEnd([...args, '--in-process', '--run-dir', runDir()])).summary;
+    const dir = runDir();
+    const coordinator = startCoordinator([...args, '--workers', '0', '--run-dir', dir]);
+    const url = await coordinatorUrl(coordinator);
+    startWorker(url, ['--name', 'slow', '--delay-ms', '150']);
+    await coordinator.waitFor(/slow@.*joined/);
+    startWorker(url, ['--name', 'fast']);
+    expect((await coordinator.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference.weightsSha256);
+    const totals: Record<string, number> = {};
+    for (const m of readMetrics(dir)) for (const [id, n] of Object.entries(m.shardsByWorker as Record<string, number>)) totals[id] = (totals[id] ?? 0) + n;
+    // w1 is the slow worker (it joined first); it must have done less than the fast w2.
+    expect(totals.w1 ?? 0).toBeLessThan(totals.w2 ?? 0);
+    expect((totals.w1 ?? 0) + (totals.w2 ?? 0)).toBe(4 * 16);
+  });
+});

@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { CLOSE_TRAINING_DONE, decodeFrame, encodeMessage, PROTOCOL_VERSION } from '@distgan/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stderr: string;
+  stdout: string;
+}
+
+const pids = new Set<number>();
+afterEach(() => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  pids.clear();
+});
+
+function runWorker(args: string[], onSpawn?: (pid: number) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, DISTGAN_TOKEN: '' } });
+    pids.add(child.pid!);
+    onSpawn?.(child.pid!);
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.on('exit', (code) => {
+      pids.delete(child.pid!);
+      resolve({ code, stderr, stdout });
+    });
+  });
+}
+
+/** A real WebSocket server on port 0 playing a (possibly hostile) coordinator. */
+async function peer(onConnection: (ws: WebSocket) => void): Promise<{ url: string; close: () => void; closes: { code: number; reason: string }[] }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => wss.once('listening', r));
+  const closes: { code: number; reason: string }[] = [];
+  wss.on('connection', (ws) => {
+    ws.on('close', (code, reason) => closes.push({ code, reason: reason.toString() }));
+    onConnection(ws);
+  });
+  return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, close: () => wss.close(), closes };
+}
+
+describe('distgan-worker', () => {
+  it('--help lists every flag', async () => {
+    const { stdout, code } = await runWorker(['--help']);
+    expect(code).toBe(0);
+    for (const flag of ['--connect', '--token', '--backend', '--data-dir', '--name', '--ca', '--give-up-after', '--delay-ms']) expect(stdout).toContain(flag);
+  });
+
+  it('gives up with a clear error when no coordinator can be reached', async () => {
+    const { code, stderr } = await runWorker(['--connect', 'ws://127.0.0.1:1', '--give-up-after', '1', '--backend', 'cpu']);
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/GAVE_UP: no coordinator at ws:\/\/127\.0\.0\.1:1/);
+  });
+
+  it('closes with BAD_FRAME (4000) when the coordinator sends garbage, then reconnects', async () => {
+    let connections = 0;
+    const server = await peer((ws) => {
+      connections++;
+      ws.on('message', () => ws.send(Uint8Array.of(0xc1, 0xc1, 0xc1)));
+    });
+    const run = runWorker(['--connect', server.url, '--backend', 'cpu']);
+    await expect.poll(() => connections, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    expect(server.closes[0]).toEqual({ code: 4000, reason: expect.stringMatching(/^BAD_FRAME/) });
+    server.close();
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    expect((await run).code).toBe(0);
+  });
+
+  it('sends hello with the protocol version, and exits 3 with CONFIG_MISMATCH (close 4004) for an unusable config', async () => {
+    const server = await peer((ws) => {
+      ws.once('message', (data) => {
+        const hello = decodeFrame(data as Buffer);
+        expect(hello.type).toBe('hello');
+        expect(hello.protocol).toBe(PROTOCOL_VERSION);
+        ws.send(
+          encodeMessage({
+            type: 'welcome',
+            protocol: PROTOCOL_VERSION,
+            workerId: 'w1',
+            config: { preset: 'tiny' } as Record<string, unknown>,
+            configHash: '0'.repeat(64),
+            datasetFingerprint: 'f'.repeat(64),
+          }),
+        );
+      });
+    });
+    const { code, stderr } = await runWorker(['--connect', server.url, '--backend', 'cpu']);
+    server.close();
+    // An invalid config is reported as CONFIG_MISMATCH before the dataset is even compared.
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/CONFIG_MISMATCH/);
+    expect(server.closes[0]?.code).toBe(4004);
+  });
+
+  it('exits 0 when the coordinator says done', async () => {
+    const server = await peer((ws) => ws.once('message', () => {
+      ws.send(encodeMessage({ type: 'done', reason: 'finished' }));
+      ws.close(CLOSE_TRAINING_DONE, 'bye');
+    }));
+    const { code, stderr } = await runWorker(['--connect', server.url, '--backend', 'cpu']);
+    server.close();
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/coordinator says done: finished/);
+  });
+});
