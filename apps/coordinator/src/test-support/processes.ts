@@ -132,3 +132,26 @@ export function tempDir(prefix = 'distgan-test-'): { path: string; remove: () =>
 export async function coordinatorUrl(proc: Proc): Promise<string> {
   return (await proc.waitFor(/workers connect to (wss?:\/\/\S+)/))[1]!;
 }
+
+/** A port that was free a moment ago (for tests that must restart a server on the same port). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once metrics.jsonl holds at least `steps` lines. */
+export async function waitForSteps(dir: string, steps: number, timeoutMs = 60_000): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (existsSync(join(dir, 'metrics.jsonl')) && readMetrics(dir).length >= steps) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${dir} did not reach ${steps} steps in ${timeoutMs} ms`);
+}

@@ -1,0 +1,61 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeRunConfig, runConfigHash, TrainingState } from '@distgan/training';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CheckpointStore, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { tempDir } from './test-support/processes.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+const config = makeRunConfig('tiny');
+const hash = runConfigHash(config);
+
+function stateAt(step: number): TrainingState {
+  const s = new TrainingState(config);
+  s.nextStep = step;
+  s.apply('D', new Float64Array(s.dWeights.length).fill(0.01 * (step + 1)));
+  return s;
+}
+
+describe('checkpoints', () => {
+  it('round-trip a training state bit for bit', () => {
+    const s = stateAt(3);
+    const back = new TrainingState(config, decodeCheckpoint(encodeCheckpoint(s.data(), hash), hash, 'x'));
+    expect(back.hashes()).toEqual(s.hashes());
+    expect(back.nextStep).toBe(3);
+    expect(back.version('D')).toBe(1);
+  });
+
+  it('keep the last 3 and point latest at the newest', () => {
+    const store = new CheckpointStore(join(tmp.path, 'keep'), hash);
+    mkdirSync(store.dir, { recursive: true });
+    for (const step of [1, 2, 3, 4, 5]) store.save(stateAt(step).data());
+    expect(store.list()).toEqual(['step-000005.ckpt', 'step-000004.ckpt', 'step-000003.ckpt']);
+    expect(readFileSync(join(store.dir, 'latest'), 'utf8').trim()).toBe('step-000005.ckpt');
+  });
+
+  it('fall back to the previous checkpoint when the latest is truncated or corrupt, saying why', () => {
+    for (const damage of ['truncate', 'flip', 'other-config'] as const) {
+      const store = new CheckpointStore(join(tmp.path, damage), hash);
+      mkdirSync(store.dir, { recursive: true });
+      store.save(stateAt(1).data());
+      const latest = store.save(stateAt(2).data());
+      const bytes = readFileSync(latest);
+      if (damage === 'truncate') writeFileSync(latest, bytes.subarray(0, bytes.length - 100));
+      if (damage === 'flip') {
+        bytes[bytes.length - 5]! ^= 0xff;
+        writeFileSync(latest, bytes);
+      }
+      if (damage === 'other-config') writeFileSync(latest, encodeCheckpoint(stateAt(2).data(), 'f'.repeat(64)));
+      const warnings: string[] = [];
+      const found = store.loadLatest((w) => warnings.push(w));
+      expect(found?.data.nextStep).toBe(1);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch({ truncate: /truncated/, flip: /checksum mismatch/, 'other-config': /another run config/ }[damage]);
+    }
+  });
+
+  it('returns null (not a crash) when there is no checkpoint at all', () => {
+    expect(new CheckpointStore(join(tmp.path, 'none'), hash).loadLatest(() => undefined)).toBeNull();
+  });
+});

@@ -1,0 +1,146 @@
+import { createServer, connect, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  coordinatorUrl,
+  freePort,
+  killAll,
+  readMetrics,
+  readSummary,
+  runToEnd,
+  startCoordinator,
+  startWorker,
+  tempDir,
+  waitForSteps,
+} from './test-support/processes.js';
+
+const tmp = tempDir();
+afterEach(killAll);
+afterAll(() => tmp.remove());
+let runs = 0;
+const runDir = () => `${tmp.path}/run-${++runs}`;
+
+// 30 steps of the tiny model, 6 shards; workers slowed a little so a fault lands mid-step.
+const ARGS = ['--preset', 'tiny', '--steps', '30', '--shards', '6', '--seed', '5', '--sample-every', '0'];
+let reference = '';
+beforeAll(async () => {
+  reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', runDir()])).summary.weightsSha256;
+});
+
+describe('worker faults: the final weights equal the undisturbed run', () => {
+  it('a worker killed with SIGKILL mid-step loses its shards to the queue', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--workers', '0', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    const victim = startWorker(url, ['--name', 'victim', '--delay-ms', '20']);
+    startWorker(url, ['--name', 'survivor', '--delay-ms', '20']);
+    await waitForSteps(dir, 5);
+    process.kill(victim.pid, 'SIGKILL');
+    await c.waitFor(/victim@.* left \(close 1006.*\); \d+ task\(s\) requeued/);
+    expect((await c.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference);
+  });
+
+  it('a worker frozen with SIGSTOP is dropped on a missed heartbeat; its shards are redone', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--workers', '0', '--heartbeat-ms', '400', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    const frozen = startWorker(url, ['--name', 'frozen', '--delay-ms', '20']);
+    startWorker(url, ['--name', 'alive', '--delay-ms', '20']);
+    await waitForSteps(dir, 5);
+    process.kill(frozen.pid, 'SIGSTOP');
+    await c.waitFor(/frozen@.* missed a heartbeat/);
+    expect((await c.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference);
+  });
+
+  it('a worker that overruns the task deadline has its shard requeued and its late result dropped', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--steps', '6', '--workers', '0', '--task-timeout-ms', '300', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    startWorker(url, ['--name', 'sluggish', '--delay-ms', '600']);
+    await c.waitFor(/sluggish@.* joined/);
+    startWorker(url, ['--name', 'quick']);
+    await c.waitFor(/sluggish@.* overran the 300 ms task deadline/);
+    expect((await c.exited).code).toBe(0);
+    const ref6 = (await runToEnd([...ARGS, '--steps', '6', '--in-process', '--run-dir', runDir()])).summary.weightsSha256;
+    expect(readSummary(dir).weightsSha256).toBe(ref6);
+  });
+
+  it('a worker joining mid-run takes tasks from the next dispatch', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--workers', '0', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    startWorker(url, ['--name', 'first', '--delay-ms', '10']);
+    await waitForSteps(dir, 5);
+    startWorker(url, ['--name', 'latecomer', '--delay-ms', '10']);
+    expect((await c.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference);
+    const metrics = readMetrics(dir);
+    expect(metrics[0]!.workers).toBe(1);
+    expect(metrics.some((m) => Object.keys(m.shardsByWorker as object).includes('w2'))).toBe(true);
+  });
+
+  it('a worker whose connection drops reconnects (through a real TCP proxy we cut) and the run still matches', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--workers', '0', '--run-dir', dir]);
+    const target = new URL(await coordinatorUrl(c));
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      client.pipe(upstream).pipe(client);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => sockets.delete(s));
+      }
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const proxyPort = (proxy.address() as { port: number }).port;
+      const flaky = startWorker(`ws://127.0.0.1:${proxyPort}`, ['--name', 'flaky', '--delay-ms', '20']);
+      startWorker(target.href.replace(/\/$/, ''), ['--name', 'steady', '--delay-ms', '20']);
+      await waitForSteps(dir, 5);
+      for (const s of sockets) s.destroy(); // the network blips
+      await flaky.waitFor(/disconnected .*reconnecting/);
+      await c.waitFor(/flaky@.*joined[\s\S]*flaky@.*joined/); // joined twice
+      expect((await c.exited).code).toBe(0);
+      expect(readSummary(dir).weightsSha256).toBe(reference);
+    } finally {
+      proxy.close();
+      for (const s of sockets) s.destroy();
+    }
+  });
+});
+
+describe('coordinator faults', () => {
+  it('killed with SIGKILL twice at different moments, then resumed, ends with the uninterrupted hash', async () => {
+    const dir = runDir();
+    const port = await freePort();
+    const args = [...ARGS, '--checkpoint-every', '1', '--workers', '2', '--port', String(port), '--run-dir', dir, '--worker-arg', '--delay-ms', '--worker-arg', '10'];
+    const first = startCoordinator(args);
+    await waitForSteps(dir, 7);
+    process.kill(first.pid, 'SIGKILL');
+    await first.exited;
+    const second = startCoordinator([...args, '--resume']);
+    await second.waitFor(/resumed from .*step-0000\d\d\.ckpt at step (\d+)/);
+    await new Promise((r) => setTimeout(r, 700)); // a different moment: perhaps mid-checkpoint
+    process.kill(second.pid, 'SIGKILL');
+    await second.exited;
+    const third = startCoordinator([...args, '--resume']);
+    const { code } = await third.exited;
+    expect(code, third.stderr).toBe(0);
+    const summary = readSummary(dir);
+    expect(summary.steps).toBe(30);
+    expect(summary.weightsSha256).toBe(reference);
+    const steps = readMetrics(dir).map((m) => m.step);
+    expect(steps).toEqual(Array.from({ length: 30 }, (_, i) => i)); // each step logged once
+  });
+
+  it('refuses to overwrite a run directory without --resume', async () => {
+    const dir = runDir();
+    await runToEnd([...ARGS, '--steps', '1', '--in-process', '--run-dir', dir]);
+    const again = startCoordinator([...ARGS, '--steps', '1', '--in-process', '--run-dir', dir]);
+    expect((await again.exited).code).toBe(1);
+    expect(again.stderr).toMatch(/already holds a run: pass --resume to continue it/);
+  });
+});
