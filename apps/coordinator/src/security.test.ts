@@ -1,0 +1,188 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultMnistDir } from '@distgan/mnist';
+import { encodeMessage, maxFrameBytes, PROTOCOL_VERSION } from '@distgan/protocol';
+import { pack } from 'msgpackr';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from './test-support/raw-client.js';
+import { coordinatorUrl, killAll, readSummary, runToEnd, startCoordinator, startWorker, tempDir } from './test-support/processes.js';
+
+const tmp = tempDir();
+afterEach(killAll);
+afterAll(() => tmp.remove());
+let runs = 0;
+const runDir = () => `${tmp.path}/run-${++runs}`;
+
+const ARGS = ['--preset', 'tiny', '--steps', '12', '--shards', '4', '--seed', '9', '--sample-every', '0'];
+let reference = '';
+beforeAll(async () => {
+  reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', runDir()])).summary.weightsSha256;
+});
+
+describe('authentication', () => {
+  it('rejects a missing or wrong token with HTTP 401 before any WebSocket exists, and admits the right one', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--workers', '0', '--run-dir', dir], { DISTGAN_TOKEN: 's3cret-token' });
+    const url = await coordinatorUrl(c);
+    await expect(new RawClient(url).opened).rejects.toThrow('HTTP 401');
+    await expect(new RawClient(url, 's3cret-tokeN').opened).rejects.toThrow('HTTP 401');
+    const httpUrl = url.replace('ws://', 'http://');
+    expect((await fetch(`${httpUrl}/api/status`)).status).toBe(401);
+    expect((await fetch(`${httpUrl}/api/status`, { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+
+    const wrong = startWorker(url, ['--token', 'nope']);
+    expect((await wrong.exited).code).toBe(2);
+    expect(wrong.stderr).toMatch(/rejected the token \(HTTP 401\)/);
+
+    startWorker(url, [], { DISTGAN_TOKEN: 's3cret-token' });
+    expect((await c.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference);
+  });
+
+  it('refuses to listen beyond loopback without a token, saying why', async () => {
+    const c = startCoordinator([...ARGS, '--host', '0.0.0.0', '--workers', '0', '--run-dir', runDir()]);
+    expect((await c.exited).code).toBe(1);
+    expect(c.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without a token/);
+  });
+
+  it('serves wss:// with --tls-cert/--tls-key, and a worker trusting it with --ca trains to the same hash', async () => {
+    const cert = join(tmp.path, 'cert.pem');
+    const key = join(tmp.path, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--workers', '0', '--tls-cert', cert, '--tls-key', key, '--token', 'tls-token', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    expect(url).toMatch(/^wss:\/\//);
+    const untrusting = startWorker(url, ['--token', 'tls-token', '--give-up-after', '1']);
+    await untrusting.waitFor(/self.signed|certificate/i);
+    startWorker(url, ['--token', 'tls-token', '--ca', cert]);
+    expect((await c.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference);
+  });
+});
+
+describe('hostile and broken input: each violation closes that connection with its code; training goes on', () => {
+  it('closes with the specific code for every kind of bad frame while a real worker finishes the undisturbed run', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--workers', '0', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    startWorker(url, ['--name', 'honest', '--delay-ms', '30']);
+    await c.waitFor(/honest@.* joined/);
+
+    const closeOf = async (act: (client: RawClient) => Promise<void> | void) => {
+      const client = new RawClient(url);
+      await client.opened;
+      await act(client);
+      return client.closed;
+    };
+    const valid = encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'x', host: 'y', pid: 1, backend: 'z' } });
+    expect((await closeOf((cl) => cl.sendRaw(Uint8Array.from({ length: 64 }, (_, i) => (i * 73) % 256)))).code).toBe(4000);
+    expect((await closeOf((cl) => cl.sendRaw(valid.subarray(0, valid.length - 5)))).code).toBe(4000);
+    expect((await closeOf((cl) => cl.sendRaw('{"type":"hello"}'))).code).toBe(4000);
+    expect((await closeOf((cl) => cl.sendRaw(pack({ type: 'gimme-weights' })))).code).toBe(4001);
+    expect((await closeOf((cl) => cl.sendRaw(pack({ type: 'hello', protocol: PROTOCOL_VERSION, worker: 'me' })))).code).toBe(4002);
+    const versionClient = new RawClient(url);
+    await versionClient.opened;
+    versionClient.hello(PROTOCOL_VERSION + 98);
+    const err = await versionClient.next('error');
+    expect(err.message).toMatch(`peer speaks protocol ${PROTOCOL_VERSION + 98}, this side speaks ${PROTOCOL_VERSION}`);
+    expect((await versionClient.closed).code).toBe(4003);
+    expect(
+      (
+        await closeOf(async (cl) => {
+          cl.hello();
+          const w = await cl.next('welcome');
+          cl.send({ type: 'ready', configHash: 'e'.repeat(64), datasetFingerprint: w.datasetFingerprint as string });
+        })
+      ).code,
+    ).toBe(4004);
+    expect(
+      (
+        await closeOf(async (cl) => {
+          cl.hello();
+          const w = await cl.next('welcome');
+          cl.send({ type: 'ready', configHash: w.configHash as string, datasetFingerprint: 'e'.repeat(64) });
+        })
+      ).code,
+    ).toBe(4005);
+    const fakeResult = (over: Record<string, unknown>) => ({ type: 'result', step: 0, phase: 'D', shard: 0, gradient: new Uint8Array(4 * 12_577), lossSum: 1, dRealSum: 1, dFakeSum: 1, computeMs: 1, ...over });
+    expect((await closeOf((cl) => cl.sendRaw(pack(fakeResult({})))) ).code).toBe(4008);
+
+    // As an authenticated, handshaken worker: answer its real task with bad results.
+    const asWorker = async (make: (task: Record<string, unknown>) => Record<string, unknown>) =>
+      closeOf(async (cl) => {
+        await cl.handshake();
+        const task = await cl.next('task');
+        cl.sendRaw(pack(make(task)));
+      });
+    const dParams = 784 * 16 + 16 + 16 + 1;
+    const gParams = 8 * 16 + 16 + 16 * 784 + 784;
+    const size = (t: Record<string, unknown>) => (t.phase === 'D' ? dParams : gParams);
+    const resultFor = (t: Record<string, unknown>, gradient: Float32Array) => fakeResult({ step: t.step, phase: t.phase, shard: t.shard, gradient: new Uint8Array(gradient.buffer) });
+    expect((await asWorker((t) => resultFor(t, new Float32Array(size(t) - 1)))).code).toBe(4006);
+    expect((await asWorker((t) => resultFor(t, new Float32Array(size(t)).fill(Number.NaN)))).code).toBe(4007);
+    expect((await asWorker((t) => ({ ...resultFor(t, new Float32Array(size(t))), lossSum: Infinity }))).code).toBe(4007);
+    expect((await asWorker((t) => resultFor({ ...t, shard: (t.shard as number) === 0 ? 1 : 0, step: (t.step as number) + 5 }, new Float32Array(size(t))))).code).toBe(4009);
+    // Larger than maxPayload (sized to the model, not ws's 100 MiB default): ws closes with 1009.
+    expect((await closeOf((cl) => cl.sendRaw(new Uint8Array(maxFrameBytes(dParams, gParams) + 1)))).code).toBe(1009);
+
+    expect((await c.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference);
+    expect(c.stderr).toMatch(/closing worker w\d+ .*: NON_FINITE/);
+  });
+
+  it('fuzz: thousands of mutated valid frames on many connections; training still ends with the undisturbed hash', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--workers', '0', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    startWorker(url, ['--name', 'honest', '--delay-ms', '40']);
+    await c.waitFor(/honest@.* joined/);
+    const seeds = [
+      encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'f', host: 'h', pid: 1, backend: 'b' } }),
+      encodeMessage({ type: 'ready', configHash: 'a'.repeat(64), datasetFingerprint: 'b'.repeat(64) }),
+      encodeMessage({ type: 'result', step: 0, phase: 'G', shard: 1, gradient: new Float32Array(64).fill(0.5), lossSum: 1, dRealSum: 0, dFakeSum: 1, computeMs: 2 }),
+      encodeMessage({ type: 'error', code: 'X', message: 'y' }),
+    ];
+    let state = 42;
+    const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    let sent = 0;
+    const codes = new Map<number, number>();
+    for (let conn = 0; conn < 200; conn++) {
+      const client = new RawClient(url);
+      await client.opened;
+      // Up to 15 mutated frames per connection, until the coordinator closes it.
+      for (let f = 0; f < 15 && client.ws.readyState === client.ws.OPEN; f++) {
+        const frame = Uint8Array.from(seeds[Math.floor(rand() * seeds.length)]!);
+        const flips = 1 + Math.floor(rand() * 6);
+        for (let i = 0; i < flips; i++) frame[Math.floor(rand() * frame.length)] = Math.floor(rand() * 256);
+        client.sendRaw(rand() < 0.15 ? frame.subarray(0, Math.floor(rand() * frame.length)) : frame);
+        sent++;
+        await new Promise((r) => setImmediate(r));
+      }
+      client.ws.close();
+      const { code } = await client.closed;
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    expect(sent).toBeGreaterThan(1000);
+    expect([...codes.keys()].some((code) => code >= 4000)).toBe(true);
+    expect((await c.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference);
+  });
+
+  it('a worker with different MNIST files is turned away with DATASET_MISMATCH on both sides', async () => {
+    const altered = join(tmp.path, 'mnist-altered');
+    mkdirSync(altered, { recursive: true });
+    const src = defaultMnistDir();
+    for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte']) copyFileSync(join(src, f), join(altered, f));
+    const labels = readFileSync(join(altered, 'train-labels-idx1-ubyte'));
+    labels[8] = (labels[8]! + 1) % 10; // one label changed
+    writeFileSync(join(altered, 'train-labels-idx1-ubyte'), labels);
+    const c = startCoordinator([...ARGS, '--workers', '0', '--run-dir', runDir()]);
+    const url = await coordinatorUrl(c);
+    const w = startWorker(url, ['--data-dir', altered]);
+    expect((await w.exited).code).toBe(3);
+    expect(w.stderr).toMatch(/DATASET_MISMATCH: local MNIST .* has fingerprint [0-9a-f]{12}, the coordinator's is [0-9a-f]{12}/);
+    await c.waitFor(/closing worker .*DATASET_MISMATCH|reported DATASET_MISMATCH/);
+  });
+});
