@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readSummary, runToEnd, tempDir } from './test-support/processes.js';
+
+const SCRIPT = fileURLToPath(new URL('../../../tools/multihost/multihost.sh', import.meta.url));
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+function probe(commands: string[][]): string | null {
+  for (const cmd of commands) {
+    const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
+    if (r.status !== 0) return `\`${cmd.join(' ')}\` failed: ${(r.stderr || r.error?.message || '').trim()}`;
+  }
+  return null;
+}
+
+const ns = `dgprobe${process.pid}`;
+const namespaceProblem = probe([['ip', 'netns', 'add', ns], ['ip', 'netns', 'del', ns]]);
+const netemProblem = namespaceProblem ?? probe([['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`], ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', 'netem', 'delay', '1ms']]);
+spawnSync('ip', ['link', 'del', `${ns}a`]);
+if (namespaceProblem) console.log(`multihost tests skipped: network namespaces unavailable here: ${namespaceProblem}`);
+else if (netemProblem) console.log(`multihost netem variant skipped: ${netemProblem}`);
+
+const ARGS = ['--preset', 'tiny', '--steps', '4', '--shards', '4', '--seed', '11', '--sample-every', '0'];
+
+function multihost(flags: string[], runDir: string): { status: number | null; output: string } {
+  const r = spawnSync(SCRIPT, [...flags, '--', ...ARGS, '--run-dir', runDir], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+}
+
+describe('across machines for real: coordinator and workers in separate network namespaces', () => {
+  it.skipIf(namespaceProblem !== null)('3 hosts joined by veth on a bridge train to the in-process hash', async () => {
+    const reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', `${tmp.path}/ref`])).summary.weightsSha256;
+    const { status, output } = multihost(['--workers', '2'], `${tmp.path}/mh`);
+    expect(status, output).toBe(0);
+    expect(output).toMatch(/worker w\d \(host2@/);
+    expect(output).toMatch(/worker w\d \(host3@/);
+    expect(readSummary(`${tmp.path}/mh`).weightsSha256).toBe(reference);
+  });
+
+  it.skipIf(netemProblem !== null)('with 5 ms netem delay on every link, still the same hash', async () => {
+    const reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', `${tmp.path}/ref2`])).summary.weightsSha256;
+    const { status, output } = multihost(['--workers', '2', '--delay', '5ms'], `${tmp.path}/mh-delay`);
+    expect(status, output).toBe(0);
+    expect(readSummary(`${tmp.path}/mh-delay`).weightsSha256).toBe(reference);
+  });
+});
