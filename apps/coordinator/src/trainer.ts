@@ -89,12 +89,12 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   }
   const configHash = runConfigHash(config);
   const sampleEvery = options.sampleEvery ?? PRESETS[config.preset].sampleEvery;
-  runDir.prepare(options.resume);
-
+  // Everything that can fail on bad input is checked before the run directory is created.
   const selection = await selectBackend(options.backend);
   log(describeSelection(selection));
   const dataset = loadMnist({ dataDir: options.dataDir, split: 'train' });
   log(`MNIST: ${dataset.count} images from ${dataset.source} (fingerprint ${dataset.fingerprint.slice(0, 12)})`);
+  runDir.prepare(options.resume);
 
   const checkpoints = new CheckpointStore(runDir.checkpointsDir, configHash);
   let state = new TrainingState(config);

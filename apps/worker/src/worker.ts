@@ -130,9 +130,7 @@ export class Worker {
     }
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
-    setTimeout(() => this.connect(), delay).unref();
-    // Keep the process alive while waiting (the timer is unref'd so stop() can end it).
-    setTimeout(() => undefined, delay);
+    setTimeout(() => this.connect(), delay); // connect() does nothing once stop() was called
   }
 
   private fatal(code: string, message: string): void {
