@@ -33,10 +33,11 @@ export function buildCommand(): Command {
     .option('--token <token>', 'shared secret workers must present (default: $DISTGAN_TOKEN)')
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// and https://')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .option('--checkpoint-every <n>', 'write a checkpoint every n steps (0: only at the end of an interrupted run)', integer(0), 0)
+    .option('--checkpoint-every <n>', 'also write a checkpoint (and export G) every n steps; one is always written at the end', integer(0), 0)
     .option('--resume', 'continue the run in --run-dir from its latest good checkpoint', false)
     .option('--task-timeout-ms <ms>', 'requeue a shard not answered in this time', integer(1), 120_000)
     .option('--heartbeat-ms <ms>', 'ping period; a worker missing one ping is dropped', integer(50), 5_000)
+    .option('--no-dashboard', 'do not serve the dashboard page (the JSON API stays)')
     .addOption(new Option('--worker-arg <arg...>', 'extra flag for local workers (testing)').hideHelp());
 }
 
@@ -62,6 +63,7 @@ export function toOptions(opts: Record<string, unknown>): CoordinatorOptions {
     resume: Boolean(opts.resume),
     taskTimeoutMs: opts.taskTimeoutMs as number,
     heartbeatMs: opts.heartbeatMs as number,
+    dashboard: opts.dashboard !== false,
     workerArgs: (opts.workerArg as string[] | undefined) ?? [],
   };
 }

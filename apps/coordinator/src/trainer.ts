@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { loadMnist } from '@distgan/mnist';
 import { parameterCount, parameterSpec } from '@distgan/models';
 import { maxFrameBytes } from '@distgan/protocol';
@@ -25,7 +26,8 @@ import { ProgressLine } from './progress.js';
 import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
 import { startServer, type RunningServer } from './server.js';
 import { WorkerPool } from './worker-pool.js';
-import { handleHttp } from './http-api.js';
+import { exportGenerator } from './generator-export.js';
+import { handleHttp, type StatusBody } from './http-api.js';
 
 export interface CoordinatorOptions {
   readonly preset: PresetName;
@@ -48,6 +50,8 @@ export interface CoordinatorOptions {
   readonly resume: boolean;
   readonly taskTimeoutMs: number;
   readonly heartbeatMs: number;
+  /** Serve the dashboard page on the HTTP port (the JSON API is always served). */
+  readonly dashboard: boolean;
   /** Extra flags passed to local workers (tests: --delay-ms). */
   readonly workerArgs?: readonly string[];
 }
@@ -69,6 +73,7 @@ export interface RunSummary {
   readonly workers: number;
   readonly lastSample: string | null;
   readonly lastCheckpoint: string | null;
+  readonly generator: string | null;
   readonly runDir: string;
 }
 
@@ -97,6 +102,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   runDir.prepare(options.resume);
 
   const checkpoints = new CheckpointStore(runDir.checkpointsDir, configHash);
+  const metricsLog: StepMetrics[] = [];
   let state = new TrainingState(config);
   if (options.resume) {
     const found = checkpoints.loadLatest(log);
@@ -105,6 +111,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       log(`resumed from ${runDir.display(found.file)} at step ${state.nextStep}`);
     } else log('no usable checkpoint: starting from step 0');
     runDir.truncateMetricsFrom(state.nextStep);
+    metricsLog.push(...runDir.readMetrics());
   } else {
     runDir.writeJson('config.json', { run: config, configHash, sampleEvery, backend: selection.backend, createdAt: new Date().toISOString(), host: hostname() });
   }
@@ -119,8 +126,15 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   const gParams = parameterCount(parameterSpec(config.model.generator));
   let lastSample: string | null = null;
   let lastCheckpoint: string | null = null;
+  let lastSampleStep: number | null = null;
+  let generatorPath: string | null = null;
+  const generatorDir = join(runDir.root, 'generator');
+  const checkpointAndExport = async () => {
+    lastCheckpoint = checkpoints.save(state.data());
+    generatorPath = await exportGenerator(generatorDir, config, state.gWeights, state.nextStep);
+  };
   let progress: ProgressLine | null = null;
-  const status = { step: state.nextStep, steps: config.steps, running: true, backend: selection.backend, runDir: runDir.root };
+  const status = { step: state.nextStep, steps: config.steps, running: true, backend: selection.backend, runDir: runDir.root, preset: config.preset };
 
   const stopSignals = ['SIGINT', 'SIGTERM'] as const;
   let stopRequested = false;
@@ -158,10 +172,18 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         tlsKey: options.tlsKey,
         maxPayload: maxFrameBytes(dParams, gParams),
         onSocket: (ws, remote) => activePool.attach(ws, remote),
-        onRequest: (req, res) => handleHttp(req, res, { status: () => ({ ...status, workers: activePool.workers() }), runDir }),
+        onRequest: (req, res) =>
+          handleHttp(req, res, {
+            status: (): StatusBody => ({ ...status, lastSampleStep, workers: activePool.workers() }),
+            metrics: () => metricsLog,
+            latestSample: () => lastSample,
+            dashboard: options.dashboard,
+          }),
       });
       log(`listening on ${server.wsUrl} (workers connect here)${token ? '; token required' : ''}`);
       process.stdout.write(`distgan: workers connect to ${server.wsUrl}\n`);
+      const tokenQuery = token ? `?token=${encodeURIComponent(token)}` : '';
+      if (options.dashboard) process.stdout.write(`distgan: dashboard at ${server.httpUrl}${tokenQuery}\n`);
       process.stdout.write(`distgan: status at ${server.httpUrl}api/status\n`);
       if (options.workers > 0) {
         const url = server.wsUrl.replace('0.0.0.0', '127.0.0.1');
@@ -209,12 +231,16 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         ...(probe ? { probeMaxPixel: probe.maxPixel, probeDFake: probe.dFake } : {}),
       };
       runDir.appendMetrics(metrics);
+      metricsLog.push(metrics);
       status.step = state.nextStep;
-      if (wantSample) lastSample = runDir.writeSample(result.step, renderSampleGrid(evalNets, config.seed));
+      if (wantSample) {
+        lastSample = runDir.writeSample(result.step, renderSampleGrid(evalNets, config.seed));
+        lastSampleStep = result.step;
+      }
       if (tutorialLines && probe) {
         process.stdout.write(`${result.step} ${result.g.loss.toFixed(6)} ${result.d.loss.toFixed(6)} ${probe.maxPixel.toFixed(2)} ${probe.dFake.toFixed(6)}\n`);
       } else progress?.update(metrics);
-      if (options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0) lastCheckpoint = checkpoints.save(state.data());
+      if (options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0) await checkpointAndExport();
       const rule = config.stopRule;
       if (rule && probe && probe.dFake > rule.dFakeMin && probe.dFake < rule.dFakeMax && result.step > rule.afterStep) {
         progress?.interrupt();
@@ -224,7 +250,8 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       }
     }
     progress?.interrupt();
-    if (stopRequested || options.checkpointEvery > 0) lastCheckpoint = checkpoints.save(state.data());
+    // Always end with a checkpoint and the exported generator: `npm run sample` and --resume use them.
+    await checkpointAndExport();
     if (stopRequested) log(`stopped at step ${state.nextStep}; continue with --resume --run-dir ${runDir.display()}`);
     status.running = false;
     const summary: RunSummary = {
@@ -242,6 +269,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       workers: options.inProcess ? 0 : (pool?.workers().length ?? 0),
       lastSample: lastSample ? runDir.display(lastSample) : null,
       lastCheckpoint: lastCheckpoint ? runDir.display(lastCheckpoint) : null,
+      generator: generatorPath ? runDir.display(generatorPath) : null,
       runDir: runDir.root,
     };
     runDir.writeJson('summary.json', summary);

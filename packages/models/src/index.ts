@@ -14,3 +14,4 @@ export { initialSnapshot } from './init.js';
 export { Mlp, flattenTensors, unflattenToTensors } from './network.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';
+export { toLayersModel, layersModelFiles, loadLayersModelFiles, type LayersModelFiles } from './layers-export.js';

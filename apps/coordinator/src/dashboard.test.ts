@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, startCoordinator, tempDir } from './test-support/processes.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+const tmp = tempDir();
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does, or set CHROMIUM_PATH`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+afterEach(killAll);
+afterAll(async () => {
+  await browser?.close();
+  tmp.remove();
+});
+
+describe('dashboard in a real browser (headless Debian chromium)', () => {
+  it('shows curves, the latest sample grid and workers, updating live during a run; saves a screenshot', async () => {
+    const c = startCoordinator(['--preset', 'tiny', '--steps', '60', '--sample-every', '3', '--workers', '1', '--token', 'dash-token', '--run-dir', `${tmp.path}/run`, '--worker-arg', '--delay-ms', '--worker-arg', '40']);
+    const url = (await c.waitFor(/dashboard at (http\S+)/))[1]!;
+    expect(url).toContain('?token=dash-token'); // the printed URL works as is
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await page.goto(url);
+      const points = () => page.evaluate(() => (globalThis as unknown as { Chart: { getChart(id: string): { data: { labels: unknown[] } } | undefined } }).Chart.getChart('losses')?.data.labels.length ?? 0);
+      await page.waitForFunction(() => ((globalThis as any).Chart.getChart('losses')?.data.labels.length ?? 0) >= 3, undefined, { timeout: 30_000 });
+      const firstPoints = await points();
+      await page.waitForFunction(() => Number(document.getElementById('sample')!.dataset.step) >= 0, undefined, { timeout: 30_000 });
+      const firstSample = Number(await page.getAttribute('#sample', 'data-step'));
+      // Live: more points and a newer sample grid arrive without a reload.
+      await page.waitForFunction((n) => ((globalThis as any).Chart.getChart('losses')?.data.labels.length ?? 0) > n + 3, firstPoints, { timeout: 30_000 });
+      await page.waitForFunction((s) => Number(document.getElementById('sample')!.dataset.step) > s, firstSample, { timeout: 30_000 });
+      await page.waitForFunction(() => (document.getElementById('sample') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 10_000 });
+      expect(await page.textContent('#workers')).toMatch(/w1.*wasm|w1.*cpu|w1.*node/);
+      expect(await page.textContent('#progress')).toMatch(/step \d+ \/ 60/);
+      expect(await page.textContent('#error')).toBe('');
+      await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
+      expect(existsSync(`${ARTIFACTS}dashboard.png`)).toBe(true);
+    } finally {
+      await page.close();
+    }
+    expect((await c.exited).code).toBe(0);
+  });
+
+  it('--no-dashboard turns the page off but keeps the JSON API', async () => {
+    const c = startCoordinator(['--preset', 'tiny', '--steps', '200', '--workers', '0', '--no-dashboard', '--run-dir', `${tmp.path}/nodash`]);
+    const url = (await c.waitFor(/status at (http:\/\/\S+)api\/status/))[1]!;
+    expect(c.stdout).not.toMatch(/dashboard at/);
+    expect((await fetch(url)).status).toBe(404);
+    const status = (await (await fetch(`${url}api/status`)).json()) as { step: number; steps: number; workers: unknown[]; backend: string; running: boolean };
+    expect(status).toMatchObject({ step: 0, steps: 200, workers: [], running: true });
+    expect(typeof status.backend).toBe('string');
+  });
+});

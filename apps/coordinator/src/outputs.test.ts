@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { fillNoise, loadLayersModelFiles, Mlp } from '@distgan/models';
+import { randomStream } from '@distgan/rng';
+import { selectBackend } from '@distgan/runtime';
+import { runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
+import { PNG } from 'pngjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointStore } from './checkpoint.js';
+import { killAll, readMetrics, runToEnd, start, tempDir } from './test-support/processes.js';
+
+const SAMPLE_CLI = fileURLToPath(new URL('../dist/sample-cli.js', import.meta.url));
+const tmp = tempDir();
+let dir = '';
+beforeAll(async () => {
+  await selectBackend('auto');
+  dir = `${tmp.path}/run`;
+  await runToEnd(['--preset', 'default', '--steps', '3', '--batch-size', '16', '--sample-every', '2', '--in-process', '--run-dir', dir]);
+});
+afterEach(killAll);
+afterAll(() => tmp.remove());
+
+describe('run directory outputs', () => {
+  it('holds config, metrics with every field, sample grids, a checkpoint and a summary', () => {
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+    expect(summary).toMatchObject({ steps: 3, preset: 'default', workers: 0 });
+    for (const key of ['weightsSha256', 'dSha256', 'gSha256', 'backend', 'wallSeconds', 'meanSamplesPerSec', 'lastSample', 'lastCheckpoint', 'generator']) expect(summary[key], key).toBeTruthy();
+    const metrics = readMetrics(dir);
+    expect(metrics.map((m) => m.step)).toEqual([0, 1, 2]);
+    for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake', 'stepMs', 'samplesPerSec', 'workers', 'bytesIn', 'bytesOut', 'shardsByWorker']) expect(metrics[0], key).toHaveProperty(key);
+    const png = PNG.sync.read(readFileSync(join(dir, 'samples', 'step-000002.png')));
+    expect(png.width).toBe(242);
+  });
+
+  it('exports G as a tfjs LayersModel that draws the same images as the checkpointed generator', async () => {
+    const config = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { run: RunConfig }).run;
+    const found = new CheckpointStore(join(dir, 'checkpoints'), runConfigHash(config)).loadLatest(() => undefined);
+    const state = new TrainingState(config, found!.data);
+    const g = new Mlp('G', config.model.generator, config.model.leakyReluAlpha);
+    g.load(state.gWeights);
+    const z = fillNoise(config.model.noise, randomStream(3, 'check'), 0, 8);
+    const expected = tf.tidy(() => g.apply(tf.tensor2d(z, [8, config.model.noise.size])).dataSync());
+    const modelJson = JSON.parse(readFileSync(join(dir, 'generator', 'model.json'), 'utf8')) as Record<string, unknown>;
+    expect((modelJson.userDefinedMetadata as { step: number }).step).toBe(3);
+    const loaded = await loadLayersModelFiles({ modelJson, weightsBin: readFileSync(join(dir, 'generator', 'weights.bin')) });
+    const actual = tf.tidy(() => (loaded.predict(tf.tensor2d(z, [8, config.model.noise.size])) as tf.Tensor).dataSync());
+    let maxDiff = 0;
+    expected.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - actual[i]!))));
+    expect(maxDiff).toBeLessThan(1e-6);
+    loaded.dispose();
+    g.dispose();
+  });
+
+  it('npm run sample writes a grid of n digits, deterministic for a seed', async () => {
+    const run = async (args: string[]) => {
+      const p = start(SAMPLE_CLI, ['--run', dir, ...args]);
+      const { code } = await p.exited;
+      expect(code, p.stderr).toBe(0);
+      return p.stdout.trim();
+    };
+    const a = await run(['--n', '16', '--seed', '4', '--out', `${tmp.path}/a.png`]);
+    const b = await run(['--n', '16', '--seed', '4', '--out', `${tmp.path}/b.png`]);
+    const c = await run(['--n', '16', '--seed', '5', '--out', `${tmp.path}/c.png`]);
+    const png = PNG.sync.read(readFileSync(a));
+    expect([png.width, png.height]).toEqual([4 * 30 + 2, 4 * 30 + 2]);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    expect(readFileSync(a).equals(readFileSync(c))).toBe(false);
+    const bad = start(SAMPLE_CLI, ['--run', `${tmp.path}/nowhere`]);
+    expect((await bad.exited).code).toBe(1);
+    expect(bad.stderr).toMatch(/is not a run directory \(no config\.json\)/);
+  });
+});

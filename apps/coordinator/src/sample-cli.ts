@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { fillNoise, loadLayersModelFiles, Mlp, type GanModelConfig } from '@distgan/models';
+import { randomStream } from '@distgan/rng';
+import { BACKEND_CHOICES, parseBackendChoice, selectBackend } from '@distgan/runtime';
+import { encodeImageGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
+import { CheckpointStore } from './checkpoint.js';
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got "${value}"`);
+    return n;
+  };
+}
+
+/** G(z) for `n` noise rows, from the exported LayersModel when there is one, else the latest checkpoint. */
+async function generate(runDir: string, config: RunConfig, noise: Float32Array, n: number, log: (m: string) => void): Promise<Float32Array> {
+  const modelJson = join(runDir, 'generator', 'model.json');
+  const model: GanModelConfig = config.model;
+  if (existsSync(modelJson)) {
+    const g = await loadLayersModelFiles({ modelJson: JSON.parse(readFileSync(modelJson, 'utf8')) as Record<string, unknown>, weightsBin: readFileSync(join(runDir, 'generator', 'weights.bin')) });
+    log(`generator: ${modelJson}`);
+    try {
+      return tf.tidy(() => (g.predict(tf.tensor2d(noise, [n, model.noise.size])) as tf.Tensor).dataSync() as Float32Array);
+    } finally {
+      g.dispose();
+    }
+  }
+  const found = new CheckpointStore(join(runDir, 'checkpoints'), runConfigHash(config)).loadLatest(log);
+  if (!found) throw new Error(`${runDir} has neither generator/model.json nor a usable checkpoint`);
+  log(`generator: ${found.file}`);
+  const state = new TrainingState(config, found.data);
+  const g = new Mlp('G', model.generator, model.leakyReluAlpha);
+  try {
+    g.load(state.gWeights);
+    return tf.tidy(() => g.apply(tf.tensor2d(noise, [n, model.noise.size])).dataSync() as Float32Array);
+  } finally {
+    g.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const command = new Command('distgan-sample')
+    .description("Write a PNG grid of digits drawn by a run's generator (its exported model, else its latest checkpoint)")
+    .requiredOption('--run <dir>', 'run directory')
+    .option('--n <count>', 'number of digits', integer(1, 1024), 64)
+    .option('--seed <s>', 'noise seed', integer(0), 0)
+    .option('--out <file>', 'output PNG (default: <run>/samples/sample-seed<S>.png)')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES as string[]).default('auto'));
+  command.parse();
+  const opts = command.opts();
+  const log = (m: string) => process.stderr.write(`[sample] ${m}\n`);
+  try {
+    const runDir = resolve(String(opts.run));
+    const configFile = join(runDir, 'config.json');
+    if (!existsSync(configFile)) throw new Error(`${runDir} is not a run directory (no config.json)`);
+    const config = (JSON.parse(readFileSync(configFile, 'utf8')) as { run: RunConfig }).run;
+    await selectBackend(parseBackendChoice(String(opts.backend)));
+    const n = opts.n as number;
+    const noise = fillNoise(config.model.noise, randomStream(opts.seed as number, 'sample-cli'), 0, n);
+    const images = await generate(runDir, config, noise, n, log);
+    const out = resolve(String(opts.out ?? join(runDir, 'samples', `sample-seed${opts.seed}.png`)));
+    writeFileSync(out, encodeImageGrid(images, n, Math.round(Math.sqrt(config.model.discriminator.inputSize)), { range: config.model.pixelRange }));
+    process.stdout.write(`${out}\n`);
+  } catch (err) {
+    process.stderr.write(`distgan-sample: error: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+await main();

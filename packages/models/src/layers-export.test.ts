@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs';
+import { randomStream } from '@distgan/rng';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL, fillNoise, initialSnapshot, layersModelFiles, loadLayersModelFiles, Mlp, SEED_MODEL, toLayersModel } from './index.js';
+
+describe('LayersModel export', () => {
+  for (const [name, model] of [['seed (tanh/sigmoid)', SEED_MODEL], ['default (leakyRelu/tanh)', DEFAULT_MODEL]] as const) {
+    it(`${name}: the saved-and-loaded model draws the same images as the training generator`, async () => {
+      const g = new Mlp('G', model.generator, model.leakyReluAlpha);
+      const snapshot = initialSnapshot(g.spec, 'glorotUniform', [7, 'export']); // glorot: non-trivial outputs for both
+      g.load(snapshot);
+      const z = fillNoise(model.noise, randomStream(7, 'z'), 0, 5);
+      const expected = tf.tidy(() => g.apply(tf.tensor2d(z, [5, model.noise.size])).dataSync());
+
+      const before = tf.memory().numTensors;
+      const exported = toLayersModel(model.generator, snapshot, model.leakyReluAlpha);
+      const files = await layersModelFiles(exported);
+      exported.dispose();
+      // As if written to disk and read back: model.json as text, weights as a fresh byte copy.
+      const loaded = await loadLayersModelFiles({ modelJson: JSON.parse(JSON.stringify(files.modelJson)), weightsBin: Uint8Array.from(files.weightsBin) });
+      const actual = tf.tidy(() => (loaded.predict(tf.tensor2d(z, [5, model.noise.size])) as tf.Tensor).dataSync());
+      loaded.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      let maxDiff = 0;
+      for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(expected[i]! - actual[i]!));
+      expect(maxDiff).toBeLessThan(1e-6);
+      expect(files.weightsBin.byteLength).toBe(4 * g.size);
+      g.dispose();
+    });
+  }
+});

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Activation, MlpConfig } from './config.js';
+import { parameterSpec } from './spec.js';
+
+/** Keras activation names; leakyRelu has none and becomes its own LeakyReLU layer. */
+const KERAS_ACTIVATION: Readonly<Record<Exclude<Activation, 'leakyRelu'>, string>> = { linear: 'linear', tanh: 'tanh', sigmoid: 'sigmoid', relu: 'relu' };
+
+/**
+ * The MLP as a tf.LayersModel (Dense layers, plus LeakyReLU layers where needed) holding the
+ * snapshot's weights, so it can be saved in TensorFlow.js format and loaded with
+ * tf.loadLayersModel anywhere. The caller owns (and disposes) the model.
+ */
+export function toLayersModel(config: MlpConfig, snapshot: Float32Array, leakyReluAlpha = 0.2, name = 'generator'): tf.LayersModel {
+  const spec = parameterSpec(config);
+  const model = tf.sequential({ name });
+  config.layers.forEach((layer, i) => {
+    const dense = tf.layers.dense({
+      units: layer.units,
+      activation: (layer.activation === 'leakyRelu' ? 'linear' : KERAS_ACTIVATION[layer.activation]) as 'linear',
+      name: `dense_${i + 1}`,
+      ...(i === 0 ? { inputShape: [config.inputSize] } : {}),
+    });
+    model.add(dense);
+    if (layer.activation === 'leakyRelu') model.add(tf.layers.leakyReLU({ alpha: leakyReluAlpha, name: `leaky_relu_${i + 1}` }));
+  });
+  tf.tidy(() => {
+    const tensors = spec.map((p) => tf.tensor(snapshot.subarray(p.offset, p.offset + p.size), p.shape as number[], 'float32'));
+    model.setWeights(tensors);
+  });
+  return model;
+}
+
+/** The two files of a LayersModel: `model.json` (topology + manifest) and its weights. */
+export interface LayersModelFiles {
+  readonly modelJson: Record<string, unknown>;
+  readonly weightsBin: Uint8Array;
+}
+
+/** Serialises a model into the files tf.loadLayersModel reads (weights in `weights.bin`). */
+export async function layersModelFiles(model: tf.LayersModel): Promise<LayersModelFiles> {
+  let files: LayersModelFiles | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData;
+      const buffers = data === undefined ? [] : Array.isArray(data) ? data : [data];
+      const weightsBin = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0));
+      let offset = 0;
+      for (const b of buffers) {
+        weightsBin.set(new Uint8Array(b), offset);
+        offset += b.byteLength;
+      }
+      files = {
+        modelJson: {
+          modelTopology: artifacts.modelTopology,
+          format: artifacts.format ?? 'layers-model',
+          generatedBy: artifacts.generatedBy,
+          convertedBy: artifacts.convertedBy ?? null,
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        },
+        weightsBin,
+      };
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weightsBin.byteLength } };
+    }),
+  );
+  if (!files) throw new Error('model.save produced no artifacts');
+  return files;
+}
+
+/** Loads files written by `layersModelFiles` (e.g. read from disk) with tf.loadLayersModel. */
+export function loadLayersModelFiles(files: LayersModelFiles): Promise<tf.LayersModel> {
+  const manifest = files.modelJson.weightsManifest as { weights: tf.io.WeightsManifestEntry[] }[];
+  const bytes = files.weightsBin;
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: files.modelJson.modelTopology as tf.io.ModelJSON['modelTopology'],
+      weightSpecs: manifest.flatMap((m) => m.weights),
+      weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    }),
+  );
+}
