@@ -37,6 +37,8 @@ export function buildCommand(): Command {
     .option('--resume', 'continue the run in --run-dir from its latest good checkpoint', false)
     .option('--task-timeout-ms <ms>', 'requeue a shard not answered in this time', integer(1), 120_000)
     .option('--heartbeat-ms <ms>', 'ping period; a worker missing one ping is dropped', integer(50), 5_000)
+    .option('--eval-every <n>', 'score samples with the evaluation classifier every n steps into metrics.jsonl (0: never)', integer(0), 0)
+    .option('--eval-samples <n>', 'samples per --eval-every evaluation', integer(2), 1_000)
     .option('--no-dashboard', 'do not serve the dashboard page (the JSON API stays)')
     .addOption(new Option('--worker-arg <arg...>', 'extra flag for local workers (testing)').hideHelp());
 }
@@ -64,6 +66,8 @@ export function toOptions(opts: Record<string, unknown>): CoordinatorOptions {
     taskTimeoutMs: opts.taskTimeoutMs as number,
     heartbeatMs: opts.heartbeatMs as number,
     dashboard: opts.dashboard !== false,
+    evalEvery: opts.evalEvery as number,
+    evalSamples: opts.evalSamples as number,
     workerArgs: (opts.workerArg as string[] | undefined) ?? [],
   };
 }

@@ -20,6 +20,8 @@ export interface StepMetrics {
   /** The tutorial's probe: max pixel (0..255) and D(G(z)) of one sample, when computed. */
   readonly probeMaxPixel?: number;
   readonly probeDFake?: number;
+  /** Quick sample-quality metrics (with --eval-every). */
+  readonly eval?: { readonly samples: number; readonly classifierScore: number; readonly frechetDistance: number; readonly maxClassShare: number; readonly classCounts: number[] };
 }
 
 /** The layout of `runs/<name>/`. */

@@ -1,6 +1,10 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { loadOrTrainClassifier, QualityEvaluator, toUnitRange, type QualityMetrics } from '@distgan/eval';
 import { loadMnist } from '@distgan/mnist';
+import { fillNoise } from '@distgan/models';
+import { randomStream } from '@distgan/rng';
+import * as tf from '@tensorflow/tfjs';
 import { parameterCount, parameterSpec } from '@distgan/models';
 import { maxFrameBytes } from '@distgan/protocol';
 import { describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
@@ -50,6 +54,9 @@ export interface CoordinatorOptions {
   readonly resume: boolean;
   readonly taskTimeoutMs: number;
   readonly heartbeatMs: number;
+  /** Every N steps, score 1,000 samples with the evaluation classifier into metrics.jsonl (0: never). */
+  readonly evalEvery: number;
+  readonly evalSamples: number;
   /** Serve the dashboard page on the HTTP port (the JSON API is always served). */
   readonly dashboard: boolean;
   /** Extra flags passed to local workers (tests: --delay-ms). */
@@ -117,6 +124,19 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   }
 
   const evalNets = new GanNetworks(config.model);
+  let evaluator: QualityEvaluator | null = null;
+  if (options.evalEvery > 0) {
+    const testSet = loadMnist({ dataDir: options.dataDir, split: 'test' });
+    const { classifier, dir } = await loadOrTrainClassifier({ trainSet: dataset, testSet, log });
+    log(`--eval-every ${options.evalEvery}: classifier from ${dir} (test accuracy ${(100 * classifier.testAccuracy).toFixed(2)}%)`);
+    evaluator = new QualityEvaluator(classifier, testSet);
+  }
+  const quickEval = (step: number): QualityMetrics => {
+    const n = options.evalSamples;
+    const noise = fillNoise(config.model.noise, randomStream(config.seed, 'eval', step), 0, n);
+    const images = tf.tidy(() => evalNets.generate(noise, n).dataSync() as Float32Array);
+    return evaluator!.evaluate(toUnitRange(images, config.model.pixelRange), n);
+  };
   let executor: ShardExecutor;
   let pool: WorkerPool | null = null;
   let server: RunningServer | null = null;
@@ -210,7 +230,8 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       sampleSeconds += stepMs / 1000;
       let probe: { maxPixel: number; dFake: number } | undefined;
       const wantSample = sampleEvery > 0 && (result.step % sampleEvery === 0 || state.nextStep === config.steps);
-      if (tutorialLines || config.stopRule || wantSample) {
+      const wantEval = evaluator !== null && (result.step % options.evalEvery === 0 || state.nextStep === config.steps);
+      if (tutorialLines || config.stopRule || wantSample || wantEval) {
         evalNets.load('G', state.version('G'), state.gWeights);
         evalNets.load('D', state.version('D'), state.dWeights);
       }
@@ -229,6 +250,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         shardsByWorker: wire.shardsByWorker,
         time: new Date().toISOString(),
         ...(probe ? { probeMaxPixel: probe.maxPixel, probeDFake: probe.dFake } : {}),
+        ...(wantEval ? { eval: quickEval(result.step) } : {}),
       };
       runDir.appendMetrics(metrics);
       metricsLog.push(metrics);
@@ -281,5 +303,6 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     await server?.close();
     computer?.dispose();
     evalNets.dispose();
+    evaluator?.classifier.dispose();
   }
 }

