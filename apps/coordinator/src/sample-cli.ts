@@ -2,20 +2,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { fillNoise, loadLayersModelFiles, Mlp, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import { BACKEND_CHOICES, parseBackendChoice, selectBackend } from '@distgan/runtime';
+import { BACKEND_CHOICES, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { encodeImageGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
 
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got "${value}"`);
-    return n;
-  };
-}
 
 /** G(z) for `n` noise rows, from the exported LayersModel when there is one, else the latest checkpoint. */
 async function generate(runDir: string, config: RunConfig, noise: Float32Array, n: number, log: (m: string) => void): Promise<Float32Array> {
@@ -47,8 +40,8 @@ async function main(): Promise<void> {
   const command = new Command('distgan-sample')
     .description("Write a PNG grid of digits drawn by a run's generator (its exported model, else its latest checkpoint)")
     .requiredOption('--run <dir>', 'run directory')
-    .option('--n <count>', 'number of digits', integer(1, 1024), 64)
-    .option('--seed <s>', 'noise seed', integer(0), 0)
+    .option('--n <count>', 'number of digits', integerArg(1, 1024), 64)
+    .option('--seed <s>', 'noise seed', integerArg(0), 0)
     .option('--out <file>', 'output PNG (default: <run>/samples/sample-seed<S>.png)')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES as string[]).default('auto'));
   command.parse();

@@ -57,6 +57,7 @@ export interface CoordinatorOptions {
   /** Every N steps, score 1,000 samples with the evaluation classifier into metrics.jsonl (0: never). */
   readonly evalEvery: number;
   readonly evalSamples: number;
+  readonly ignoreStopRule: boolean;
   /** Serve the dashboard page on the HTTP port (the JSON API is always served). */
   readonly dashboard: boolean;
   /** Extra flags passed to local workers (tests: --delay-ms). */
@@ -263,7 +264,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         process.stdout.write(`${result.step} ${result.g.loss.toFixed(6)} ${result.d.loss.toFixed(6)} ${probe.maxPixel.toFixed(2)} ${probe.dFake.toFixed(6)}\n`);
       } else progress?.update(metrics);
       if (options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0) await checkpointAndExport();
-      const rule = config.stopRule;
+      const rule = options.ignoreStopRule ? null : config.stopRule;
       if (rule && probe && probe.dFake > rule.dFakeMin && probe.dFake < rule.dFakeMax && result.step > rule.afterStep) {
         progress?.interrupt();
         log(`stop rule met at step ${result.step}: ${rule.dFakeMin} < D(G(z)) = ${probe.dFake.toFixed(4)} < ${rule.dFakeMax}`);

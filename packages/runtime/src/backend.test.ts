@@ -36,3 +36,12 @@ describe('selectBackend', () => {
     expect(() => parseBackendChoice('gpu')).toThrow(/expected one of auto, node, wasm, cpu/);
   });
 });
+
+describe('integerArg', () => {
+  it('accepts integers in range and names the bad value otherwise', async () => {
+    const { integerArg } = await import('./index.js');
+    expect(integerArg(1)('12')).toBe(12);
+    expect(() => integerArg(1)('0')).toThrow('expected an integer >= 1, got "0"');
+    expect(() => integerArg(0, 9)('1.5')).toThrow('expected an integer in [0, 9], got "1.5"');
+  });
+});
