@@ -69,6 +69,10 @@ async function inProcessSteps(batchSize: number, shards: number, steps: number):
   return result;
 }
 
+function rounded<T extends Record<string, number>>(values: T): T {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v * 10) / 10])) as T;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, backend: { type: 'string', default: 'auto' } } });
   const quick = values.quick === true;
@@ -128,7 +132,7 @@ async function main(): Promise<void> {
     backend,
     cores: availableParallelism(),
     quick,
-    ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v * 10) / 10])),
+    ...rounded(t),
   };
   const rows: [string, string, string][] = [
     ['overhead1', 'distributed (1 worker) / in-process step, B=128 K=4', result.overhead1.toFixed(3)],
@@ -142,7 +146,8 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`\n${'metric'.padEnd(15)}${'what'.padEnd(56)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(15)}${what.padEnd(56)}${v}\n`);
-  process.stdout.write(`raw ms: in-process ${result.inProcessMs}, naive ${result.naiveMs}, 1 worker ${result.dist1Ms}, 2 workers ${result.dist2Ms}, B=512 1w ${result.dist1B512Ms}, 2w ${result.dist2B512Ms}\n`);
+  const r = rounded(t);
+  process.stdout.write(`raw ms: in-process ${r.inProcessMs}, naive ${r.naiveMs}, 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}, B=512 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
