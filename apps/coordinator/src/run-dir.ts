@@ -16,6 +16,8 @@ export interface StepMetrics {
   readonly bytesOut: number;
   /** Shards each worker computed in this step (worker id -> count). */
   readonly shardsByWorker: Readonly<Record<string, number>>;
+  /** Sum of the workers' own compute time for this step's shards (in-process: the step time). */
+  readonly shardComputeMs: number;
   readonly time: string;
   /** The tutorial's probe: max pixel (0..255) and D(G(z)) of one sample, when computed. */
   readonly probeMaxPixel?: number;

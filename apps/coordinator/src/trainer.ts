@@ -226,7 +226,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       const t0 = performance.now();
       const result = await trainStep(state, executor, dataset.count);
       const stepMs = performance.now() - t0;
-      const wire = pool ? pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0 };
+      const wire = pool ? pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs };
       samples += config.batchSize;
       sampleSeconds += stepMs / 1000;
       let probe: { maxPixel: number; dFake: number } | undefined;
@@ -249,6 +249,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         bytesIn: wire.bytesIn,
         bytesOut: wire.bytesOut,
         shardsByWorker: wire.shardsByWorker,
+        shardComputeMs: wire.shardComputeMs,
         time: new Date().toISOString(),
         ...(probe ? { probeMaxPixel: probe.maxPixel, probeDFake: probe.dFake } : {}),
         ...(wantEval ? { eval: quickEval(result.step) } : {}),

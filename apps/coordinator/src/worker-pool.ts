@@ -105,6 +105,7 @@ export class WorkerPool implements ShardExecutor {
   private bytesIn = 0;
   private bytesOut = 0;
   private shardsByWorker: Record<string, number> = {};
+  private shardComputeMs = 0;
   /** Results dropped as late or duplicate, since start. */
   droppedResults = 0;
   /** Connections closed for protocol violations, since start. */
@@ -223,6 +224,7 @@ export class WorkerPool implements ShardExecutor {
       session.shardsDone++;
       session.computeMs += message.computeMs;
       this.shardsByWorker[session.id] = (this.shardsByWorker[session.id] ?? 0) + 1;
+      this.shardComputeMs += message.computeMs;
       if (plan.isComplete()) {
         const finish = this.finishPhase;
         this.plan = null;
@@ -375,8 +377,9 @@ export class WorkerPool implements ShardExecutor {
   }
 
   /** Per-step counters (bytes, shards per worker), reset on each call. */
-  takeStepStats(): { bytesIn: number; bytesOut: number; shardsByWorker: Record<string, number>; workers: number } {
-    const stats = { bytesIn: this.bytesIn, bytesOut: this.bytesOut, shardsByWorker: this.shardsByWorker, workers: this.readyCount() };
+  takeStepStats(): { bytesIn: number; bytesOut: number; shardsByWorker: Record<string, number>; workers: number; shardComputeMs: number } {
+    const stats = { bytesIn: this.bytesIn, bytesOut: this.bytesOut, shardsByWorker: this.shardsByWorker, workers: this.readyCount(), shardComputeMs: this.shardComputeMs };
+    this.shardComputeMs = 0;
     this.bytesIn = 0;
     this.bytesOut = 0;
     this.shardsByWorker = {};

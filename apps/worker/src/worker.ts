@@ -79,7 +79,16 @@ export class Worker {
   private connect(): void {
     if (this.stopping) return;
     const headers: Record<string, string> = this.options.token ? { authorization: `Bearer ${this.options.token}` } : {};
-    const ws = new WebSocket(this.options.url, { headers, perMessageDeflate: false, ...(this.options.ca ? { ca: readFileSync(this.options.ca) } : {}), maxPayload: 256 * 1024 * 1024 });
+    const ws = new WebSocket(this.options.url, {
+      headers,
+      perMessageDeflate: false,
+      ...(this.options.ca ? { ca: readFileSync(this.options.ca) } : {}),
+      maxPayload: 256 * 1024 * 1024,
+      // An all-zero mask makes ws skip masking here and unmasking at the coordinator (megabytes per
+      // result). Masking protects HTTP intermediaries from scripts in browsers; this client is not
+      // one, and wss is what protects the bytes.
+      generateMask: (mask: Buffer) => void mask.fill(0),
+    });
     this.ws = ws;
     this.tasks = [];
     let opened = false;

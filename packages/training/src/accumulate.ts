@@ -24,9 +24,10 @@ export class ShardOrderedSum {
     this.seen[shard] = 1;
     this.pending.set(shard, gradient);
     // Fold in every shard that is now next in order; later ones wait (bounded by `shards`).
+    const sum = this.sum;
     for (let g = this.pending.get(this.next); g; g = this.pending.get(this.next)) {
-      const sum = this.sum;
-      for (let i = 0; i < sum.length; i++) sum[i]! += g[i]!;
+      const n = sum.length;
+      for (let i = 0; i < n; i++) sum[i] = sum[i]! + g[i]!;
       this.pending.delete(this.next);
       this.next += 1;
     }
@@ -41,11 +42,9 @@ export class ShardOrderedSum {
     return this.next === this.shards;
   }
 
-  /** The mean gradient sum / divisor (throws until every shard is in). */
-  mean(divisor: number): Float64Array {
+  /** The float64 sum of every shard's gradient (throws until every shard is in). */
+  total(): Float64Array {
     if (!this.complete) throw new Error(`only ${this.next} of ${this.shards} shards are summed`);
-    const out = new Float64Array(this.size);
-    for (let i = 0; i < out.length; i++) out[i] = this.sum[i]! / divisor;
-    return out;
+    return this.sum;
   }
 }

@@ -56,10 +56,10 @@ export class TrainingState {
     return name === 'D' ? this.dAdam.step : this.gAdam.step;
   }
 
-  /** One Adam step on `name` with the batch-mean gradient. */
-  apply(name: NetworkName, meanGradient: ArrayLike<number>): void {
-    if (name === 'D') this.dAdam.apply(this.dWeights, meanGradient);
-    else this.gAdam.apply(this.gWeights, meanGradient);
+  /** One Adam step on `name` with the gradient `gradientSum / batchSize` (the batch mean). */
+  apply(name: NetworkName, gradientSum: ArrayLike<number>, batchSize = 1): void {
+    if (name === 'D') this.dAdam.apply(this.dWeights, gradientSum, batchSize);
+    else this.gAdam.apply(this.gWeights, gradientSum, batchSize);
   }
 
   data(): TrainingStateData {

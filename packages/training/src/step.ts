@@ -74,7 +74,7 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
     dRealSum += r!.dRealSum;
     dFakeSum += r!.dFakeSum;
   }
-  state.apply(phase, sum.mean(batchSize));
+  state.apply(phase, sum.total(), batchSize);
   return { loss: lossSum / batchSize, dReal: dRealSum / batchSize, dFake: dFakeSum / batchSize };
 }
 
