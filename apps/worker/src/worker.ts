@@ -224,23 +224,34 @@ export class Worker {
     this.send({ type: 'ready', configHash: hash, datasetFingerprint: fingerprint });
   }
 
-  /** Computes queued tasks one at a time, yielding between them so snapshots and pings get read. */
+  /**
+   * Computes queued tasks one at a time. After sending a result it waits until ws has handed the
+   * frame to the kernel before computing the next one: JavaScript cannot write to a socket while
+   * it computes, so a megabyte result left queued would otherwise sit until the next shard ends.
+   */
   private drain(): void {
     if (this.busy) return;
     const task = this.tasks.shift();
     if (!task) return;
     this.busy = true;
+    const next = () => {
+      this.busy = false;
+      setImmediate(() => this.drain());
+    };
     const run = () => {
+      let sent = false;
       try {
         const result = this.computer!.compute(task);
         this.shardsDone++;
-        this.send({ type: 'result', ...result });
+        const ws = this.ws;
+        if (ws && ws.readyState === WebSocket.OPEN) {
+          ws.send(encodeMessage({ type: 'result', ...result }), { binary: true }, () => next());
+          sent = true;
+        }
       } catch (err) {
         this.reject(protocolError('WORKER_FAILED', `task ${task.step}/${task.phase}/${task.shard}: ${(err as Error).message}`));
-      } finally {
-        this.busy = false;
-        setImmediate(() => this.drain());
       }
+      if (!sent) next();
     };
     if (this.options.delayMs > 0) setTimeout(run, this.options.delayMs);
     else setImmediate(run);

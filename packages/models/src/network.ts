@@ -2,6 +2,31 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation, MlpConfig } from './config.js';
 import { parameterCount, parameterSpec, type ParamSpec } from './spec.js';
 
+/**
+ * y = x @ w + b with a hand-written gradient that multiplies by explicit transposes. On the wasm
+ * backend a matMul with transposeA/transposeB (what autodiff of matMul emits) runs 10x slower
+ * than transposing first: measured here 54 ms vs 5.5 ms for [128,784]^T @ [128,600].
+ * `inputGradient: false` skips dL/dx when x is data (images, noise, or fakes in the D phase).
+ */
+function makeDense(inputGradient: boolean) {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([x, w]);
+    return {
+      value: tf.add(tf.matMul(x, w), b),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const d = dy as tf.Tensor2D;
+        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dx = inputGradient ? tf.matMul(d, tf.transpose(sw)) : tf.zerosLike(sx);
+        return [dx, tf.matMul(tf.transpose(sx), d), tf.sum(d, 0)];
+      },
+    };
+  }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+}
+
+const denseWithInputGradient = makeDense(true);
+const denseWithoutInputGradient = makeDense(false);
+
 function activate(x: tf.Tensor2D, activation: Activation, leakyReluAlpha: number): tf.Tensor2D {
   switch (activation) {
     case 'linear':
@@ -60,13 +85,17 @@ export class Mlp {
     return flattenTensors(this.variables, this.spec);
   }
 
-  /** Forward pass; call inside tf.tidy (or dispose the result). */
-  apply(input: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * Forward pass; call inside tf.tidy (or dispose the result). Pass `inputGradient: true` when a
+   * gradient must flow back into `input` (D applied to G's output in the G phase).
+   */
+  apply(input: tf.Tensor2D, inputGradient = false): tf.Tensor2D {
     let h = input;
     this.config.layers.forEach((layer, i) => {
       const w = this.variables[2 * i] as tf.Tensor2D;
       const b = this.variables[2 * i + 1] as tf.Tensor1D;
-      h = activate(tf.add(tf.matMul(h, w), b), layer.activation, this.leakyReluAlpha);
+      const dense = i === 0 && !inputGradient ? denseWithoutInputGradient : denseWithInputGradient;
+      h = activate(dense(h, w, b), layer.activation, this.leakyReluAlpha);
     });
     return h;
   }

@@ -56,7 +56,7 @@ const DEFAULT: RunPreset = {
   gAdam: MODERN_ADAM,
   batchSize: 64,
   shards: 4,
-  steps: 4000,
+  steps: 6000,
   seed: 1,
   realLabel: 0.9,
   stopRule: null,

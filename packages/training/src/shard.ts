@@ -90,7 +90,7 @@ export class ShardComputer {
         };
       } else {
         lossFn = () => {
-          const fakeLogits = networks.d.apply(networks.g.apply(z));
+          const fakeLogits = networks.d.apply(networks.g.apply(z), true); // D's input gradient flows into G
           const loss = generatorLoss(fakeLogits, { reduction: 'sum' });
           stats = tf.keep(tf.stack([loss, tf.scalar(0), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
           return loss;
