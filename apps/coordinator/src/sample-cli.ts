@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
-import { fillNoise, loadLayersModelFiles, Mlp, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, loadLayersModelFiles, Mlp, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { BACKEND_CHOICES, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { encodeImageGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
@@ -18,7 +18,7 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
     const g = await loadLayersModelFiles({ modelJson: JSON.parse(readFileSync(modelJson, 'utf8')) as Record<string, unknown>, weightsBin: readFileSync(join(runDir, 'generator', 'weights.bin')) });
     log(`generator: ${modelJson}`);
     try {
-      return tf.tidy(() => (g.predict(tf.tensor2d(noise, [n, model.noise.size])) as tf.Tensor).dataSync() as Float32Array);
+      return computeToArray(() => g.predict(tf.tensor2d(noise, [n, model.noise.size])) as tf.Tensor);
     } finally {
       g.dispose();
     }
@@ -30,7 +30,7 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
   const g = new Mlp('G', model.generator, model.leakyReluAlpha);
   try {
     g.load(state.gWeights);
-    return tf.tidy(() => g.apply(tf.tensor2d(noise, [n, model.noise.size])).dataSync() as Float32Array);
+    return computeToArray(() => g.apply(tf.tensor2d(noise, [n, model.noise.size])));
   } finally {
     g.dispose();
   }

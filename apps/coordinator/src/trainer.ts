@@ -2,9 +2,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { loadOrTrainClassifier, QualityEvaluator, toUnitRange, type QualityMetrics } from '@distgan/eval';
 import { loadMnist } from '@distgan/mnist';
-import { fillNoise } from '@distgan/models';
+import { computeToArray, fillNoise } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import * as tf from '@tensorflow/tfjs';
 import { parameterCount, parameterSpec } from '@distgan/models';
 import { maxFrameBytes } from '@distgan/protocol';
 import { describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
@@ -135,7 +134,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   const quickEval = (step: number): QualityMetrics => {
     const n = options.evalSamples;
     const noise = fillNoise(config.model.noise, randomStream(config.seed, 'eval', step), 0, n);
-    const images = tf.tidy(() => evalNets.generate(noise, n).dataSync() as Float32Array);
+    const images = computeToArray(() => evalNets.generate(noise, n));
     return evaluator!.evaluate(toUnitRange(images, config.model.pixelRange), n);
   };
   let executor: ShardExecutor;

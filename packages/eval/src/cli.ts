@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import { loadMnist } from '@distgan/mnist';
-import { fillNoise, loadLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, loadLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { BACKEND_CHOICES, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { loadOrTrainClassifier } from './classifier.js';
@@ -24,7 +24,8 @@ async function generatedImages(runDir: string, n: number, seed: number): Promise
   try {
     for (let start = 0; start < n; start += 1000) {
       const rows = Math.min(1000, n - start);
-      tf.tidy(() => images.set((g.predict(tf.tensor2d(noise.subarray(start * model.noise.size, (start + rows) * model.noise.size), [rows, model.noise.size])) as tf.Tensor).dataSync(), start * 784));
+      const z = noise.subarray(start * model.noise.size, (start + rows) * model.noise.size);
+      images.set(computeToArray(() => g.predict(tf.tensor2d(z, [rows, model.noise.size])) as tf.Tensor), start * 784);
     }
   } finally {
     g.dispose();

@@ -11,7 +11,7 @@ export {
 } from './config.js';
 export { parameterSpec, parameterCount, type ParamSpec } from './spec.js';
 export { initialSnapshot } from './init.js';
-export { Mlp, flattenTensors, unflattenToTensors } from './network.js';
+export { Mlp, flattenTensors, unflattenToTensors, computeToArray } from './network.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';
 export { toLayersModel, layersModelFiles, loadLayersModelFiles, type LayersModelFiles } from './layers-export.js';

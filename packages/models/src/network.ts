@@ -120,3 +120,17 @@ export function flattenTensors(tensors: readonly tf.Tensor[], spec: readonly Par
 export function unflattenToTensors(snapshot: Float32Array, spec: readonly ParamSpec[]): tf.Tensor[] {
   return spec.map((p) => tf.tensor(snapshot.slice(p.offset, p.offset + p.size), p.shape as number[], 'float32'));
 }
+
+/**
+ * Runs `build` inside tf.tidy and downloads the tensor it returns. Returning `dataSync()` from a
+ * tidy instead makes tfjs walk the typed array element by element looking for tensors (measured
+ * here: 15 ms for 77k floats).
+ */
+export function computeToArray(build: () => tf.Tensor): Float32Array {
+  const result = tf.tidy(build);
+  try {
+    return result.dataSync() as Float32Array;
+  } finally {
+    result.dispose();
+  }
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fillNoise } from '@distgan/models';
+import { computeToArray, fillNoise } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { PNG } from 'pngjs';
 import type { GanNetworks } from './networks.js';
@@ -42,7 +42,7 @@ export function sampleNoise(networks: GanNetworks, seed: number, count: number):
 
 /** G(z) for the fixed sample noise, as a PNG grid. */
 export function renderSampleGrid(networks: GanNetworks, seed: number, count = 64): Buffer {
-  const images = tf.tidy(() => networks.generate(sampleNoise(networks, seed, count), count).dataSync() as Float32Array);
+  const images = computeToArray(() => networks.generate(sampleNoise(networks, seed, count), count));
   const side = Math.round(Math.sqrt(networks.model.discriminator.inputSize));
   return encodeImageGrid(images, count, side, { range: networks.model.pixelRange });
 }
