@@ -4,8 +4,6 @@ import { loadOrTrainClassifier, QualityEvaluator, toUnitRange, type QualityMetri
 import { loadMnist } from '@distgan/mnist';
 import { computeToArray, fillNoise } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import { parameterCount, parameterSpec } from '@distgan/models';
-import { maxFrameBytes } from '@distgan/protocol';
 import { describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
 import {
   GanNetworks,
@@ -22,15 +20,11 @@ import {
   type RunConfig,
   type ShardExecutor,
 } from '@distgan/training';
-import type { ChildProcess } from 'node:child_process';
 import { CheckpointStore } from './checkpoint.js';
-import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
 import { ProgressLine } from './progress.js';
 import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
-import { startServer, type RunningServer } from './server.js';
-import { WorkerPool } from './worker-pool.js';
 import { exportGenerator } from './generator-export.js';
-import { handleHttp, type StatusBody } from './http-api.js';
+import { startRemote, type Remote } from './remote.js';
 
 export interface CoordinatorOptions {
   readonly preset: PresetName;
@@ -138,12 +132,8 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     return evaluator!.evaluate(toUnitRange(images, config.model.pixelRange), n);
   };
   let executor: ShardExecutor;
-  let pool: WorkerPool | null = null;
-  let server: RunningServer | null = null;
-  let children: ChildProcess[] = [];
+  let remote: Remote | null = null;
   let computer: ShardComputer | null = null;
-  const dParams = parameterCount(parameterSpec(config.model.discriminator));
-  const gParams = parameterCount(parameterSpec(config.model.generator));
   let lastSample: string | null = null;
   let lastCheckpoint: string | null = null;
   let lastSampleStep: number | null = null;
@@ -170,49 +160,12 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       computer = new ShardComputer(config, dataset);
       executor = new LocalExecutor(computer);
     } else {
-      const token = options.token || undefined;
-      pool = new WorkerPool({
-        config: config as unknown as Record<string, unknown>,
-        configHash,
-        datasetFingerprint: dataset.fingerprint,
-        limits: { dParams, gParams },
-        log: (m) => {
-          progress?.interrupt();
-          log(m);
-        },
-        taskTimeoutMs: options.taskTimeoutMs,
-        heartbeatMs: options.heartbeatMs,
+      const view = { status: () => ({ ...status, lastSampleStep }), metrics: () => metricsLog, latestSample: () => lastSample };
+      remote = await startRemote(options, config, configHash, dataset.fingerprint, view, (m) => {
+        progress?.interrupt();
+        log(m);
       });
-      const activePool = pool;
-      server = await startServer({
-        host: options.host,
-        port: options.port,
-        token,
-        tlsCert: options.tlsCert,
-        tlsKey: options.tlsKey,
-        maxPayload: maxFrameBytes(dParams, gParams),
-        onSocket: (ws, remote) => activePool.attach(ws, remote),
-        onRequest: (req, res) =>
-          handleHttp(req, res, {
-            status: (): StatusBody => ({ ...status, lastSampleStep, workers: activePool.workers() }),
-            metrics: () => metricsLog,
-            latestSample: () => lastSample,
-            dashboard: options.dashboard,
-          }),
-      });
-      log(`listening on ${server.wsUrl} (workers connect here)${token ? '; token required' : ''}`);
-      process.stdout.write(`distgan: workers connect to ${server.wsUrl}\n`);
-      const tokenQuery = token ? `?token=${encodeURIComponent(token)}` : '';
-      if (options.dashboard) process.stdout.write(`distgan: dashboard at ${server.httpUrl}${tokenQuery}\n`);
-      process.stdout.write(`distgan: status at ${server.httpUrl}api/status\n`);
-      if (options.workers > 0) {
-        const url = server.wsUrl.replace('0.0.0.0', '127.0.0.1');
-        children = spawnLocalWorkers({ count: options.workers, url, token, backend: options.backend, dataDir: options.dataDir, ca: options.tlsCert, log, extraArgs: options.workerArgs });
-        log(`started ${children.length} local worker(s): pids ${children.map((c) => c.pid).join(', ')}`);
-      } else {
-        log(`no local workers (--workers 0): start workers with  npx distgan-worker --connect ${server.wsUrl}${token ? ' --token <token>' : ''}`);
-      }
-      executor = pool;
+      executor = remote.pool;
     }
 
     const tutorialLines = config.preset === 'seed';
@@ -225,7 +178,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       const t0 = performance.now();
       const result = await trainStep(state, executor, dataset.count);
       const stepMs = performance.now() - t0;
-      const wire = pool ? pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs };
+      const wire = remote ? remote.pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs };
       samples += config.batchSize;
       sampleSeconds += stepMs / 1000;
       let probe: { maxPixel: number; dFake: number } | undefined;
@@ -289,7 +242,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       batchSize: config.batchSize,
       wallSeconds: (Date.now() - started) / 1000,
       meanSamplesPerSec: sampleSeconds > 0 ? samples / sampleSeconds : 0,
-      workers: options.inProcess ? 0 : (pool?.workers().length ?? 0),
+      workers: remote?.pool.workers().length ?? 0,
       lastSample: lastSample ? runDir.display(lastSample) : null,
       lastCheckpoint: lastCheckpoint ? runDir.display(lastCheckpoint) : null,
       generator: generatorPath ? runDir.display(generatorPath) : null,
@@ -299,9 +252,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     return summary;
   } finally {
     for (const s of stopSignals) process.off(s, onSignal);
-    pool?.close('training finished');
-    await stopLocalWorkers(children);
-    await server?.close();
+    await remote?.close('training finished');
     computer?.dispose();
     evalNets.dispose();
     evaluator?.classifier.dispose();

@@ -1,0 +1,99 @@
+import type { ChildProcess } from 'node:child_process';
+import { parameterCount, parameterSpec } from '@distgan/models';
+import { maxFrameBytes } from '@distgan/protocol';
+import type { RunConfig } from '@distgan/training';
+import { handleHttp, type StatusBody } from './http-api.js';
+import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
+import type { StepMetrics } from './run-dir.js';
+import { startServer } from './server.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface RemoteOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string | undefined;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly workers: number;
+  readonly backend: string;
+  readonly dataDir?: string | undefined;
+  readonly taskTimeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly dashboard: boolean;
+  readonly workerArgs?: readonly string[] | undefined;
+}
+
+/** What the HTTP API shows, supplied by the training loop. */
+export interface RunView {
+  readonly status: () => Omit<StatusBody, 'workers'>;
+  readonly metrics: () => readonly StepMetrics[];
+  readonly latestSample: () => string | null;
+}
+
+export interface Remote {
+  readonly pool: WorkerPool;
+  /** Tells workers training is over, ends local workers by pid, closes the server. */
+  close(reason: string): Promise<void>;
+}
+
+/**
+ * The distributed side of a run: the worker pool, the HTTP/WebSocket server in front of it (with
+ * the dashboard and API), and the local worker processes, with the URLs printed for the user.
+ */
+export async function startRemote(options: RemoteOptions, config: RunConfig, configHash: string, datasetFingerprint: string, view: RunView, log: (message: string) => void): Promise<Remote> {
+  const dParams = parameterCount(parameterSpec(config.model.discriminator));
+  const gParams = parameterCount(parameterSpec(config.model.generator));
+  const token = options.token || undefined;
+  const pool = new WorkerPool({
+    config: config as unknown as Record<string, unknown>,
+    configHash,
+    datasetFingerprint,
+    limits: { dParams, gParams },
+    log,
+    taskTimeoutMs: options.taskTimeoutMs,
+    heartbeatMs: options.heartbeatMs,
+  });
+  let server;
+  try {
+    server = await startServer({
+      host: options.host,
+      port: options.port,
+      token,
+      tlsCert: options.tlsCert,
+      tlsKey: options.tlsKey,
+      maxPayload: maxFrameBytes(dParams, gParams),
+      onSocket: (ws, remote) => pool.attach(ws, remote),
+      onRequest: (req, res) =>
+        handleHttp(req, res, {
+          status: () => ({ ...view.status(), workers: pool.workers() }),
+          metrics: view.metrics,
+          latestSample: view.latestSample,
+          dashboard: options.dashboard,
+        }),
+    });
+  } catch (err) {
+    pool.close('coordinator failed to start');
+    throw err;
+  }
+  log(`listening on ${server.wsUrl} (workers connect here)${token ? '; token required' : ''}`);
+  process.stdout.write(`distgan: workers connect to ${server.wsUrl}\n`);
+  if (options.dashboard) process.stdout.write(`distgan: dashboard at ${server.httpUrl}${token ? `?token=${encodeURIComponent(token)}` : ''}\n`);
+  process.stdout.write(`distgan: status at ${server.httpUrl}api/status\n`);
+  let children: ChildProcess[] = [];
+  if (options.workers > 0) {
+    const url = server.wsUrl.replace('0.0.0.0', '127.0.0.1');
+    children = spawnLocalWorkers({ count: options.workers, url, token, backend: options.backend, dataDir: options.dataDir, ca: options.tlsCert, log, extraArgs: options.workerArgs });
+    log(`started ${children.length} local worker(s): pids ${children.map((c) => c.pid).join(', ')}`);
+  } else {
+    log(`no local workers (--workers 0): start workers with  npx distgan-worker --connect ${server.wsUrl}${token ? ' --token <token>' : ''}`);
+  }
+  const running = server;
+  return {
+    pool,
+    close: async (reason) => {
+      pool.close(reason);
+      await stopLocalWorkers(children);
+      await running.close();
+    },
+  };
+}
