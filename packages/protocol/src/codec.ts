@@ -48,7 +48,8 @@ export function decodeFrame(frame: Uint8Array): Record<string, unknown> {
   } catch (err) {
     throw protocolError('BAD_FRAME', `undecodable msgpack (${(err as Error).message.slice(0, 60)})`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
+  // Only a plain map is a message: not arrays, binaries, or msgpackr's objects for odd bytes (0xc1).
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) {
     throw protocolError('BAD_FRAME', 'frame does not hold a message object');
   }
   return value as Record<string, unknown>;

@@ -76,6 +76,7 @@ describe('hostile and broken frames', () => {
     expect(codeOf(() => decodeWorkerMessage(good.subarray(0, good.length - 7), limits))).toBe('BAD_FRAME');
     expect(codeOf(() => decodeWorkerMessage(pack([1, 2, 3]), limits))).toBe('BAD_FRAME');
     expect(codeOf(() => decodeWorkerMessage(pack('hello'), limits))).toBe('BAD_FRAME');
+    expect(codeOf(() => decodeWorkerMessage(Uint8Array.of(0xc1), limits))).toBe('BAD_FRAME'); // msgpack's never-used byte
   });
 
   it('rejects unknown types and coordinator-only types from a worker', () => {
