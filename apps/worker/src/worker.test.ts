@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { loadMnist } from '@distgan/mnist';
 import { CLOSE_TRAINING_DONE, decodeFrame, encodeMessage, PROTOCOL_VERSION } from '@distgan/protocol';
+import { makeRunConfig, runConfigHash, type RunConfig } from '@distgan/training';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const TINY_CONFIG = JSON.parse(JSON.stringify(makeRunConfig('tiny'))) as Record<string, unknown>;
 
 interface Run {
   code: number | null;
@@ -104,6 +107,30 @@ describe('distgan-worker', () => {
     expect(code).toBe(3);
     expect(stderr).toMatch(/CONFIG_MISMATCH/);
     expect(server.closes[0]?.code).toBe(4004);
+  });
+
+  it('closes with BAD_FIELD (4002) instead of crashing on a snapshot of the wrong size', async () => {
+    const server = await peer((ws) => {
+      ws.once('message', () => {
+        ws.send(
+          encodeMessage({
+            type: 'welcome',
+            protocol: PROTOCOL_VERSION,
+            workerId: 'w1',
+            config: TINY_CONFIG,
+            configHash: runConfigHash(TINY_CONFIG as unknown as RunConfig),
+            datasetFingerprint: loadMnist().fingerprint,
+          }),
+        );
+        ws.once('message', () => ws.send(encodeMessage({ type: 'snapshot', net: 'D', version: 0, weights: new Float32Array(7) })));
+      });
+    });
+    const run = runWorker(['--connect', server.url, '--backend', 'cpu']);
+    await expect.poll(() => server.closes.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+    expect(server.closes[0]).toEqual({ code: 4002, reason: expect.stringMatching(/^BAD_FIELD: snapshot of D: D snapshot has 7 floats/) });
+    server.close();
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    expect((await run).code).toBe(0); // it reconnected and was still alive
   });
 
   it('exits 0 when the coordinator says done', async () => {

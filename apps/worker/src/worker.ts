@@ -174,7 +174,11 @@ export class Worker {
         return this.onWelcome(message);
       case 'snapshot':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'snapshot before welcome'));
-        this.computer.networks.load(message.net, message.version, message.weights);
+        try {
+          this.computer.networks.load(message.net, message.version, message.weights);
+        } catch (err) {
+          return this.reject(protocolError('BAD_FIELD', `snapshot of ${message.net}: ${(err as Error).message}`));
+        }
         return;
       case 'task':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'task before welcome'));
