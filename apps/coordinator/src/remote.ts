@@ -9,6 +9,7 @@ import { startServer } from './server.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface RemoteOptions {
+  /** Address to listen on; beyond loopback a token is required. */
   readonly host: string;
   readonly port: number;
   readonly token?: string | undefined;
@@ -19,7 +20,9 @@ export interface RemoteOptions {
   readonly dataDir?: string | undefined;
   readonly taskTimeoutMs: number;
   readonly heartbeatMs: number;
+  /** Serve the dashboard page on the HTTP port (the JSON API is always served). */
   readonly dashboard: boolean;
+  /** Extra flags passed to local workers (tests: --delay-ms). */
   readonly workerArgs?: readonly string[] | undefined;
 }
 

@@ -24,9 +24,10 @@ import { CheckpointStore } from './checkpoint.js';
 import { ProgressLine } from './progress.js';
 import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
 import { exportGenerator } from './generator-export.js';
-import { startRemote, type Remote } from './remote.js';
+import { startRemote, type Remote, type RemoteOptions } from './remote.js';
 
-export interface CoordinatorOptions {
+/** Every coordinator option: the run's own, plus the distributed side's (`RemoteOptions`). */
+export interface CoordinatorOptions extends RemoteOptions {
   readonly preset: PresetName;
   readonly steps?: number | undefined;
   readonly batchSize?: number | undefined;
@@ -35,26 +36,14 @@ export interface CoordinatorOptions {
   readonly runDir?: string | undefined;
   readonly backend: BackendChoice;
   readonly sampleEvery?: number | undefined;
-  readonly dataDir?: string | undefined;
+  /** Compute every shard in this process: no server, no workers. */
   readonly inProcess: boolean;
-  readonly workers: number;
-  readonly host: string;
-  readonly port: number;
-  readonly token?: string | undefined;
-  readonly tlsCert?: string | undefined;
-  readonly tlsKey?: string | undefined;
   readonly checkpointEvery: number;
   readonly resume: boolean;
-  readonly taskTimeoutMs: number;
-  readonly heartbeatMs: number;
-  /** Every N steps, score 1,000 samples with the evaluation classifier into metrics.jsonl (0: never). */
+  /** Every N steps, score `evalSamples` samples with the evaluation classifier into metrics.jsonl (0: never). */
   readonly evalEvery: number;
   readonly evalSamples: number;
   readonly ignoreStopRule: boolean;
-  /** Serve the dashboard page on the HTTP port (the JSON API is always served). */
-  readonly dashboard: boolean;
-  /** Extra flags passed to local workers (tests: --delay-ms). */
-  readonly workerArgs?: readonly string[];
 }
 
 export interface RunSummary {
