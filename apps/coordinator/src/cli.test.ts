@@ -25,6 +25,12 @@ describe('distgan-coordinator command line', () => {
     expect(tooMany.stderr).toMatch(/shards \(99\) cannot exceed the batch size \(32\)/);
   });
 
+  it('--resume without --run-dir says which flag is missing', async () => {
+    const c = startCoordinator(['--resume', '--in-process']);
+    expect((await c.exited).code).toBe(1);
+    expect(c.stderr).toMatch(/--resume needs --run-dir DIR/);
+  });
+
   it('a malformed --data-dir gives a clear error naming the file, and exits 1', async () => {
     const c = startCoordinator(['--preset', 'tiny', '--in-process', '--data-dir', '/nonexistent-mnist']);
     expect((await c.exited).code).toBe(1);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
-import { computeToArray, fillNoise, loadLayersModelFiles, Mlp, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, loadLayersModelFiles, Mlp, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { BACKEND_CHOICES, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { encodeImageGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
@@ -15,7 +15,7 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
   const modelJson = join(runDir, 'generator', 'model.json');
   const model: GanModelConfig = config.model;
   if (existsSync(modelJson)) {
-    const g = await loadLayersModelFiles({ modelJson: JSON.parse(readFileSync(modelJson, 'utf8')) as Record<string, unknown>, weightsBin: readFileSync(join(runDir, 'generator', 'weights.bin')) });
+    const g = await loadLayersModelFiles(readLayersModelFiles(join(runDir, 'generator')));
     log(`generator: ${modelJson}`);
     try {
       return computeToArray(() => g.predict(tf.tensor2d(noise, [n, model.noise.size])) as tf.Tensor);

@@ -77,13 +77,16 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   const runDir = new RunDirectory(options.runDir ?? defaultRunDir(options.preset, options.seed ?? PRESETS[options.preset].seed));
   let config: RunConfig;
   if (options.resume) {
+    if (!options.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
     if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
     config = (runDir.readJson('config.json') as { run: RunConfig }).run;
   } else {
     config = makeRunConfig(options.preset, { steps: options.steps, batchSize: options.batchSize, shards: options.shards, seed: options.seed });
   }
   const configHash = runConfigHash(config);
-  const sampleEvery = options.sampleEvery ?? PRESETS[config.preset].sampleEvery;
+  // On resume the run's own sample period holds unless --sample-every says otherwise.
+  const storedSampleEvery = options.resume ? (runDir.readJson('config.json') as { sampleEvery?: number }).sampleEvery : undefined;
+  const sampleEvery = options.sampleEvery ?? storedSampleEvery ?? PRESETS[config.preset].sampleEvery;
   // Everything that can fail on bad input is checked before the run directory is created.
   const selection = await selectBackend(options.backend);
   log(describeSelection(selection));
@@ -127,8 +130,11 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   let lastCheckpoint: string | null = null;
   let lastSampleStep: number | null = null;
   let generatorPath: string | null = null;
+  let checkpointedStep = -1;
   const generatorDir = join(runDir.root, 'generator');
   const checkpointAndExport = async () => {
+    if (checkpointedStep === state.nextStep) return; // already saved at this step
+    checkpointedStep = state.nextStep;
     lastCheckpoint = checkpoints.save(state.data());
     generatorPath = await exportGenerator(generatorDir, config, state.gWeights, state.nextStep);
   };
@@ -186,7 +192,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         dFake: result.d.dFake,
         stepMs,
         samplesPerSec: config.batchSize / (stepMs / 1000),
-        workers: options.inProcess ? 0 : wire.workers,
+        workers: wire.workers,
         bytesIn: wire.bytesIn,
         bytesOut: wire.bytesOut,
         shardsByWorker: wire.shardsByWorker,

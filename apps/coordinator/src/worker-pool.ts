@@ -331,7 +331,7 @@ export class WorkerPool implements ShardExecutor {
     for (const session of this.sessions.values()) {
       if (session.state === 'closed') continue;
       if (!session.answeredPing) {
-        this.opts.log(`worker ${session.label} missed a heartbeat (${this.opts.heartbeatMs} ms): dropping it`);
+        this.opts.log(`worker ${session.label} missed a heartbeat (${this.opts.heartbeatMs} ms): dropping it (if its shards legitimately take longer, raise --heartbeat-ms)`);
         session.ws.terminate();
         this.onClose(session, 1006, 'heartbeat timeout');
         continue;

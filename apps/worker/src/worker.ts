@@ -50,7 +50,8 @@ export class Worker {
   private settle: ((outcome: WorkerOutcome) => void) | undefined;
   private backoffMs = 250;
   private disconnectedSince = Date.now();
-  private tasks: TaskMessage[] = [];
+  /** Queued tasks with the connection they came on: a result goes back only on that one. */
+  private tasks: { readonly task: TaskMessage; readonly ws: WebSocket }[] = [];
   private busy = false;
   shardsDone = 0;
 
@@ -182,7 +183,7 @@ export class Worker {
         return;
       case 'task':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'task before welcome'));
-        this.tasks.push(message);
+        if (this.ws) this.tasks.push({ task: message, ws: this.ws });
         this.drain();
         return;
       case 'done':
@@ -235,20 +236,22 @@ export class Worker {
    */
   private drain(): void {
     if (this.busy) return;
-    const task = this.tasks.shift();
-    if (!task) return;
+    const entry = this.tasks.shift();
+    if (!entry) return;
+    const { task, ws } = entry;
     this.busy = true;
     const next = () => {
       this.busy = false;
       setImmediate(() => this.drain());
     };
     const run = () => {
+      // A task from a connection that has since dropped was requeued by the coordinator: skip it.
+      if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return next();
       let sent = false;
       try {
         const result = this.computer!.compute(task);
         this.shardsDone++;
-        const ws = this.ws;
-        if (ws && ws.readyState === WebSocket.OPEN) {
+        if (ws.readyState === WebSocket.OPEN) {
           ws.send(encodeMessage({ type: 'result', ...result }), { binary: true }, () => next());
           sent = true;
         }

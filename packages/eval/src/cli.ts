@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import { loadMnist } from '@distgan/mnist';
-import { computeToArray, fillNoise, loadLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { BACKEND_CHOICES, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { loadOrTrainClassifier } from './classifier.js';
@@ -17,8 +17,8 @@ async function generatedImages(runDir: string, n: number, seed: number): Promise
   if (!existsSync(join(runDir, 'config.json'))) throw new Error(`${runDir} is not a run directory (no config.json)`);
   if (!existsSync(modelJson)) throw new Error(`${runDir} has no generator/model.json (a run exports one at every checkpoint and at its end)`);
   const model = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { run: { model: GanModelConfig } }).run.model;
-  const json = JSON.parse(readFileSync(modelJson, 'utf8')) as Record<string, unknown>;
-  const g = await loadLayersModelFiles({ modelJson: json, weightsBin: readFileSync(join(runDir, 'generator', 'weights.bin')) });
+  const files = readLayersModelFiles(join(runDir, 'generator'));
+  const g = await loadLayersModelFiles(files);
   const noise = fillNoise(model.noise, randomStream(seed, 'eval'), 0, n);
   const images = new Float32Array(n * 784);
   try {
@@ -30,7 +30,7 @@ async function generatedImages(runDir: string, n: number, seed: number): Promise
   } finally {
     g.dispose();
   }
-  return { images: toUnitRange(images, model.pixelRange), step: ((json.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1) };
+  return { images: toUnitRange(images, model.pixelRange), step: ((files.modelJson.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1) };
 }
 
 async function main(): Promise<void> {

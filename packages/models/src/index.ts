@@ -14,4 +14,4 @@ export { initialSnapshot } from './init.js';
 export { Mlp, flattenTensors, unflattenToTensors, computeToArray } from './network.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';
-export { toLayersModel, layersModelFiles, loadLayersModelFiles, type LayersModelFiles } from './layers-export.js';
+export { toLayersModel, layersModelFiles, loadLayersModelFiles, readLayersModelFiles, type LayersModelFiles } from './layers-export.js';

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, MlpConfig } from './config.js';
 import { parameterSpec } from './spec.js';
@@ -77,4 +79,9 @@ export function loadLayersModelFiles(files: LayersModelFiles): Promise<tf.Layers
       weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
     }),
   );
+}
+
+/** Reads `model.json` and `weights.bin` from a folder written with `layersModelFiles`. */
+export function readLayersModelFiles(dir: string): LayersModelFiles {
+  return { modelJson: JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>, weightsBin: readFileSync(join(dir, 'weights.bin')) };
 }

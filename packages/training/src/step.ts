@@ -1,6 +1,6 @@
 import { batchIndices, PHASES, shardRange, type Phase } from './batch.js';
 import { ShardOrderedSum } from './accumulate.js';
-import type { ShardResult, ShardTask } from './shard.js';
+import type { ShardResult, ShardStats, ShardTask } from './shard.js';
 import type { TrainingState } from './state.js';
 
 /** Runs a phase's shard tasks somewhere (in this process, or on remote workers). */
@@ -53,7 +53,8 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
   let dRealSum = 0;
   let dFakeSum = 0;
   const tasks = planTasks(state, step, phase, datasetSize);
-  const statsByShard: (ShardResult | undefined)[] = new Array(shards);
+  // Only the statistics are kept: the gradients are already folded into (or waiting in) `sum`.
+  const statsByShard: (ShardStats | undefined)[] = new Array(shards);
   await executor.runPhase({
     step,
     phase,
@@ -62,7 +63,7 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
     accept: (result) => {
       if (result.step !== step || result.phase !== phase) return false;
       if (!sum.add(result.shard, result.gradient)) return false;
-      statsByShard[result.shard] = result;
+      statsByShard[result.shard] = { lossSum: result.lossSum, dRealSum: result.dRealSum, dFakeSum: result.dFakeSum };
       return true;
     },
     isComplete: () => sum.complete,
