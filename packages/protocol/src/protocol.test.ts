@@ -65,6 +65,32 @@ describe('round trips', () => {
     const decoded = decodeCoordinatorMessage(frame);
     expect(decoded.type === 'snapshot' && decoded.weights.every((w) => w === Math.fround(0.123))).toBe(true);
   });
+
+  it('puts bulk floats at a 4-aligned offset, so an aligned frame decodes to a view, not a copy', () => {
+    // Sizes that take msgpack's bin 8, bin 16 and bin 32 headers, and steps of 1 to 5 digits.
+    for (const length of [3, 63, 64, 1000, 16_383, 16_384]) {
+      for (const step of [0, 7, 300, 70_000]) {
+        const gradient = Float32Array.from({ length }, (_, i) => i * 0.5 - 1);
+        const message: WorkerMessage = { ...workerSamples.result, step, gradient } as WorkerMessage;
+        const encoded = encodeMessage(message);
+        expect((encoded.byteLength - gradient.byteLength) % 4, `length ${length}, step ${step}`).toBe(0);
+        // As ws hands it over: a buffer of its own, starting at offset 0.
+        const frame = new Uint8Array(encoded);
+        const decoded = decodeWorkerMessage(frame, { dParams: length, gParams: length });
+        if (decoded.type !== 'result') throw new Error('expected a result');
+        expect(decoded.gradient).toEqual(gradient);
+        expect(decoded.gradient.buffer).toBe(frame.buffer);
+        const snapshot = encodeMessage({ type: 'snapshot', net: 'D', version: step, weights: gradient });
+        expect((snapshot.byteLength - gradient.byteLength) % 4).toBe(0);
+      }
+    }
+    // A misaligned frame still decodes, through a copy.
+    const shifted = new Uint8Array(encodeMessage(coordinatorSamples.snapshot).byteLength + 1);
+    shifted.set(encodeMessage(coordinatorSamples.snapshot), 1);
+    const decoded = decodeCoordinatorMessage(shifted.subarray(1));
+    expect(decoded).toEqual(coordinatorSamples.snapshot);
+    expect(decoded.type === 'snapshot' && decoded.weights.buffer !== shifted.buffer).toBe(true);
+  });
 });
 
 describe('hostile and broken frames', () => {

@@ -27,6 +27,7 @@ function median(values: number[]): number {
 
 interface StepLine {
   stepMs: number;
+  shardComputeMs: number;
   bytesIn: number;
   bytesOut: number;
 }
@@ -91,18 +92,21 @@ async function main(): Promise<void> {
   log(`memory: ${memorySteps} in-process steps`);
   const memory = await inProcessSteps(128, 4, memorySteps);
 
-  const common = ['--backend', backend, '--steps'];
   const warm = 3;
-  log('distributed: B=128 K=4, 1 worker');
-  const d1 = coordinatorRun([...common, String(steps + warm), '--batch-size', '128', '--shards', '4', '--workers', '1'], warm);
-  log('distributed: B=128 K=4, 2 workers');
-  const d2 = coordinatorRun([...common, String(steps + warm), '--batch-size', '128', '--shards', '4', '--workers', '2'], warm);
   const bigSteps = Math.max(6, Math.round(steps / 3));
-  log('distributed: B=512 K=8, 1 and 2 workers');
-  const b1 = coordinatorRun([...common, String(bigSteps + warm), '--batch-size', '512', '--shards', '8', '--workers', '1'], warm);
-  const b2 = coordinatorRun([...common, String(bigSteps + warm), '--batch-size', '512', '--shards', '8', '--workers', '2'], warm);
-  log('wire: B=128 K=2 with 2 workers (one shard per worker per phase)');
-  const w2 = coordinatorRun([...common, String(steps + warm), '--batch-size', '128', '--shards', '2', '--workers', '2'], warm);
+  const distributed = (batchSize: number, shards: number, workers: number, n: number): StepLine[] => {
+    log(`distributed: B=${batchSize} K=${shards}, ${workers} worker(s)`);
+    return coordinatorRun(['--backend', backend, '--steps', String(n + warm), '--batch-size', String(batchSize), '--shards', String(shards), '--workers', String(workers)], warm);
+  };
+  // K = 2 gives each of 2 workers one shard per phase (the fewest messages); K = 4 and 8 split
+  // finer, as a run with more or uneven workers would, and cost more coordinator work per phase.
+  const k4w1 = distributed(128, 4, 1, steps);
+  const k4w2 = distributed(128, 4, 2, steps);
+  const k2w1 = distributed(128, 2, 1, steps);
+  const k2w2 = distributed(128, 2, 2, steps);
+  const b512w1 = distributed(512, 2, 1, bigSteps);
+  const b512w2 = distributed(512, 2, 2, bigSteps);
+  const b512k8 = quick ? null : { w1: distributed(512, 8, 1, bigSteps), w2: distributed(512, 8, 2, bigSteps) };
 
   const dParams = parameterCount(parameterSpec(SEED_MODEL.discriminator));
   const gParams = parameterCount(parameterSpec(SEED_MODEL.generator));
@@ -110,21 +114,31 @@ async function main(): Promise<void> {
   // the D phase, D before the G phase) and one gradient out (D's, then G's).
   const minimumPerWorker = 4 * (dParams + gParams) + 4 * (dParams + gParams);
   const wire = (lines: StepLine[], workers: number) => median(lines.map((l) => l.bytesIn + l.bytesOut)) / (workers * minimumPerWorker);
+  const stepMs = (lines: StepLine[]) => median(lines.map((l) => l.stepMs));
+  // Step time not covered by the mean worker's compute: transfers, decoding, Adam, waiting.
+  const coordinationMs = (lines: StepLine[], workers: number) => median(lines.map((l) => l.stepMs - l.shardComputeMs / workers));
 
   const t = {
     inProcessMs: median(local.times),
     naiveMs: median(naive),
-    dist1Ms: median(d1.map((l) => l.stepMs)),
-    dist2Ms: median(d2.map((l) => l.stepMs)),
-    dist1B512Ms: median(b1.map((l) => l.stepMs)),
-    dist2B512Ms: median(b2.map((l) => l.stepMs)),
+    dist1Ms: stepMs(k4w1),
+    dist2Ms: stepMs(k4w2),
+    dist1K2Ms: stepMs(k2w1),
+    dist2K2Ms: stepMs(k2w2),
+    dist1B512Ms: stepMs(b512w1),
+    dist2B512Ms: stepMs(b512w2),
+    coordination1K2Ms: coordinationMs(k2w1, 1),
+    coordination2K2Ms: coordinationMs(k2w2, 2),
+    ...(b512k8 ? { dist1B512K8Ms: stepMs(b512k8.w1), dist2B512K8Ms: stepMs(b512k8.w2) } : {}),
   };
   const result = {
     overhead1: t.dist1Ms / t.inProcessMs,
-    scaling2_b128: t.dist1Ms / t.dist2Ms,
+    scaling2_b128: t.dist1K2Ms / t.dist2K2Ms,
     scaling2_b512: t.dist1B512Ms / t.dist2B512Ms,
-    wireRatio: wire(w2, 2),
-    wireRatio_k4: wire(d2, 2),
+    scaling2_b128_k4: t.dist1Ms / t.dist2Ms,
+    ...(b512k8 ? { scaling2_b512_k8: stepMs(b512k8.w1) / stepMs(b512k8.w2) } : {}),
+    wireRatio: wire(k2w2, 2),
+    wireRatio_k4: wire(k4w2, 2),
     stepVsNaive: t.inProcessMs / t.naiveMs,
     tensorGrowth: memory.tensorGrowth,
     rssGrowthMB: Math.round(memory.rssGrowthMB * 10) / 10,
@@ -136,8 +150,10 @@ async function main(): Promise<void> {
   };
   const rows: [string, string, string][] = [
     ['overhead1', 'distributed (1 worker) / in-process step, B=128 K=4', result.overhead1.toFixed(3)],
-    ['scaling2_b128', 'throughput 2 workers / 1 worker, B=128 K=4', result.scaling2_b128.toFixed(3)],
-    ['scaling2_b512', 'throughput 2 workers / 1 worker, B=512 K=8', result.scaling2_b512.toFixed(3)],
+    ['scaling2_b128', 'throughput 2 workers / 1 worker, B=128 K=2', result.scaling2_b128.toFixed(3)],
+    ['scaling2_b512', 'throughput 2 workers / 1 worker, B=512 K=2', result.scaling2_b512.toFixed(3)],
+    ['scaling2_b128_k4', 'throughput 2 workers / 1 worker, B=128 K=4', result.scaling2_b128_k4.toFixed(3)],
+    ...(result.scaling2_b512_k8 !== undefined ? [['scaling2_b512_k8', 'throughput 2 workers / 1 worker, B=512 K=8', result.scaling2_b512_k8.toFixed(3)] as [string, string, string]] : []),
     ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers', result.wireRatio.toFixed(3)],
     ['wireRatio_k4', 'bytes per step / minimum, K=4 with 2 workers', result.wireRatio_k4.toFixed(3)],
     ['stepVsNaive', 'in-process step / naive tfjs step, B=128', result.stepVsNaive.toFixed(3)],
@@ -147,7 +163,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${'metric'.padEnd(15)}${'what'.padEnd(56)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(15)}${what.padEnd(56)}${v}\n`);
   const r = rounded(t);
-  process.stdout.write(`raw ms: in-process ${r.inProcessMs}, naive ${r.naiveMs}, 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}, B=512 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}\n`);
+  process.stdout.write(`raw ms per step: in-process ${r.inProcessMs}, naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
