@@ -14,6 +14,7 @@ function stateAt(step: number): TrainingState {
   const s = new TrainingState(config);
   s.nextStep = step;
   s.apply('D', new Float64Array(s.dWeights.length).fill(0.01 * (step + 1)));
+  s.apply('G', new Float64Array(s.gWeights.length).fill(-0.01 * (step + 1))); // moves G's average too
   return s;
 }
 

@@ -32,6 +32,7 @@ export function encodeCheckpoint(data: TrainingStateData, configHash: string): B
     { name: 'gWeights', bytes: bytesOf(data.gWeights) },
     { name: 'dAdam', bytes: encodeAdamState(data.dAdam) },
     { name: 'gAdam', bytes: encodeAdamState(data.gAdam) },
+    ...(data.gEma ? [{ name: 'gEma', bytes: bytesOf(data.gEma) }] : []),
   ];
   const hash = createHash('sha256');
   for (const p of parts) hash.update(p.bytes);
@@ -76,7 +77,7 @@ export function decodeCheckpoint(buf: Buffer, expectedConfigHash: string, file: 
     if (!b) throw new CheckpointError(`${file}: no ${name} section`);
     return decodeAdamState(b);
   };
-  return { nextStep: meta.nextStep, dWeights: floats('dWeights'), gWeights: floats('gWeights'), dAdam: adam('dAdam'), gAdam: adam('gAdam') };
+  return { nextStep: meta.nextStep, dWeights: floats('dWeights'), gWeights: floats('gWeights'), dAdam: adam('dAdam'), gAdam: adam('gAdam'), gEma: parts.has('gEma') ? floats('gEma') : null };
 }
 
 /** Writes `bytes` to `file` so that a crash leaves either the old file or the new one, never half. */

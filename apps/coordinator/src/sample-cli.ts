@@ -29,7 +29,7 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
   const state = new TrainingState(config, found.data);
   const g = new Mlp('G', model.generator, model.leakyReluAlpha);
   try {
-    g.load(state.gWeights);
+    g.load(state.sampleWeights());
     return computeToArray(() => g.apply(tf.tensor2d(noise, [n, model.noise.size])));
   } finally {
     g.dispose();

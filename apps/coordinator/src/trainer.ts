@@ -53,6 +53,8 @@ export interface RunSummary {
   readonly weightsSha256: string;
   readonly dSha256: string;
   readonly gSha256: string;
+  /** SHA-256 of the moving average of G, when the run keeps one. */
+  readonly gEmaSha256: string | null;
   readonly configHash: string;
   readonly preset: string;
   readonly seed: number;
@@ -136,7 +138,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     if (checkpointedStep === state.nextStep) return; // already saved at this step
     checkpointedStep = state.nextStep;
     lastCheckpoint = checkpoints.save(state.data());
-    generatorPath = await exportGenerator(generatorDir, config, state.gWeights, state.nextStep);
+    generatorPath = await exportGenerator(generatorDir, config, state.sampleWeights(), state.nextStep);
   };
   let progress: ProgressLine | null = null;
   const status = { step: state.nextStep, steps: config.steps, running: true, backend: selection.backend, runDir: runDir.root, preset: config.preset };
@@ -179,11 +181,13 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       let probe: { maxPixel: number; dFake: number } | undefined;
       const wantSample = sampleEvery > 0 && (result.step % sampleEvery === 0 || state.nextStep === config.steps);
       const wantEval = evaluator !== null && (result.step % options.evalEvery === 0 || state.nextStep === config.steps);
-      if (tutorialLines || config.stopRule || wantSample || wantEval) {
+      if (tutorialLines || config.stopRule) {
+        // The tutorial's probe watches training itself: G as trained, never its average.
         evalNets.load('G', state.version('G'), state.gWeights);
         evalNets.load('D', state.version('D'), state.dWeights);
+        probe = probeSample(evalNets, config.seed, result.step);
       }
-      if (tutorialLines || config.stopRule) probe = probeSample(evalNets, config.seed, result.step);
+      if (wantSample || wantEval) evalNets.load('G', state.version('G'), state.sampleWeights());
       const metrics: StepMetrics = {
         step: result.step,
         dLoss: result.d.loss,

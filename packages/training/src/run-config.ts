@@ -22,6 +22,12 @@ export interface RunConfig {
   /** Target for real images in D's loss (1 = no label smoothing). */
   readonly realLabel: number;
   readonly stopRule: StopRule | null;
+  /**
+   * Decay of an exponential moving average of G's weights, kept beside G and used for samples,
+   * evaluation and the exported generator (null: those use G itself). Averaging smooths the
+   * pixel noise that the last few updates leave in an MLP generator's output.
+   */
+  readonly gEmaDecay: number | null;
 }
 
 export type PresetName = 'seed' | 'default' | 'tiny';
@@ -44,6 +50,7 @@ const SEED: RunPreset = {
   seed: 1,
   realLabel: 1,
   stopRule: { dFakeMin: 0.45, dFakeMax: 0.55, afterStep: 8 },
+  gEmaDecay: null,
   sampleEvery: 1,
 };
 
@@ -60,6 +67,7 @@ const DEFAULT: RunPreset = {
   seed: 1,
   realLabel: 0.9,
   stopRule: null,
+  gEmaDecay: 0.999,
   sampleEvery: 100,
 };
 
@@ -80,6 +88,8 @@ const TINY: RunPreset = {
   seed: 1,
   realLabel: 1,
   stopRule: null,
+  // On in the test preset so that every process-level test (resume, faults) covers the average.
+  gEmaDecay: 0.9,
   sampleEvery: 0,
 };
 
@@ -104,6 +114,7 @@ export function validateRunConfig(config: RunConfig): void {
   positiveInteger('shards', config.shards, 4096);
   if (config.shards > config.batchSize) throw new Error(`shards (${config.shards}) cannot exceed the batch size (${config.batchSize})`);
   if (!(Number.isSafeInteger(config.seed) && config.seed >= 0)) throw new Error(`seed must be a non-negative integer, got ${config.seed}`);
+  if (config.gEmaDecay !== null && !(config.gEmaDecay >= 0 && config.gEmaDecay < 1)) throw new Error(`gEmaDecay must be null or in [0, 1), got ${config.gEmaDecay}`);
 }
 
 /** A preset with command-line overrides, validated. */

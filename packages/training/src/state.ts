@@ -11,6 +11,16 @@ export interface TrainingStateData {
   readonly gWeights: Float32Array;
   readonly dAdam: AdamState;
   readonly gAdam: AdamState;
+  /** The moving average of G's weights, when the config keeps one. */
+  readonly gEma: Float32Array | null;
+}
+
+/**
+ * The average's decay after `updates` G steps: TensorFlow's ExponentialMovingAverage with
+ * num_updates, min(decay, (1 + t) / (10 + t)), so early steps are not swamped by the initial weights.
+ */
+export function emaDecayAt(decay: number, updates: number): number {
+  return Math.min(decay, (1 + updates) / (10 + updates));
 }
 
 /**
@@ -21,6 +31,8 @@ export class TrainingState {
   nextStep: number;
   readonly dWeights: Float32Array;
   readonly gWeights: Float32Array;
+  /** Moving average of gWeights (config.gEmaDecay), or null. */
+  readonly gEma: Float32Array | null;
   private readonly dAdam: Adam;
   private readonly gAdam: Adam;
 
@@ -39,12 +51,18 @@ export class TrainingState {
       this.gWeights = Float32Array.from(data.gWeights);
       this.dAdam = new Adam(dSize, config.dAdam, data.dAdam);
       this.gAdam = new Adam(gSize, config.gAdam, data.gAdam);
+      if ((config.gEmaDecay === null) !== (data.gEma === null)) {
+        throw new Error(`state ${data.gEma ? 'holds' : 'lacks'} a G moving average but the config ${config.gEmaDecay === null ? 'keeps none' : 'keeps one'}`);
+      }
+      if (data.gEma && data.gEma.length !== gSize) throw new Error(`state's G moving average holds ${data.gEma.length} weights, the config needs ${gSize}`);
+      this.gEma = data.gEma ? Float32Array.from(data.gEma) : null;
     } else {
       this.nextStep = 0;
       this.dWeights = initialSnapshot(parameterSpec(config.model.discriminator), config.model.initializer, [config.seed, 'init', 'D']);
       this.gWeights = initialSnapshot(parameterSpec(config.model.generator), config.model.initializer, [config.seed, 'init', 'G']);
       this.dAdam = new Adam(dSize, config.dAdam);
       this.gAdam = new Adam(gSize, config.gAdam);
+      this.gEma = config.gEmaDecay === null ? null : Float32Array.from(this.gWeights);
     }
   }
 
@@ -58,16 +76,38 @@ export class TrainingState {
 
   /** One Adam step on `name` with the gradient `gradientSum / batchSize` (the batch mean). */
   apply(name: NetworkName, gradientSum: ArrayLike<number>, batchSize = 1): void {
-    if (name === 'D') this.dAdam.apply(this.dWeights, gradientSum, batchSize);
-    else this.gAdam.apply(this.gWeights, gradientSum, batchSize);
+    if (name === 'D') {
+      this.dAdam.apply(this.dWeights, gradientSum, batchSize);
+      return;
+    }
+    this.gAdam.apply(this.gWeights, gradientSum, batchSize);
+    const ema = this.gEma;
+    if (ema === null || this.config.gEmaDecay === null) return;
+    const decay = emaDecayAt(this.config.gEmaDecay, this.gAdam.step);
+    const w = this.gWeights;
+    // float64 arithmetic rounded to float32 on store: the same bits on every machine.
+    for (let i = 0; i < ema.length; i++) ema[i] = decay * ema[i]! + (1 - decay) * w[i]!;
+  }
+
+  /** The generator weights to draw samples with: the moving average when kept, else G. */
+  sampleWeights(): Float32Array {
+    return this.gEma ?? this.gWeights;
   }
 
   data(): TrainingStateData {
-    return { nextStep: this.nextStep, dWeights: Float32Array.from(this.dWeights), gWeights: Float32Array.from(this.gWeights), dAdam: this.dAdam.state(), gAdam: this.gAdam.state() };
+    return {
+      nextStep: this.nextStep,
+      dWeights: Float32Array.from(this.dWeights),
+      gWeights: Float32Array.from(this.gWeights),
+      dAdam: this.dAdam.state(),
+      gAdam: this.gAdam.state(),
+      gEma: this.gEma ? Float32Array.from(this.gEma) : null,
+    };
   }
 
-  /** SHA-256 of D's then G's snapshot bytes: the run's identity for determinism checks. */
-  hashes(): { weightsSha256: string; dSha256: string; gSha256: string } {
-    return { weightsSha256: snapshotSha256(this.dWeights, this.gWeights), dSha256: snapshotSha256(this.dWeights), gSha256: snapshotSha256(this.gWeights) };
+  /** SHA-256 of D's, G's (and G's average's) bytes: the run's identity for determinism checks. */
+  hashes(): { weightsSha256: string; dSha256: string; gSha256: string; gEmaSha256: string | null } {
+    const all = this.gEma ? [this.dWeights, this.gWeights, this.gEma] : [this.dWeights, this.gWeights];
+    return { weightsSha256: snapshotSha256(...all), dSha256: snapshotSha256(this.dWeights), gSha256: snapshotSha256(this.gWeights), gEmaSha256: this.gEma ? snapshotSha256(this.gEma) : null };
   }
 }

@@ -6,6 +6,7 @@ import { selectBackend } from '@distgan/runtime';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  emaDecayAt,
   LocalExecutor,
   makeRunConfig,
   noiseStream,
@@ -15,6 +16,7 @@ import {
   shardRange,
   trainStep,
   TrainingState,
+  validateRunConfig,
   type PhasePlan,
   type RunConfig,
   type ShardExecutor,
@@ -176,6 +178,32 @@ describe('trainStep', () => {
     expect(resumed.hashes()).toEqual(straight.hashes());
     c1.dispose();
     c2.dispose();
+  });
+});
+
+describe("G's moving average", () => {
+  it('follows G with the warm-up decay, in float32, and only when the config keeps one', () => {
+    const config = makeRunConfig('tiny');
+    expect(config.gEmaDecay).toBe(0.9);
+    const state = new TrainingState(config);
+    const expected = Float32Array.from(state.gWeights);
+    for (let t = 1; t <= 4; t++) {
+      state.apply('G', Float64Array.from(state.gWeights, (_, i) => Math.sin(i + t)), 1);
+      const decay = emaDecayAt(0.9, t);
+      for (let i = 0; i < expected.length; i++) expected[i] = decay * expected[i]! + (1 - decay) * state.gWeights[i]!;
+    }
+    expect(emaDecayAt(0.9, 1)).toBeCloseTo(2 / 11, 12);
+    expect(emaDecayAt(0.9, 1000)).toBe(0.9);
+    expect(state.gEma).toEqual(expected);
+    expect(state.sampleWeights()).toBe(state.gEma);
+    expect(state.gEma).not.toEqual(state.gWeights);
+
+    const plain = new TrainingState(makeRunConfig('seed'));
+    expect(plain.gEma).toBeNull();
+    expect(plain.sampleWeights()).toBe(plain.gWeights);
+    expect(plain.hashes().gEmaSha256).toBeNull();
+    expect(() => new TrainingState(config, { ...state.data(), gEma: null })).toThrow(/lacks a G moving average but the config keeps one/);
+    expect(() => validateRunConfig({ ...config, gEmaDecay: 1 })).toThrow(/gEmaDecay must be null or in \[0, 1\), got 1/);
   });
 });
 
