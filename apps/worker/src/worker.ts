@@ -7,6 +7,7 @@ import {
   codeForClose,
   decodeCoordinatorMessage,
   encodeMessage,
+  encodeMessageParts,
   PROTOCOL_VERSION,
   protocolError,
   ProtocolError,
@@ -252,7 +253,9 @@ export class Worker {
         const result = this.computer!.compute(task);
         this.shardsDone++;
         if (ws.readyState === WebSocket.OPEN) {
-          ws.send(encodeMessage({ type: 'result', ...result }), { binary: true }, () => next());
+          // One message in fragments: the gradient's bytes go out as they are, never copied.
+          const parts = encodeMessageParts({ type: 'result', ...result });
+          parts.forEach((part, i) => ws.send(part, { binary: true, fin: i === parts.length - 1 }, i === parts.length - 1 ? () => next() : undefined));
           sent = true;
         }
       } catch (err) {
