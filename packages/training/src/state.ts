@@ -31,8 +31,9 @@ export class TrainingState {
   nextStep: number;
   readonly dWeights: Float32Array;
   readonly gWeights: Float32Array;
-  /** Moving average of gWeights (config.gEmaDecay), or null. */
-  readonly gEma: Float32Array | null;
+  private readonly ema: Float32Array | null;
+  /** Whether the last G step is not yet folded into `ema` (see `updateAverage`). */
+  private emaPending = false;
   private readonly dAdam: Adam;
   private readonly gAdam: Adam;
 
@@ -55,14 +56,14 @@ export class TrainingState {
         throw new Error(`state ${data.gEma ? 'holds' : 'lacks'} a G moving average but the config ${config.gEmaDecay === null ? 'keeps none' : 'keeps one'}`);
       }
       if (data.gEma && data.gEma.length !== gSize) throw new Error(`state's G moving average holds ${data.gEma.length} weights, the config needs ${gSize}`);
-      this.gEma = data.gEma ? Float32Array.from(data.gEma) : null;
+      this.ema = data.gEma ? Float32Array.from(data.gEma) : null;
     } else {
       this.nextStep = 0;
       this.dWeights = initialSnapshot(parameterSpec(config.model.discriminator), config.model.initializer, [config.seed, 'init', 'D']);
       this.gWeights = initialSnapshot(parameterSpec(config.model.generator), config.model.initializer, [config.seed, 'init', 'G']);
       this.dAdam = new Adam(dSize, config.dAdam);
       this.gAdam = new Adam(gSize, config.gAdam);
-      this.gEma = config.gEmaDecay === null ? null : Float32Array.from(this.gWeights);
+      this.ema = config.gEmaDecay === null ? null : Float32Array.from(this.gWeights);
     }
   }
 
@@ -80,13 +81,30 @@ export class TrainingState {
       this.dAdam.apply(this.dWeights, gradientSum, batchSize);
       return;
     }
+    this.updateAverage(); // the previous G step's, if nobody asked for it yet
     this.gAdam.apply(this.gWeights, gradientSum, batchSize);
-    const ema = this.gEma;
-    if (ema === null || this.config.gEmaDecay === null) return;
+    this.emaPending = this.ema !== null;
+  }
+
+  /**
+   * Folds the last G step into G's moving average. Nothing waits for the average, so trainStep
+   * calls this while workers compute the next phase rather than between phases; every reader of
+   * the average calls it first.
+   */
+  updateAverage(): void {
+    const ema = this.ema;
+    if (!this.emaPending || ema === null || this.config.gEmaDecay === null) return;
+    this.emaPending = false;
     const decay = emaDecayAt(this.config.gEmaDecay, this.gAdam.step);
     const w = this.gWeights;
     // float64 arithmetic rounded to float32 on store: the same bits on every machine.
     for (let i = 0; i < ema.length; i++) ema[i] = decay * ema[i]! + (1 - decay) * w[i]!;
+  }
+
+  /** Moving average of gWeights (config.gEmaDecay), or null. */
+  get gEma(): Float32Array | null {
+    this.updateAverage();
+    return this.ema;
   }
 
   /** The generator weights to draw samples with: the moving average when kept, else G. */

@@ -55,7 +55,7 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
   const tasks = planTasks(state, step, phase, datasetSize);
   // Only the statistics are kept: the gradients are already folded into (or waiting in) `sum`.
   const statsByShard: (ShardStats | undefined)[] = new Array(shards);
-  await executor.runPhase({
+  const phaseDone = executor.runPhase({
     step,
     phase,
     tasks,
@@ -68,6 +68,8 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
     },
     isComplete: () => sum.complete,
   });
+  state.updateAverage(); // while remote workers compute: off the path between phases
+  await phaseDone;
   if (!sum.complete) throw new Error(`executor finished ${phase} phase of step ${step} without every shard`);
   // Statistics too are summed in shard order, so even the logged numbers are reproducible.
   for (const r of statsByShard) {
