@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * npm run sweep -- --lr 2e-3 --batch-size 128 [--steps 3000 --every 1000 --samples 2000]
+ *
+ * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
+ * trains the default model in this process with one recipe and prints, every `--every` steps, one
+ * JSON line with the classifier score and Frechet distance of G itself and of moving averages of G
+ * (decays 0.99 and 0.999, with the warm-up the training package uses). One process runs on one
+ * core, so two recipes can run side by side on a 2-core machine.
+ */
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { loadMnist } from '@distgan/mnist';
+import { computeToArray, fillNoise } from '@distgan/models';
+import { randomStream } from '@distgan/rng';
+import { selectBackend } from '@distgan/runtime';
+import { emaDecayAt, GanNetworks, LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, type RunConfig } from '@distgan/training';
+import { loadOrTrainClassifier, QualityEvaluator, toUnitRange } from '@distgan/eval';
+
+const { values } = parseArgs({
+  options: {
+    lr: { type: 'string', default: '2e-3' },
+    'batch-size': { type: 'string', default: '128' },
+    steps: { type: 'string', default: '3000' },
+    every: { type: 'string', default: '1000' },
+    samples: { type: 'string', default: '2000' },
+    backend: { type: 'string', default: 'auto' },
+  },
+});
+const number = (name: string, text: string | undefined) => {
+  const v = Number(text);
+  if (!(Number.isFinite(v) && v > 0)) throw new Error(`--${name} must be a positive number, got "${text}"`);
+  return v;
+};
+const lr = number('lr', values.lr);
+const batchSize = number('batch-size', values['batch-size']);
+const steps = number('steps', values.steps);
+const every = number('every', values.every);
+const n = number('samples', values.samples);
+
+await selectBackend(values.backend as 'auto');
+const data = loadMnist();
+const testSet = loadMnist({ split: 'test' });
+const { classifier } = await loadOrTrainClassifier({ trainSet: data, testSet, log: (m) => process.stderr.write(`${m}\n`) });
+const evaluator = new QualityEvaluator(classifier, testSet);
+const base = makeRunConfig('default', { shards: 1, steps, batchSize });
+const adam = { ...base.dAdam, learningRate: lr };
+// The averages are kept here, several at once, so the state keeps none.
+const config: RunConfig = { ...base, dAdam: adam, gAdam: adam, gEmaDecay: null };
+const state = new TrainingState(config);
+const computer = new ShardComputer(config, data);
+const executor = new LocalExecutor(computer);
+const nets = new GanNetworks(config.model);
+const decays = [0.99, 0.999];
+const averages = decays.map(() => Float32Array.from(state.gWeights));
+const noise = fillNoise(config.model.noise, randomStream(7, 'sweep'), 0, n);
+
+function score(weights: Float32Array): { classifierScore: number; frechetDistance: number; maxClassShare: number } {
+  nets.load('G', 0, weights);
+  const images = computeToArray(() => nets.generate(noise, n));
+  const m = evaluator.evaluate(toUnitRange(images, config.model.pixelRange), n);
+  return { classifierScore: +m.classifierScore.toFixed(3), frechetDistance: +m.frechetDistance.toFixed(2), maxClassShare: +m.maxClassShare.toFixed(3) };
+}
+
+const started = performance.now();
+for (let s = 1; s <= steps; s++) {
+  await trainStep(state, executor, data.count);
+  decays.forEach((decay, k) => {
+    const d = emaDecayAt(decay, s);
+    const average = averages[k]!;
+    const w = state.gWeights;
+    for (let i = 0; i < average.length; i++) average[i] = d * average[i]! + (1 - d) * w[i]!;
+  });
+  if (s % every === 0 || s === steps) {
+    const line = {
+      lr,
+      batchSize,
+      step: s,
+      seconds: Math.round((performance.now() - started) / 1000),
+      g: score(state.gWeights),
+      ...Object.fromEntries(decays.map((d, k) => [`average${d}`, score(averages[k]!)])),
+      tensors: tf.memory().numTensors,
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  }
+}
+computer.dispose();
+nets.dispose();
+classifier.dispose();
