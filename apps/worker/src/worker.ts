@@ -7,7 +7,6 @@ import {
   codeForClose,
   decodeCoordinatorMessage,
   encodeMessage,
-  encodeMessageParts,
   PROTOCOL_VERSION,
   protocolError,
   ProtocolError,
@@ -253,9 +252,7 @@ export class Worker {
         const result = this.computer!.compute(task);
         this.shardsDone++;
         if (ws.readyState === WebSocket.OPEN) {
-          // One message in fragments: the gradient's bytes go out as they are, never copied.
-          const parts = encodeMessageParts({ type: 'result', ...result });
-          parts.forEach((part, i) => ws.send(part, { binary: true, fin: i === parts.length - 1 }, i === parts.length - 1 ? () => next() : undefined));
+          ws.send(encodeMessage({ type: 'result', ...result }), { binary: true }, () => next());
           sent = true;
         }
       } catch (err) {

@@ -40,49 +40,28 @@ function bulkField(message: Message): 'weights' | 'gradient' | null {
   return message.type === 'snapshot' ? 'weights' : message.type === 'result' ? 'gradient' : null;
 }
 
-/** A msgpack `bin` header (bin 8, 16 or 32) for a payload of n bytes. */
-function binHeader(n: number): Uint8Array {
-  if (n < 0x100) return Uint8Array.of(0xc4, n);
-  if (n < 0x10000) return Uint8Array.of(0xc5, n >>> 8, n & 0xff);
-  return Uint8Array.of(0xc6, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+/** Bytes of a msgpack `bin` header for a payload of n bytes (bin 8, 16 or 32). */
+function binHeaderBytes(n: number): number {
+  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
 }
 
 const EMPTY = new Uint8Array(0);
 
 /**
- * Encodes one message as the parts of one binary frame: for a snapshot or result, a small head
- * and then the raw bytes of its weights or gradient, uncopied; for other messages, one part.
- * The bulk bytes go last, after a `pad` string sized so that they start at a multiple of 4 in
- * the frame: a receiver whose frame buffer is 4-aligned (ws hands over a fresh buffer for large
- * messages) then reads the floats as a view instead of copying megabytes.
+ * Encodes one message as one binary frame. A snapshot's weights or a result's gradient go last,
+ * after a `pad` string sized so that their bytes start at a multiple of 4 in the frame: a receiver
+ * whose frame buffer is 4-aligned (ws hands over a fresh buffer for large messages) then reads
+ * the floats as a view instead of copying megabytes.
  */
-export function encodeMessageParts(message: Message): Uint8Array[] {
+export function encodeMessage(message: Message): Uint8Array {
   const wire = toWire(message);
   const bulk = bulkField(message);
-  if (bulk === null) return [packr.pack(wire)];
+  if (bulk === null) return packr.pack(wire);
   const { [bulk]: bytes, ...rest } = wire as Record<string, Uint8Array>;
-  const header = binHeader(bytes!.byteLength);
-  // The map with an empty bin 8 (c4 00) last; its real header replaces those two bytes.
-  const before = packr.pack({ ...rest, pad: '', [bulk]: EMPTY }).byteLength - 2 + header.byteLength;
+  // Everything before the bulk bytes, measured with an empty array (a 2-byte bin 8) in its place.
+  const before = packr.pack({ ...rest, pad: '', [bulk]: EMPTY }).byteLength - 2 + binHeaderBytes(bytes!.byteLength);
   const pad = 'ppp'.slice(0, (4 - (before % 4)) % 4);
-  const probe = packr.pack({ ...rest, pad, [bulk]: EMPTY });
-  const head = new Uint8Array(probe.byteLength - 2 + header.byteLength);
-  head.set(probe.subarray(0, probe.byteLength - 2));
-  head.set(header, probe.byteLength - 2);
-  return [head, bytes!];
-}
-
-/** Encodes one message as one binary frame (the parts of `encodeMessageParts`, joined). */
-export function encodeMessage(message: Message): Uint8Array {
-  const parts = encodeMessageParts(message);
-  if (parts.length === 1) return parts[0]!;
-  const frame = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const p of parts) {
-    frame.set(p, offset);
-    offset += p.byteLength;
-  }
-  return frame;
+  return packr.pack({ ...rest, pad, [bulk]: bytes });
 }
 
 /** Parses a frame into a plain object; anything else is a BAD_FRAME. */
