@@ -84,72 +84,101 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
   log(`backend ${backend}, ${availableParallelism()} cores, ${quick ? 'quick' : 'full'} run`);
 
-  log('in-process step, seed model, B=128 K=4');
-  const local = await inProcessSteps(128, 4, steps);
-  log('naive tfjs step (the tutorial written plainly), B=128');
+  const rounds = quick ? 1 : 3;
+  log(`in-process step and naive tfjs step (the tutorial written plainly), seed model, B=128 K=4, ${rounds} round(s)`);
   naiveSeedSteps(2);
-  const naive = naiveSeedSteps(steps).slice(0);
+  const oursVsNaive: number[] = [];
+  const localTimes: number[] = [];
+  const naiveTimes: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const ours = (await inProcessSteps(128, 4, steps)).times;
+    const naive = naiveSeedSteps(steps);
+    oursVsNaive.push(median(ours) / median(naive));
+    localTimes.push(...ours);
+    naiveTimes.push(...naive);
+  }
   log(`memory: ${memorySteps} in-process steps`);
   const memory = await inProcessSteps(128, 4, memorySteps);
 
   const warm = 3;
   const bigSteps = Math.max(6, Math.round(steps / 3));
-  const distributed = (batchSize: number, shards: number, workers: number, n: number): StepLine[] => {
-    log(`distributed: B=${batchSize} K=${shards}, ${workers} worker(s)`);
-    return coordinatorRun(['--backend', backend, '--steps', String(n + warm), '--batch-size', String(batchSize), '--shards', String(shards), '--workers', String(workers)], warm);
-  };
+  const run = (batchSize: number, shards: number, workers: number | 'in-process', n: number) => (): StepLine[] =>
+    coordinatorRun(['--backend', backend, '--steps', String(n + warm), '--batch-size', String(batchSize), '--shards', String(shards), ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers)])], warm);
   // K = 2 gives each of 2 workers one shard per phase (the fewest messages); K = 4 and 8 split
   // finer, as a run with more or uneven workers would, and cost more coordinator work per phase.
-  const k4w1 = distributed(128, 4, 1, steps);
-  const k4w2 = distributed(128, 4, 2, steps);
-  const k2w1 = distributed(128, 2, 1, steps);
-  const k2w2 = distributed(128, 2, 2, steps);
-  const b512w1 = distributed(512, 2, 1, bigSteps);
-  const b512w2 = distributed(512, 2, 2, bigSteps);
-  const b512k8 = quick ? null : { w1: distributed(512, 8, 1, bigSteps), w2: distributed(512, 8, 2, bigSteps) };
+  const configs = {
+    inProcessK4: run(128, 4, 'in-process', steps),
+    k4w1: run(128, 4, 1, steps),
+    k4w2: run(128, 4, 2, steps),
+    k2w1: run(128, 2, 1, steps),
+    k2w2: run(128, 2, 2, steps),
+    b512w1: run(512, 2, 1, bigSteps),
+    b512w2: run(512, 2, 2, bigSteps),
+    ...(quick ? {} : { b512k8w1: run(512, 8, 1, bigSteps), b512k8w2: run(512, 8, 2, bigSteps) }),
+  };
+  type Config = keyof typeof configs;
+  // Round after round, every configuration once: a slow spell of a shared machine then hits all of
+  // them, and each ratio is the median of its per-round ratios.
+  const lines = Object.fromEntries(Object.keys(configs).map((k) => [k, [] as StepLine[][]])) as Record<Config, StepLine[][]>;
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, measure] of Object.entries(configs) as [Config, () => StepLine[]][]) {
+      log(`round ${r + 1}/${rounds}: ${name}`);
+      lines[name].push(measure());
+    }
+  }
 
   const dParams = parameterCount(parameterSpec(SEED_MODEL.discriminator));
   const gParams = parameterCount(parameterSpec(SEED_MODEL.generator));
   // Minimum per step and worker (issue 7): per phase one changed-network snapshot in (G before
   // the D phase, D before the G phase) and one gradient out (D's, then G's).
   const minimumPerWorker = 4 * (dParams + gParams) + 4 * (dParams + gParams);
-  const wire = (lines: StepLine[], workers: number) => median(lines.map((l) => l.bytesIn + l.bytesOut)) / (workers * minimumPerWorker);
-  const stepMs = (lines: StepLine[]) => median(lines.map((l) => l.stepMs));
+  const all = (name: Config) => lines[name].flat();
+  const wire = (name: Config, workers: number) => median(all(name).map((l) => l.bytesIn + l.bytesOut)) / (workers * minimumPerWorker);
+  const stepMs = (name: Config) => median(all(name).map((l) => l.stepMs));
+  const roundMs = (name: Config, r: number) => median(lines[name][r]!.map((l) => l.stepMs));
+  const roundRatios = (a: Config, b: Config) => lines[a].map((_, r) => Math.round((roundMs(a, r) / roundMs(b, r)) * 1000) / 1000);
+  const ratio = (a: Config, b: Config) => median(roundRatios(a, b));
   // Step time not covered by the mean worker's compute: transfers, decoding, Adam, waiting.
-  const coordinationMs = (lines: StepLine[], workers: number) => median(lines.map((l) => l.stepMs - l.shardComputeMs / workers));
+  const coordinationMs = (name: Config, workers: number) => median(all(name).map((l) => l.stepMs - l.shardComputeMs / workers));
 
   const t = {
-    inProcessMs: median(local.times),
-    naiveMs: median(naive),
-    dist1Ms: stepMs(k4w1),
-    dist2Ms: stepMs(k4w2),
-    dist1K2Ms: stepMs(k2w1),
-    dist2K2Ms: stepMs(k2w2),
-    dist1B512Ms: stepMs(b512w1),
-    dist2B512Ms: stepMs(b512w2),
-    coordination1K2Ms: coordinationMs(k2w1, 1),
-    coordination2K2Ms: coordinationMs(k2w2, 2),
-    ...(b512k8 ? { dist1B512K8Ms: stepMs(b512k8.w1), dist2B512K8Ms: stepMs(b512k8.w2) } : {}),
+    inProcessMs: median(localTimes),
+    naiveMs: median(naiveTimes),
+    inProcessCliMs: stepMs('inProcessK4'),
+    dist1Ms: stepMs('k4w1'),
+    dist2Ms: stepMs('k4w2'),
+    dist1K2Ms: stepMs('k2w1'),
+    dist2K2Ms: stepMs('k2w2'),
+    dist1B512Ms: stepMs('b512w1'),
+    dist2B512Ms: stepMs('b512w2'),
+    coordination1K2Ms: coordinationMs('k2w1', 1),
+    coordination2K2Ms: coordinationMs('k2w2', 2),
+    ...(quick ? {} : { dist1B512K8Ms: stepMs('b512k8w1'), dist2B512K8Ms: stepMs('b512k8w2') }),
   };
   const result = {
-    overhead1: t.dist1Ms / t.inProcessMs,
-    scaling2_b128: t.dist1K2Ms / t.dist2K2Ms,
-    scaling2_b512: t.dist1B512Ms / t.dist2B512Ms,
-    scaling2_b128_k4: t.dist1Ms / t.dist2Ms,
-    ...(b512k8 ? { scaling2_b512_k8: stepMs(b512k8.w1) / stepMs(b512k8.w2) } : {}),
-    wireRatio: wire(k2w2, 2),
-    wireRatio_k4: wire(k4w2, 2),
-    stepVsNaive: t.inProcessMs / t.naiveMs,
+    overhead1: ratio('k4w1', 'inProcessK4'),
+    scaling2_b128: ratio('k2w1', 'k2w2'),
+    scaling2_b512: ratio('b512w1', 'b512w2'),
+    scaling2_b128_k4: ratio('k4w1', 'k4w2'),
+    ...(quick ? {} : { scaling2_b512_k8: ratio('b512k8w1', 'b512k8w2') }),
+    wireRatio: wire('k2w2', 2),
+    wireRatio_k4: wire('k4w2', 2),
+    stepVsNaive: median(oursVsNaive),
+    // Each round's ratio, to show how much a shared machine moves them.
+    rounds_overhead1: roundRatios('k4w1', 'inProcessK4'),
+    rounds_scaling2_b128: roundRatios('k2w1', 'k2w2'),
+    rounds_scaling2_b512: roundRatios('b512w1', 'b512w2'),
     tensorGrowth: memory.tensorGrowth,
     rssGrowthMB: Math.round(memory.rssGrowthMB * 10) / 10,
     memorySteps,
+    rounds,
     backend,
     cores: availableParallelism(),
     quick,
     ...rounded(t),
   };
   const rows: [string, string, string][] = [
-    ['overhead1', 'distributed (1 worker) / in-process step, B=128 K=4', result.overhead1.toFixed(3)],
+    ['overhead1', 'distributed (1 worker) / in-process run, B=128 K=4', result.overhead1.toFixed(3)],
     ['scaling2_b128', 'throughput 2 workers / 1 worker, B=128 K=2', result.scaling2_b128.toFixed(3)],
     ['scaling2_b512', 'throughput 2 workers / 1 worker, B=512 K=2', result.scaling2_b512.toFixed(3)],
     ['scaling2_b128_k4', 'throughput 2 workers / 1 worker, B=128 K=4', result.scaling2_b128_k4.toFixed(3)],
@@ -163,7 +192,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${'metric'.padEnd(15)}${'what'.padEnd(56)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(15)}${what.padEnd(56)}${v}\n`);
   const r = rounded(t);
-  process.stdout.write(`raw ms per step: in-process ${r.inProcessMs}, naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}\n`);
+  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
