@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 /**
- * npm run sweep -- --lr 2e-3 --batch-size 128 [--steps 3000 --every 1000 --samples 2000]
+ * npm run sweep -- --lr 2e-3 --batch-size 128 [--steps 3000 --every 1000 --samples 2000 --cooldown]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
  * JSON line with the classifier score and Frechet distance of G itself and of moving averages of G
  * (decays 0.99 and 0.999, with the warm-up the training package uses). One process runs on one
- * core, so two recipes can run side by side on a 2-core machine.
+ * core, so two recipes can run side by side on a 2-core machine. `--cooldown` decays the rate
+ * linearly to 0 over the second half of the steps.
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
 import { computeToArray, fillNoise } from '@distgan/models';
+import type { AdamConfig } from '@distgan/optim';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
 import { emaDecayAt, GanNetworks, LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, type RunConfig } from '@distgan/training';
@@ -25,12 +27,14 @@ const { values } = parseArgs({
     every: { type: 'string', default: '1000' },
     samples: { type: 'string', default: '2000' },
     backend: { type: 'string', default: 'auto' },
+    cooldown: { type: 'boolean', default: false },
   },
 });
 const number = (name: string, text: string | undefined) => {
   const v = Number(text);
-  if (!(Number.isFinite(v) && v > 0)) throw new Error(`--${name} must be a positive number, got "${text}"`);
-  return v;
+  if (Number.isFinite(v) && v > 0) return v;
+  process.stderr.write(`sweep: --${name} must be a positive number, got "${text}"\n`);
+  return process.exit(2);
 };
 const lr = number('lr', values.lr);
 const batchSize = number('batch-size', values['batch-size']);
@@ -44,7 +48,8 @@ const testSet = loadMnist({ split: 'test' });
 const { classifier } = await loadOrTrainClassifier({ trainSet: data, testSet, log: (m) => process.stderr.write(`${m}\n`) });
 const evaluator = new QualityEvaluator(classifier, testSet);
 const base = makeRunConfig('default', { shards: 1, steps, batchSize });
-const adam = { ...base.dAdam, learningRate: lr };
+// Both networks share this object, so changing its rate (--cooldown) changes both optimisers'.
+const adam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr };
 // The averages are kept here, several at once, so the state keeps none.
 const config: RunConfig = { ...base, dAdam: adam, gAdam: adam, gEmaDecay: null };
 const state = new TrainingState(config);
@@ -64,6 +69,7 @@ function score(weights: Float32Array): { classifierScore: number; frechetDistanc
 
 const started = performance.now();
 for (let s = 1; s <= steps; s++) {
+  if (values.cooldown) adam.learningRate = lr * Math.min(1, (steps - s) / (steps / 2));
   await trainStep(state, executor, data.count);
   decays.forEach((decay, k) => {
     const d = emaDecayAt(decay, s);
@@ -74,6 +80,7 @@ for (let s = 1; s <= steps; s++) {
   if (s % every === 0 || s === steps) {
     const line = {
       lr,
+      cooldown: values.cooldown === true,
       batchSize,
       step: s,
       seconds: Math.round((performance.now() - started) / 1000),
