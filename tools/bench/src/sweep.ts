@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * npm run sweep -- --lr 2e-3 --batch-size 128 [--steps 3000 --every 1000 --samples 2000 --cooldown]
+ * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
+ *   --samples 2000 --cooldown]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
  * JSON line with the classifier score and Frechet distance of G itself and of moving averages of G
  * (decays 0.99 and 0.999, with the warm-up the training package uses). One process runs on one
  * core, so two recipes can run side by side on a 2-core machine. `--cooldown` decays the rate
- * linearly to 0 over the second half of the steps.
+ * linearly to 0 over the second half of the steps; `--g-lr` gives G its own rate (default: --lr).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -22,6 +23,8 @@ import { loadOrTrainClassifier, QualityEvaluator, toUnitRange } from '@distgan/e
 const { values } = parseArgs({
   options: {
     lr: { type: 'string', default: '2e-3' },
+    'g-lr': { type: 'string' },
+    beta2: { type: 'string', default: '0.999' },
     'batch-size': { type: 'string', default: '128' },
     steps: { type: 'string', default: '3000' },
     every: { type: 'string', default: '1000' },
@@ -37,6 +40,12 @@ const number = (name: string, text: string | undefined) => {
   return process.exit(2);
 };
 const lr = number('lr', values.lr);
+const gLr = values['g-lr'] === undefined ? lr : number('g-lr', values['g-lr']);
+const beta2 = number('beta2', values.beta2);
+if (beta2 >= 1) {
+  process.stderr.write(`sweep: --beta2 must be below 1, got ${beta2}\n`);
+  process.exit(2);
+}
 const batchSize = number('batch-size', values['batch-size']);
 const steps = number('steps', values.steps);
 const every = number('every', values.every);
@@ -48,10 +57,11 @@ const testSet = loadMnist({ split: 'test' });
 const { classifier } = await loadOrTrainClassifier({ trainSet: data, testSet, log: (m) => process.stderr.write(`${m}\n`) });
 const evaluator = new QualityEvaluator(classifier, testSet);
 const base = makeRunConfig('default', { shards: 1, steps, batchSize });
-// Both networks share this object, so changing its rate (--cooldown) changes both optimisers'.
-const adam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr };
+// The optimisers read their rate from these objects at every step, so --cooldown can change it.
+const dAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr, beta2 };
+const gAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.gAdam, learningRate: gLr, beta2 };
 // The averages are kept here, several at once, so the state keeps none.
-const config: RunConfig = { ...base, dAdam: adam, gAdam: adam, gEmaDecay: null };
+const config: RunConfig = { ...base, dAdam, gAdam, gEmaDecay: null };
 const state = new TrainingState(config);
 const computer = new ShardComputer(config, data);
 const executor = new LocalExecutor(computer);
@@ -69,7 +79,11 @@ function score(weights: Float32Array): { classifierScore: number; frechetDistanc
 
 const started = performance.now();
 for (let s = 1; s <= steps; s++) {
-  if (values.cooldown) adam.learningRate = lr * Math.min(1, (steps - s) / (steps / 2));
+  if (values.cooldown) {
+    const left = Math.min(1, (steps - s) / (steps / 2));
+    dAdam.learningRate = lr * left;
+    gAdam.learningRate = gLr * left;
+  }
   await trainStep(state, executor, data.count);
   decays.forEach((decay, k) => {
     const d = emaDecayAt(decay, s);
@@ -80,6 +94,8 @@ for (let s = 1; s <= steps; s++) {
   if (s % every === 0 || s === steps) {
     const line = {
       lr,
+      gLr,
+      beta2,
       cooldown: values.cooldown === true,
       batchSize,
       step: s,
