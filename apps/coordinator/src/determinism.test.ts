@@ -1,12 +1,7 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { coordinatorUrl, killAll, readMetrics, readSummary, runToEnd, startCoordinator, startWorker, tempDir } from './test-support/processes.js';
+import { describe, expect, it } from 'vitest';
+import { coordinatorUrl, readMetrics, readSummary, runToEnd, startCoordinator, startWorker, testRuns } from './test-support/processes.js';
 
-const tmp = tempDir();
-afterEach(killAll);
-afterAll(() => tmp.remove());
-
-let runs = 0;
-const runDir = () => `${tmp.path}/run-${++runs}`;
+const { runDir } = testRuns();
 const TINY = ['--preset', 'tiny', '--steps', '4', '--seed', '11', '--sample-every', '0'];
 
 describe('bit-identical weights whatever the number of workers (tiny model, real processes and sockets)', () => {

@@ -1,23 +1,18 @@
 import { createServer, connect, type Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   coordinatorUrl,
   freePort,
-  killAll,
   readMetrics,
   readSummary,
   runToEnd,
   startCoordinator,
   startWorker,
-  tempDir,
+  testRuns,
   waitForSteps,
 } from './test-support/processes.js';
 
-const tmp = tempDir();
-afterEach(killAll);
-afterAll(() => tmp.remove());
-let runs = 0;
-const runDir = () => `${tmp.path}/run-${++runs}`;
+const { runDir } = testRuns();
 
 // 30 steps of the tiny model, 6 shards; workers slowed a little so a fault lands mid-step.
 const ARGS = ['--preset', 'tiny', '--steps', '30', '--shards', '6', '--seed', '5', '--sample-every', '0'];

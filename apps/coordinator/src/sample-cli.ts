@@ -2,10 +2,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { computeToArray, fillNoise, loadLayersModelFiles, Mlp, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import { BACKEND_CHOICES, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
+import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { encodeImageGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
 
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     .option('--n <count>', 'number of digits', integerArg(1, 1024), 64)
     .option('--seed <s>', 'noise seed', integerArg(0), 0)
     .option('--out <file>', 'output PNG (default: <run>/samples/sample-seed<S>.png)')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES as string[]).default('auto'));
+    .addOption(backendOption());
   command.parse();
   const opts = command.opts();
   const log = (m: string) => process.stderr.write(`[sample] ${m}\n`);

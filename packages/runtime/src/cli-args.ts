@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { BACKEND_CHOICES } from './backend.js';
 
 /** A commander argument parser for integers in [min, max], with a message naming the bad value. */
 export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -9,4 +10,9 @@ export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: 
     }
     return n;
   };
+}
+
+/** The `--backend` option every distgan command shares: auto, node, wasm or cpu (default auto). */
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'TensorFlow.js backend (auto: node, else wasm, else cpu)').choices(BACKEND_CHOICES as string[]).default('auto');
 }

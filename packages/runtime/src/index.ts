@@ -1,2 +1,2 @@
 export { selectBackend, parseBackendChoice, describeSelection, BACKEND_CHOICES, type BackendChoice, type BackendName, type BackendSelection } from './backend.js';
-export { integerArg } from './cli-args.js';
+export { backendOption, integerArg } from './cli-args.js';

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const COORDINATOR_CLI = join(here, '../../dist/cli.js');
@@ -126,6 +127,18 @@ export function readMetrics(dir: string): Record<string, unknown>[] {
 export function tempDir(prefix = 'distgan-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * The scaffolding of a process-level test file: a temp folder removed after the file, every
+ * spawned process ended after each test, and `runDir()` naming a fresh run folder in it.
+ */
+export function testRuns(): { readonly tmp: { readonly path: string }; readonly runDir: () => string } {
+  const tmp = tempDir();
+  afterEach(killAll);
+  afterAll(() => tmp.remove());
+  let runs = 0;
+  return { tmp, runDir: () => `${tmp.path}/run-${++runs}` };
 }
 
 /** The ws:// URL a coordinator prints once it listens. */
