@@ -1,3 +1,5 @@
+// The page.evaluate callbacks below run in the browser, so they see the DOM.
+/// <reference lib="dom" />
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';

@@ -18,14 +18,14 @@ import {
 const limits = { dParams: 5, gParams: 3 };
 const SHA = 'a'.repeat(64);
 
-const workerSamples: Record<WorkerMessage['type'], WorkerMessage> = {
+const workerSamples: { [T in WorkerMessage['type']]: Extract<WorkerMessage, { type: T }> } = {
   hello: { type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'w1', host: 'box', pid: 42, backend: 'wasm' } },
   ready: { type: 'ready', configHash: SHA, datasetFingerprint: 'b'.repeat(64) },
   result: { type: 'result', step: 3, phase: 'D', shard: 1, gradient: Float32Array.of(1, -2.5, 3e-8, 0, 7), lossSum: 1.25, dRealSum: 0.5, dFakeSum: 0.25, computeMs: 12.5 },
   error: { type: 'error', code: 'DATASET_MISMATCH', message: 'fingerprints differ' },
 };
 
-const coordinatorSamples: Record<CoordinatorMessage['type'], CoordinatorMessage> = {
+const coordinatorSamples: { [T in CoordinatorMessage['type']]: Extract<CoordinatorMessage, { type: T }> } = {
   welcome: { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 'w-1', config: { preset: 'tiny', batchSize: 32, nested: { a: [1, 2] } }, configHash: SHA, datasetFingerprint: SHA },
   snapshot: { type: 'snapshot', net: 'G', version: 7, weights: Float32Array.of(0.1, 0.2, -0.3) },
   task: { type: 'task', step: 2, phase: 'D', shard: 0, start: 0, count: 2, dVersion: 2, gVersion: 2, indices: Uint32Array.of(59_999, 4) },
@@ -71,7 +71,7 @@ describe('round trips', () => {
     for (const length of [3, 63, 64, 1000, 16_383, 16_384]) {
       for (const step of [0, 7, 300, 70_000]) {
         const gradient = Float32Array.from({ length }, (_, i) => i * 0.5 - 1);
-        const message: WorkerMessage = { ...workerSamples.result, step, gradient } as WorkerMessage;
+        const message: WorkerMessage = { ...workerSamples.result, step, gradient };
         const encoded = encodeMessage(message);
         expect((encoded.byteLength - gradient.byteLength) % 4, `length ${length}, step ${step}`).toBe(0);
         // As ws hands it over: a buffer of its own, starting at offset 0.
