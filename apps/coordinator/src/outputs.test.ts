@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { fillNoise, loadLayersModelFiles, Mlp, readLayersModelFiles } from '@distgan/models';
+import { fillNoise, loadLayersModelFiles, Network, readLayersModelFiles } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
 import { runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
@@ -38,7 +38,7 @@ describe('run directory outputs', () => {
     const config = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { run: RunConfig }).run;
     const found = new CheckpointStore(join(dir, 'checkpoints'), runConfigHash(config)).loadLatest(() => undefined);
     const state = new TrainingState(config, found!.data);
-    const g = new Mlp('G', config.model.generator, config.model.leakyReluAlpha);
+    const g = new Network('G', config.model.generator, config.model.leakyReluAlpha);
     // The default preset exports the moving average of G, which differs from G itself.
     expect(state.gEma).not.toBeNull();
     expect(state.hashes().gEmaSha256).not.toBe(state.hashes().gSha256);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
-import { computeToArray, fillNoise, loadLayersModelFiles, Mlp, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { encodeImageGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
@@ -27,7 +27,7 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
   if (!found) throw new Error(`${runDir} has neither generator/model.json nor a usable checkpoint`);
   log(`generator: ${found.file}`);
   const state = new TrainingState(config, found.data);
-  const g = new Mlp('G', model.generator, model.leakyReluAlpha);
+  const g = new Network('G', model.generator, model.leakyReluAlpha);
   try {
     g.load(state.sampleWeights());
     return computeToArray(() => g.apply(tf.tensor2d(noise, [n, model.noise.size])));

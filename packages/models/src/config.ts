@@ -1,14 +1,52 @@
+import { layerShapes, type ExampleShape } from './spec.js';
+
 export type Activation = 'linear' | 'tanh' | 'sigmoid' | 'relu' | 'leakyRelu';
 
+/**
+ * A fully connected layer on a flat input. `kind` may be left out: MLP configs written before
+ * the other layer kinds existed stay valid and keep their config hashes (and so their run dirs).
+ */
 export interface DenseLayer {
+  readonly kind?: 'dense';
   readonly units: number;
   readonly activation: Activation;
 }
 
-/** A multi-layer perceptron: `inputSize` floats in, the last layer's units out. */
-export interface MlpConfig {
+/** Flat input to an image of [height, width, channels] (sizes must match). */
+export interface ReshapeLayer {
+  readonly kind: 'reshape';
+  readonly shape: readonly [number, number, number];
+}
+
+/** A stride-1 convolution with 'same' padding and an odd square kernel, on an image. */
+export interface ConvLayer {
+  readonly kind: 'conv';
+  readonly filters: number;
+  readonly kernel: number;
+  readonly activation: Activation;
+}
+
+/** Nearest-neighbour 2x upsampling of an image. */
+export interface UpsampleLayer {
+  readonly kind: 'upsample';
+}
+
+/** 2x2 average pooling (stride 2) of an image with even sides. */
+export interface AvgPoolLayer {
+  readonly kind: 'avgPool';
+}
+
+/** An image back to a flat vector. */
+export interface FlattenLayer {
+  readonly kind: 'flatten';
+}
+
+export type Layer = DenseLayer | ReshapeLayer | ConvLayer | UpsampleLayer | AvgPoolLayer | FlattenLayer;
+
+/** A feed-forward network: `inputSize` floats in, a flat vector out (images are internal). */
+export interface NetworkConfig {
   readonly inputSize: number;
-  readonly layers: readonly DenseLayer[];
+  readonly layers: readonly Layer[];
 }
 
 export type NoiseConfig =
@@ -23,8 +61,8 @@ export type Initializer = 'normalInvFanIn' | 'glorotUniform';
 
 export interface GanModelConfig {
   readonly noise: NoiseConfig;
-  readonly generator: MlpConfig;
-  readonly discriminator: MlpConfig;
+  readonly generator: NetworkConfig;
+  readonly discriminator: NetworkConfig;
   readonly initializer: Initializer;
   /** Slope of leakyRelu for x < 0. */
   readonly leakyReluAlpha: number;
@@ -81,18 +119,27 @@ export const DEFAULT_MODEL: GanModelConfig = {
   pixelRange: { min: -1, max: 1 },
 };
 
-/** Checks the shapes fit together; throws a message naming the first problem. */
+/** Checks the shapes fit together; throws a message naming the problems. */
 export function validateModelConfig(config: GanModelConfig): void {
   const problems: string[] = [];
   const g = config.generator;
   const d = config.discriminator;
   if (g.inputSize !== config.noise.size) problems.push(`generator input ${g.inputSize} != noise size ${config.noise.size}`);
-  const gOut = g.layers.at(-1)?.units;
-  if (gOut !== d.inputSize) problems.push(`generator output ${gOut} != discriminator input ${d.inputSize}`);
-  if (d.layers.at(-1)?.units !== 1) problems.push('discriminator must end in 1 unit (a logit)');
+  const outputs: Partial<Record<'generator' | 'discriminator', ExampleShape>> = {};
   for (const [name, net] of [['generator', g], ['discriminator', d]] as const) {
-    if (net.layers.length === 0) problems.push(`${name} has no layers`);
-    for (const layer of net.layers) if (!(Number.isInteger(layer.units) && layer.units > 0)) problems.push(`${name} layer units ${layer.units} is not a positive integer`);
+    if (net.layers.length === 0) {
+      problems.push(`${name} has no layers`);
+      continue;
+    }
+    try {
+      const out = layerShapes(net).at(-1)!;
+      if (out.length === 3) problems.push(`${name} ends in an image; add a flatten layer`);
+      else outputs[name] = out;
+    } catch (err) {
+      problems.push(`${name}: ${(err as Error).message}`);
+    }
   }
+  if (outputs.generator && outputs.generator[0] !== d.inputSize) problems.push(`generator output ${outputs.generator[0]} != discriminator input ${d.inputSize}`);
+  if (outputs.discriminator && outputs.discriminator[0] !== 1) problems.push('discriminator must end in 1 unit (a logit)');
   if (problems.length > 0) throw new Error(`invalid model config: ${problems.join('; ')}`);
 }

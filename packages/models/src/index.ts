@@ -3,15 +3,21 @@ export {
   DEFAULT_MODEL,
   validateModelConfig,
   type Activation,
+  type Layer,
   type DenseLayer,
-  type MlpConfig,
+  type ReshapeLayer,
+  type ConvLayer,
+  type UpsampleLayer,
+  type AvgPoolLayer,
+  type FlattenLayer,
+  type NetworkConfig,
   type NoiseConfig,
   type Initializer,
   type GanModelConfig,
 } from './config.js';
-export { parameterSpec, parameterCount, type ParamSpec } from './spec.js';
+export { parameterSpec, parameterCount, layerShapes, shapeSize, type ParamSpec, type ExampleShape } from './spec.js';
 export { initialSnapshot } from './init.js';
-export { Mlp, flattenTensors, unflattenToTensors, computeToArray } from './network.js';
+export { Network, flattenTensors, unflattenToTensors, computeToArray } from './network.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';
 export { toLayersModel, layersModelFiles, loadLayersModelFiles, readLayersModelFiles, type LayersModelFiles } from './layers-export.js';

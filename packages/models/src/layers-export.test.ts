@@ -1,12 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, fillNoise, initialSnapshot, layersModelFiles, loadLayersModelFiles, Mlp, SEED_MODEL, toLayersModel } from './index.js';
+import { DEFAULT_MODEL, fillNoise, initialSnapshot, layersModelFiles, loadLayersModelFiles, Network, SEED_MODEL, toLayersModel, type GanModelConfig } from './index.js';
+
+/** A small convolutional generator: dense -> [7,7,4] -> upsample -> conv -> upsample -> conv -> flatten. */
+const CONV_G: GanModelConfig = {
+  ...DEFAULT_MODEL,
+  noise: { distribution: 'normal', size: 8, mean: 0, std: 1 },
+  generator: {
+    inputSize: 8,
+    layers: [
+      { kind: 'dense', units: 7 * 7 * 4, activation: 'leakyRelu' },
+      { kind: 'reshape', shape: [7, 7, 4] },
+      { kind: 'upsample' },
+      { kind: 'conv', filters: 3, kernel: 3, activation: 'leakyRelu' },
+      { kind: 'upsample' },
+      { kind: 'conv', filters: 1, kernel: 5, activation: 'tanh' },
+      { kind: 'flatten' },
+    ],
+  },
+};
 
 describe('LayersModel export', () => {
-  for (const [name, model] of [['seed (tanh/sigmoid)', SEED_MODEL], ['default (leakyRelu/tanh)', DEFAULT_MODEL]] as const) {
+  for (const [name, model] of [['seed (tanh/sigmoid)', SEED_MODEL], ['default (leakyRelu/tanh)', DEFAULT_MODEL], ['convolutional', CONV_G]] as const) {
     it(`${name}: the saved-and-loaded model draws the same images as the training generator`, async () => {
-      const g = new Mlp('G', model.generator, model.leakyReluAlpha);
+      const g = new Network('G', model.generator, model.leakyReluAlpha);
       const snapshot = initialSnapshot(g.spec, 'glorotUniform', [7, 'export']); // glorot: non-trivial outputs for both
       g.load(snapshot);
       const z = fillNoise(model.noise, randomStream(7, 'z'), 0, 5);

@@ -1,29 +1,48 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, MlpConfig } from './config.js';
+import type { Activation, NetworkConfig } from './config.js';
 import { parameterSpec } from './spec.js';
 
 /** Keras activation names; leakyRelu has none and becomes its own LeakyReLU layer. */
 const KERAS_ACTIVATION: Readonly<Record<Exclude<Activation, 'leakyRelu'>, string>> = { linear: 'linear', tanh: 'tanh', sigmoid: 'sigmoid', relu: 'relu' };
 
 /**
- * The MLP as a tf.LayersModel (Dense layers, plus LeakyReLU layers where needed) holding the
- * snapshot's weights, so it can be saved in TensorFlow.js format and loaded with
- * tf.loadLayersModel anywhere. The caller owns (and disposes) the model.
+ * The network as a tf.LayersModel holding the snapshot's weights (Dense, Conv2D with 'same'
+ * padding, Reshape, UpSampling2D, AveragePooling2D, Flatten, plus LeakyReLU layers where
+ * needed), so it can be saved in TensorFlow.js format and loaded with tf.loadLayersModel
+ * anywhere. The caller owns (and disposes) the model.
  */
-export function toLayersModel(config: MlpConfig, snapshot: Float32Array, leakyReluAlpha = 0.2, name = 'generator'): tf.LayersModel {
+export function toLayersModel(config: NetworkConfig, snapshot: Float32Array, leakyReluAlpha = 0.2, name = 'generator'): tf.LayersModel {
   const spec = parameterSpec(config);
   const model = tf.sequential({ name });
+  const add = (layer: tf.layers.Layer, activation?: Activation) => {
+    model.add(layer);
+    if (activation === 'leakyRelu') model.add(tf.layers.leakyReLU({ alpha: leakyReluAlpha, name: `leaky_relu_${model.layers.length}` }));
+  };
+  const keras = (activation: Activation) => (activation === 'leakyRelu' ? 'linear' : KERAS_ACTIVATION[activation]) as 'linear';
   config.layers.forEach((layer, i) => {
-    const dense = tf.layers.dense({
-      units: layer.units,
-      activation: (layer.activation === 'leakyRelu' ? 'linear' : KERAS_ACTIVATION[layer.activation]) as 'linear',
-      name: `dense_${i + 1}`,
-      ...(i === 0 ? { inputShape: [config.inputSize] } : {}),
-    });
-    model.add(dense);
-    if (layer.activation === 'leakyRelu') model.add(tf.layers.leakyReLU({ alpha: leakyReluAlpha, name: `leaky_relu_${i + 1}` }));
+    const first = i === 0 ? { inputShape: [config.inputSize] } : {};
+    const layerName = `${layer.kind ?? 'dense'}_${i + 1}`;
+    switch (layer.kind) {
+      case undefined:
+      case 'dense':
+        return add(tf.layers.dense({ units: layer.units, activation: keras(layer.activation), name: layerName, ...first }), layer.activation);
+      case 'conv':
+        return add(tf.layers.conv2d({ filters: layer.filters, kernelSize: layer.kernel, padding: 'same', activation: keras(layer.activation), name: layerName, ...first }), layer.activation);
+      case 'reshape':
+        return add(tf.layers.reshape({ targetShape: [...layer.shape], name: layerName, ...first }));
+      case 'upsample':
+        return add(tf.layers.upSampling2d({ size: [2, 2], name: layerName, ...first }));
+      case 'avgPool':
+        return add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'valid', name: layerName, ...first }));
+      case 'flatten':
+        return add(tf.layers.flatten({ name: layerName, ...first }));
+      default: {
+        const unknown: never = layer;
+        throw new Error(`unknown layer ${JSON.stringify(unknown)}`);
+      }
+    }
   });
   tf.tidy(() => {
     const tensors = spec.map((p) => tf.tensor(snapshot.subarray(p.offset, p.offset + p.size), p.shape as number[], 'float32'));

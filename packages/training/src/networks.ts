@@ -1,20 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import { Mlp, type GanModelConfig } from '@distgan/models';
+import { Network, type GanModelConfig } from '@distgan/models';
 
 export type NetworkName = 'D' | 'G';
 
 /** G and D as tf variables, plus the snapshot version each currently holds. */
 export class GanNetworks {
-  readonly g: Mlp;
-  readonly d: Mlp;
+  readonly g: Network;
+  readonly d: Network;
   private readonly versions: Record<NetworkName, number> = { D: -1, G: -1 };
 
   constructor(readonly model: GanModelConfig) {
-    this.g = new Mlp('G', model.generator, model.leakyReluAlpha);
-    this.d = new Mlp('D', model.discriminator, model.leakyReluAlpha);
+    this.g = new Network('G', model.generator, model.leakyReluAlpha);
+    this.d = new Network('D', model.discriminator, model.leakyReluAlpha);
   }
 
-  net(name: NetworkName): Mlp {
+  net(name: NetworkName): Network {
     return name === 'D' ? this.d : this.g;
   }
 
