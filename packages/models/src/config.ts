@@ -119,6 +119,42 @@ export const DEFAULT_MODEL: GanModelConfig = {
   pixelRange: { min: -1, max: 1 },
 };
 
+/**
+ * A small convolutional GAN without batch norm (so shards stay independent): G upsamples a dense
+ * 7x7x32 map twice with 3x3 convs; D mirrors it with 3x3 convs and 2x2 average pooling. About
+ * 7x the compute per image of `DEFAULT_MODEL`'s MLPs, with a third of their parameters.
+ */
+export const CONV_MODEL: GanModelConfig = {
+  noise: { distribution: 'normal', size: 100, mean: 0, std: 1 },
+  generator: {
+    inputSize: 100,
+    layers: [
+      { kind: 'dense', units: 7 * 7 * 32, activation: 'leakyRelu' },
+      { kind: 'reshape', shape: [7, 7, 32] },
+      { kind: 'upsample' },
+      { kind: 'conv', filters: 16, kernel: 3, activation: 'leakyRelu' },
+      { kind: 'upsample' },
+      { kind: 'conv', filters: 1, kernel: 3, activation: 'tanh' },
+      { kind: 'flatten' },
+    ],
+  },
+  discriminator: {
+    inputSize: 784,
+    layers: [
+      { kind: 'reshape', shape: [28, 28, 1] },
+      { kind: 'conv', filters: 16, kernel: 3, activation: 'leakyRelu' },
+      { kind: 'avgPool' },
+      { kind: 'conv', filters: 32, kernel: 3, activation: 'leakyRelu' },
+      { kind: 'avgPool' },
+      { kind: 'flatten' },
+      { kind: 'dense', units: 1, activation: 'linear' },
+    ],
+  },
+  initializer: 'glorotUniform',
+  leakyReluAlpha: 0.2,
+  pixelRange: { min: -1, max: 1 },
+};
+
 /** Checks the shapes fit together; throws a message naming the problems. */
 export function validateModelConfig(config: GanModelConfig): void {
   const problems: string[] = [];

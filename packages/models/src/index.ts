@@ -1,6 +1,7 @@
 export {
   SEED_MODEL,
   DEFAULT_MODEL,
+  CONV_MODEL,
   validateModelConfig,
   type Activation,
   type Layer,

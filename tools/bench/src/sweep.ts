@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
- *   --samples 2000 --cooldown]
+ *   --samples 2000 --cooldown --model mlp|conv|hybrid]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
-import { computeToArray, fillNoise } from '@distgan/models';
+import { computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, type GanModelConfig } from '@distgan/models';
 import type { AdamConfig } from '@distgan/optim';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '2000' },
     backend: { type: 'string', default: 'auto' },
     cooldown: { type: 'boolean', default: false },
+    model: { type: 'string', default: 'mlp' },
   },
 });
 const number = (name: string, text: string | undefined) => {
@@ -56,7 +57,14 @@ const data = loadMnist();
 const testSet = loadMnist({ split: 'test' });
 const { classifier } = await loadOrTrainClassifier({ trainSet: data, testSet, log: (m) => process.stderr.write(`${m}\n`) });
 const evaluator = new QualityEvaluator(classifier, testSet);
-const base = makeRunConfig('default', { shards: 1, steps, batchSize });
+// hybrid: the MLP generator against the convolutional discriminator.
+const models: Record<string, GanModelConfig> = { mlp: DEFAULT_MODEL, conv: CONV_MODEL, hybrid: { ...DEFAULT_MODEL, discriminator: CONV_MODEL.discriminator } };
+const model = models[values.model!];
+if (!model) {
+  process.stderr.write(`sweep: --model must be one of ${Object.keys(models).join(', ')}, got "${values.model}"\n`);
+  process.exit(2);
+}
+const base = { ...makeRunConfig('default', { shards: 1, steps, batchSize }), model };
 // The optimisers read their rate from these objects at every step, so --cooldown can change it.
 const dAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr, beta2 };
 const gAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.gAdam, learningRate: gLr, beta2 };
@@ -93,6 +101,7 @@ for (let s = 1; s <= steps; s++) {
   });
   if (s % every === 0 || s === steps) {
     const line = {
+      model: values.model,
       lr,
       gLr,
       beta2,
