@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, NetworkConfig } from './config.js';
-import { layerShapes, parameterCount, parameterSpec, type ParamSpec } from './spec.js';
+import { layerShapes, parameterCount, parameterSpec, type ExampleShape, type ParamSpec } from './spec.js';
 
 /**
  * y = x @ w + b with a hand-written gradient that multiplies by explicit transposes. On the wasm
@@ -85,7 +85,7 @@ export class Network {
   readonly spec: readonly ParamSpec[];
   readonly size: number;
   readonly variables: readonly tf.Variable[];
-  private readonly shapes: ReturnType<typeof layerShapes>;
+  private readonly shapes: readonly ExampleShape[];
 
   constructor(
     readonly name: string,
@@ -95,7 +95,7 @@ export class Network {
     this.spec = parameterSpec(config);
     this.shapes = layerShapes(config);
     this.size = parameterCount(this.spec);
-    // Variable names are global in a tfjs engine; the id keeps several Mlps with one name apart.
+    // Variable names are global in a tfjs engine; the id keeps several Networks with one name apart.
     const id = Network.nextId++;
     // tidy frees the zeros; variables survive tidy.
     this.variables = tf.tidy(() => this.spec.map((p) => tf.variable(tf.zeros(p.shape as number[]), true, `${name}_${id}/${p.name}`)));

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
- *   --samples 2000 --cooldown --model mlp|conv|hybrid]
+ *   --samples 2000 --cooldown --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
-import { computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, type GanModelConfig } from '@distgan/models';
+import { computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, type DenseLayer, type GanModelConfig } from '@distgan/models';
 import type { AdamConfig } from '@distgan/optim';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
@@ -57,8 +57,42 @@ const data = loadMnist();
 const testSet = loadMnist({ split: 'test' });
 const { classifier } = await loadOrTrainClassifier({ trainSet: data, testSet, log: (m) => process.stderr.write(`${m}\n`) });
 const evaluator = new QualityEvaluator(classifier, testSet);
+/** The MLP with twice the width and one more hidden layer each (G 256-512-1024, D 1024-512-256). */
+const MLP_LARGE: GanModelConfig = {
+  ...DEFAULT_MODEL,
+  generator: { inputSize: 100, layers: [...[256, 512, 1024].map((units): DenseLayer => ({ units, activation: 'leakyRelu' })), { units: 784, activation: 'tanh' }] },
+  discriminator: { inputSize: 784, layers: [...[1024, 512, 256].map((units): DenseLayer => ({ units, activation: 'leakyRelu' })), { units: 1, activation: 'linear' }] },
+};
+/** CONV_MODEL with a dense hidden layer of 256 between D's convolutions and its logit: more D capacity, little compute. */
+const CONV_DENSE_D: GanModelConfig = {
+  ...CONV_MODEL,
+  discriminator: { ...CONV_MODEL.discriminator, layers: [...CONV_MODEL.discriminator.layers.slice(0, -1), { units: 256, activation: 'leakyRelu' }, { units: 1, activation: 'linear' }] },
+};
+/** CONV_DENSE_D with a wider G: a 7x7x64 map, 32 filters at 14x14, a 5x5 conv to the image. */
+const CONV_WIDE: GanModelConfig = {
+  ...CONV_DENSE_D,
+  generator: {
+    inputSize: 100,
+    layers: [
+      { kind: 'dense', units: 7 * 7 * 64, activation: 'leakyRelu' },
+      { kind: 'reshape', shape: [7, 7, 64] },
+      { kind: 'upsample' },
+      { kind: 'conv', filters: 32, kernel: 3, activation: 'leakyRelu' },
+      { kind: 'upsample' },
+      { kind: 'conv', filters: 1, kernel: 5, activation: 'tanh' },
+      { kind: 'flatten' },
+    ],
+  },
+};
 // hybrid: the MLP generator against the convolutional discriminator.
-const models: Record<string, GanModelConfig> = { mlp: DEFAULT_MODEL, conv: CONV_MODEL, hybrid: { ...DEFAULT_MODEL, discriminator: CONV_MODEL.discriminator } };
+const models: Record<string, GanModelConfig> = {
+  mlp: DEFAULT_MODEL,
+  'mlp-large': MLP_LARGE,
+  conv: CONV_MODEL,
+  'conv-dense-d': CONV_DENSE_D,
+  'conv-wide': CONV_WIDE,
+  hybrid: { ...DEFAULT_MODEL, discriminator: CONV_MODEL.discriminator },
+};
 const model = models[values.model!];
 if (!model) {
   process.stderr.write(`sweep: --model must be one of ${Object.keys(models).join(', ')}, got "${values.model}"\n`);
