@@ -27,11 +27,23 @@ export class ShardOrderedSum {
     const sum = this.sum;
     for (let g = this.pending.get(this.next); g; g = this.pending.get(this.next)) {
       const n = sum.length;
-      for (let i = 0; i < n; i++) sum[i] = sum[i]! + g[i]!;
+      // The first shard overwrites what a reset() left: 0 + g is what adding to a zeroed sum gives (-0 included).
+      if (this.next === 0) for (let i = 0; i < n; i++) sum[i] = 0 + g[i]!;
+      else for (let i = 0; i < n; i++) sum[i] = sum[i]! + g[i]!;
       this.pending.delete(this.next);
       this.next += 1;
     }
     return true;
+  }
+
+  /**
+   * Starts a new sum in the same memory, so a training loop allocates no megabyte-sized
+   * accumulator per phase. Any array `total()` returned before is overwritten by the next sum.
+   */
+  reset(): void {
+    this.seen.fill(0);
+    this.pending.clear();
+    this.next = 0;
   }
 
   has(shard: number): boolean {

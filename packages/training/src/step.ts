@@ -45,10 +45,23 @@ export function planTasks(state: TrainingState, step: number, phase: Phase, data
   });
 }
 
+/** One reusable accumulator per state and phase: phases of one state run one at a time. */
+const accumulators = new WeakMap<TrainingState, Partial<Record<Phase, ShardOrderedSum>>>();
+
+function accumulatorFor(state: TrainingState, phase: Phase): ShardOrderedSum {
+  const size = state.weights(phase).length;
+  const shards = state.config.shards;
+  let byPhase = accumulators.get(state);
+  if (!byPhase) accumulators.set(state, (byPhase = {}));
+  let sum = byPhase[phase];
+  if (sum && sum.size === size && sum.shards === shards) sum.reset();
+  else byPhase[phase] = sum = new ShardOrderedSum(size, shards);
+  return sum;
+}
+
 async function runPhase(state: TrainingState, executor: ShardExecutor, step: number, phase: Phase, datasetSize: number): Promise<PhaseStats> {
   const { batchSize, shards } = state.config;
-  const size = state.weights(phase).length;
-  const sum = new ShardOrderedSum(size, shards);
+  const sum = accumulatorFor(state, phase);
   let lossSum = 0;
   let dRealSum = 0;
   let dFakeSum = 0;

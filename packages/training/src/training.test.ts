@@ -13,6 +13,7 @@ import {
   planTasks,
   renderSampleGrid,
   ShardComputer,
+  ShardOrderedSum,
   shardRange,
   trainStep,
   TrainingState,
@@ -118,6 +119,24 @@ describe('shard gradients', () => {
       { start: 15, count: 5 },
       { start: 20, count: 4 },
     ]);
+  });
+});
+
+describe('ShardOrderedSum', () => {
+  it('gives the same bits reused after reset() as fresh, whatever the arrival order, -0 included', () => {
+    const shards = [Float32Array.of(-0, 1.5, 1e-8, -0), Float32Array.of(-0, 2 ** -30, 3, 0), Float32Array.of(-0, 7, -1e-8, -0)];
+    const fresh = new ShardOrderedSum(4, 3);
+    shards.forEach((g, k) => fresh.add(k, g));
+    const reused = new ShardOrderedSum(4, 3);
+    reused.add(0, Float32Array.of(9, 9, 9, 9)); // leaves non-zero values behind
+    reused.reset();
+    expect(reused.complete).toBe(false);
+    for (const k of [2, 0, 1]) expect(reused.add(k, shards[k]!)).toBe(true);
+    expect(reused.add(1, shards[1]!)).toBe(false);
+    const bits = (a: Float64Array) => Array.from(new Uint32Array(a.buffer));
+    expect(bits(reused.total())).toEqual(bits(fresh.total()));
+    expect(Object.is(fresh.total()[0], 0)).toBe(true); // 0 + -0 + -0 + -0 is +0, as from a zeroed sum
+    expect(Object.is(fresh.total()[3], 0)).toBe(true);
   });
 });
 
