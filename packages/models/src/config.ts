@@ -122,7 +122,8 @@ export const DEFAULT_MODEL: GanModelConfig = {
 /**
  * A small convolutional GAN without batch norm (so shards stay independent): G upsamples a dense
  * 7x7x32 map twice with 3x3 convs; D mirrors it with 3x3 convs and 2x2 average pooling. About
- * 7x the compute per image of `DEFAULT_MODEL`'s MLPs, with a third of their parameters.
+ * twice the multiply-adds per image of `DEFAULT_MODEL`'s MLPs (about 4x the time on wasm, where
+ * convolutions run less efficiently than matMuls) with a sixth of their parameters.
  */
 export const CONV_MODEL: GanModelConfig = {
   noise: { distribution: 'normal', size: 100, mean: 0, std: 1 },
