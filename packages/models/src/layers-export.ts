@@ -16,9 +16,10 @@ const KERAS_ACTIVATION: Readonly<Record<Exclude<Activation, 'leakyRelu'>, string
 export function toLayersModel(config: NetworkConfig, snapshot: Float32Array, leakyReluAlpha = 0.2, name = 'generator'): tf.LayersModel {
   const spec = parameterSpec(config);
   const model = tf.sequential({ name });
-  const add = (layer: tf.layers.Layer, activation?: Activation) => {
+  // Layer names carry the config's layer number (dense_1, leaky_relu_1, conv_2, ...).
+  const add = (layer: tf.layers.Layer, position: number, activation?: Activation) => {
     model.add(layer);
-    if (activation === 'leakyRelu') model.add(tf.layers.leakyReLU({ alpha: leakyReluAlpha, name: `leaky_relu_${model.layers.length}` }));
+    if (activation === 'leakyRelu') model.add(tf.layers.leakyReLU({ alpha: leakyReluAlpha, name: `leaky_relu_${position}` }));
   };
   const keras = (activation: Activation) => (activation === 'leakyRelu' ? 'linear' : KERAS_ACTIVATION[activation]) as 'linear';
   config.layers.forEach((layer, i) => {
@@ -27,17 +28,17 @@ export function toLayersModel(config: NetworkConfig, snapshot: Float32Array, lea
     switch (layer.kind) {
       case undefined:
       case 'dense':
-        return add(tf.layers.dense({ units: layer.units, activation: keras(layer.activation), name: layerName, ...first }), layer.activation);
+        return add(tf.layers.dense({ units: layer.units, activation: keras(layer.activation), name: layerName, ...first }), i + 1, layer.activation);
       case 'conv':
-        return add(tf.layers.conv2d({ filters: layer.filters, kernelSize: layer.kernel, padding: 'same', activation: keras(layer.activation), name: layerName, ...first }), layer.activation);
+        return add(tf.layers.conv2d({ filters: layer.filters, kernelSize: layer.kernel, padding: 'same', activation: keras(layer.activation), name: layerName, ...first }), i + 1, layer.activation);
       case 'reshape':
-        return add(tf.layers.reshape({ targetShape: [...layer.shape], name: layerName, ...first }));
+        return add(tf.layers.reshape({ targetShape: [...layer.shape], name: layerName, ...first }), i + 1);
       case 'upsample':
-        return add(tf.layers.upSampling2d({ size: [2, 2], name: layerName, ...first }));
+        return add(tf.layers.upSampling2d({ size: [2, 2], name: layerName, ...first }), i + 1);
       case 'avgPool':
-        return add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'valid', name: layerName, ...first }));
+        return add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'valid', name: layerName, ...first }), i + 1);
       case 'flatten':
-        return add(tf.layers.flatten({ name: layerName, ...first }));
+        return add(tf.layers.flatten({ name: layerName, ...first }), i + 1);
       default: {
         const unknown: never = layer;
         throw new Error(`unknown layer ${JSON.stringify(unknown)}`);

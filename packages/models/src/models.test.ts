@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { describe, expect, it } from 'vitest';
-import { configHash, DEFAULT_MODEL, fillNoise, initialSnapshot, layerShapes, Network, parameterCount, parameterSpec, SEED_MODEL, snapshotSha256, validateModelConfig, type GanModelConfig, type NetworkConfig } from './index.js';
+import { configHash, DEFAULT_MODEL, fillNoise, initialSnapshot, layerShapes, Network, parameterCount, parameterSpec, SEED_MODEL, snapshotSha256, validateModelConfig, type GanModelConfig, type Layer, type NetworkConfig } from './index.js';
 
 describe('seed preset', () => {
   it('has the tutorial parameter counts: G 591,784 and D 471,601', () => {
@@ -136,6 +136,8 @@ describe('image layers', () => {
     const bad = (layers: NetworkConfig['layers'], inputSize = 16) => () => layerShapes({ inputSize, layers });
     expect(bad([{ kind: 'conv', filters: 2, kernel: 3, activation: 'relu' }])).toThrow(/layer 1 \(conv\) needs an image input/);
     expect(bad([{ kind: 'reshape', shape: [4, 4, 2] }])).toThrow(/layer 1 \(reshape\) makes \[4, 4, 2\] = 32 values from 16/);
+    expect(bad([{ kind: 'reshape' } as unknown as Layer])).toThrow(/layer 1 \(reshape\) has shape undefined, not 3 positive integers/);
+    expect(bad([{ kind: 'pool3d' } as unknown as Layer])).toThrow(/layer 1 has unknown kind "pool3d"/);
     expect(bad([{ kind: 'reshape', shape: [4, 4, 1] }, { kind: 'dense', units: 2, activation: 'relu' }])).toThrow(/layer 2 \(dense\) needs a flat input/);
     expect(bad([{ kind: 'reshape', shape: [2, 8, 1] }, { kind: 'conv', filters: 2, kernel: 2, activation: 'relu' }])).toThrow(/odd positive size/);
     expect(bad([{ kind: 'reshape', shape: [1, 16, 1] }, { kind: 'avgPool' }])).toThrow(/layer 2 \(avgPool\) needs even sides/);

@@ -44,7 +44,7 @@ function nextShape(layer: Layer, shape: ExampleShape, position: number): Example
       return [layer.units];
     case 'reshape': {
       if (shape.length !== 1) fail('needs a flat input');
-      if (layer.shape.length !== 3 || !layer.shape.every(positiveInteger)) fail(`has shape [${layer.shape.join(', ')}], not 3 positive integers`);
+      if (!Array.isArray(layer.shape) || layer.shape.length !== 3 || !layer.shape.every(positiveInteger)) fail(`has shape ${JSON.stringify(layer.shape)}, not 3 positive integers`);
       const [h, w, c] = layer.shape;
       if (h * w * c !== shape[0]) fail(`makes [${layer.shape.join(', ')}] = ${h * w * c} values from ${shape[0]}`);
       return [h, w, c];
