@@ -45,17 +45,14 @@ export function planTasks(state: TrainingState, step: number, phase: Phase, data
   });
 }
 
-/** One reusable accumulator per state and phase: phases of one state run one at a time. */
+/** One reusable accumulator per state and phase (a state's sizes and K never change). */
 const accumulators = new WeakMap<TrainingState, Partial<Record<Phase, ShardOrderedSum>>>();
 
 function accumulatorFor(state: TrainingState, phase: Phase): ShardOrderedSum {
-  const size = state.weights(phase).length;
-  const shards = state.config.shards;
   let byPhase = accumulators.get(state);
   if (!byPhase) accumulators.set(state, (byPhase = {}));
-  let sum = byPhase[phase];
-  if (sum && sum.size === size && sum.shards === shards) sum.reset();
-  else byPhase[phase] = sum = new ShardOrderedSum(size, shards);
+  const sum = (byPhase[phase] ??= new ShardOrderedSum(state.weights(phase).length, state.config.shards));
+  sum.reset();
   return sum;
 }
 
@@ -68,21 +65,27 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
   const tasks = planTasks(state, step, phase, datasetSize);
   // Only the statistics are kept: the gradients are already folded into (or waiting in) `sum`.
   const statsByShard: (ShardStats | undefined)[] = new Array(shards);
+  let closed = false;
   const phaseDone = executor.runPhase({
     step,
     phase,
     tasks,
     state,
     accept: (result) => {
-      if (result.step !== step || result.phase !== phase) return false;
+      // The accumulator is reused by the next phase: once this one is over, its plan takes nothing.
+      if (closed || result.step !== step || result.phase !== phase) return false;
       if (!sum.add(result.shard, result.gradient)) return false;
       statsByShard[result.shard] = { lossSum: result.lossSum, dRealSum: result.dRealSum, dFakeSum: result.dFakeSum };
       return true;
     },
-    isComplete: () => sum.complete,
+    isComplete: () => closed || sum.complete,
   });
   state.updateAverage(); // while remote workers compute: off the path between phases
-  await phaseDone;
+  try {
+    await phaseDone;
+  } finally {
+    closed = true;
+  }
   if (!sum.complete) throw new Error(`executor finished ${phase} phase of step ${step} without every shard`);
   // Statistics too are summed in shard order, so even the logged numbers are reproducible.
   for (const r of statsByShard) {

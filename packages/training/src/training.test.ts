@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
 import { discriminatorLoss, generatorLoss } from '@distgan/losses';
-import { fillNoise, type GanModelConfig } from '@distgan/models';
+import { fillNoise, poolingDiscriminator, upsamplingGenerator, type GanModelConfig } from '@distgan/models';
 import { selectBackend } from '@distgan/runtime';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import {
   validateRunConfig,
   type PhasePlan,
   type RunConfig,
+  type ShardResult,
   type ShardExecutor,
 } from './index.js';
 
@@ -146,30 +147,8 @@ describe('convolutional networks', () => {
     const base = makeRunConfig('tiny', { batchSize: 6, shards });
     const model: GanModelConfig = {
       ...base.model,
-      generator: {
-        inputSize: 8,
-        layers: [
-          { kind: 'dense', units: 7 * 7 * 4, activation: 'leakyRelu' },
-          { kind: 'reshape', shape: [7, 7, 4] },
-          { kind: 'upsample' },
-          { kind: 'conv', filters: 4, kernel: 3, activation: 'leakyRelu' },
-          { kind: 'upsample' },
-          { kind: 'conv', filters: 1, kernel: 3, activation: 'sigmoid' },
-          { kind: 'flatten' },
-        ],
-      },
-      discriminator: {
-        inputSize: 784,
-        layers: [
-          { kind: 'reshape', shape: [28, 28, 1] },
-          { kind: 'conv', filters: 4, kernel: 3, activation: 'leakyRelu' },
-          { kind: 'avgPool' },
-          { kind: 'conv', filters: 4, kernel: 3, activation: 'leakyRelu' },
-          { kind: 'avgPool' },
-          { kind: 'flatten' },
-          { kind: 'dense', units: 1, activation: 'linear' },
-        ],
-      },
+      generator: upsamplingGenerator({ noiseSize: 8, mapChannels: 4, hiddenFilters: 4, outputKernel: 3, outputActivation: 'sigmoid' }),
+      discriminator: poolingDiscriminator([4, 4]),
     };
     return { ...base, model };
   };
@@ -208,6 +187,26 @@ class ReversedExecutor implements ShardExecutor {
   }
 }
 
+/**
+ * Replays the first result of the phase before last (the same phase, one step earlier) into that
+ * phase's old plan before running the current one: the old plan's accumulator is the one in use.
+ */
+class StaleReplayExecutor implements ShardExecutor {
+  private readonly done: { plan: PhasePlan; result: ShardResult }[] = [];
+  readonly staleAccepted: boolean[] = [];
+  constructor(private readonly inner: LocalExecutor) {}
+  async runPhase(plan: PhasePlan): Promise<void> {
+    const old = this.done.at(-2);
+    if (old) {
+      this.staleAccepted.push(old.plan.accept(old.result));
+      expect(old.plan.isComplete()).toBe(true);
+    }
+    let first: ShardResult | undefined;
+    await this.inner.runPhase({ ...plan, accept: (r) => ((first ??= r), plan.accept(r)) });
+    this.done.push({ plan, result: first! });
+  }
+}
+
 describe('trainStep', () => {
   it('leaves tf.memory().numTensors unchanged', async () => {
     const config = makeRunConfig('seed', { batchSize: 16, shards: 2 });
@@ -237,6 +236,22 @@ describe('trainStep', () => {
     expect(hashes[0]).toMatch(/^[0-9a-f]{64}$/);
     expect(hashes[1]).toBe(hashes[0]);
     expect(new TrainingState(config).hashes().weightsSha256).not.toBe(hashes[0]); // training moved the weights
+  });
+
+  it("ignores a finished phase's plan, whose accumulator the next phase reuses", async () => {
+    const config = makeRunConfig('tiny', { steps: 3, shards: 2 });
+    const plain = new TrainingState(config);
+    const replayed = new TrainingState(config);
+    const computer = new ShardComputer(config, dataset);
+    const stale = new StaleReplayExecutor(new LocalExecutor(computer));
+    for (let s = 0; s < 3; s++) {
+      await trainStep(plain, new LocalExecutor(computer), dataset.count);
+      await trainStep(replayed, stale, dataset.count);
+    }
+    expect(stale.staleAccepted).toHaveLength(4);
+    expect(stale.staleAccepted.every((accepted) => !accepted)).toBe(true);
+    expect(replayed.hashes()).toEqual(plain.hashes());
+    computer.dispose();
   });
 
   it('resumes from its state data to the same weights as an uninterrupted run', async () => {
