@@ -1,24 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, fillNoise, initialSnapshot, layersModelFiles, loadLayersModelFiles, Network, SEED_MODEL, toLayersModel, type GanModelConfig } from './index.js';
+import { DEFAULT_MODEL, fillNoise, initialSnapshot, layersModelFiles, loadLayersModelFiles, Network, SEED_MODEL, toLayersModel, upsamplingGenerator, type GanModelConfig } from './index.js';
 
-/** A small convolutional generator: dense -> [7,7,4] -> upsample -> conv -> upsample -> conv -> flatten. */
+/** A small convolutional generator: dense -> [7,7,4] -> upsample -> conv -> upsample -> 5x5 conv -> flatten. */
 const CONV_G: GanModelConfig = {
   ...DEFAULT_MODEL,
   noise: { distribution: 'normal', size: 8, mean: 0, std: 1 },
-  generator: {
-    inputSize: 8,
-    layers: [
-      { kind: 'dense', units: 7 * 7 * 4, activation: 'leakyRelu' },
-      { kind: 'reshape', shape: [7, 7, 4] },
-      { kind: 'upsample' },
-      { kind: 'conv', filters: 3, kernel: 3, activation: 'leakyRelu' },
-      { kind: 'upsample' },
-      { kind: 'conv', filters: 1, kernel: 5, activation: 'tanh' },
-      { kind: 'flatten' },
-    ],
-  },
+  generator: upsamplingGenerator({ noiseSize: 8, mapChannels: 4, hiddenFilters: 3, outputKernel: 5, outputActivation: 'tanh' }),
 };
 
 describe('LayersModel export', () => {

@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
-import { computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, type DenseLayer, type GanModelConfig } from '@distgan/models';
+import { computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, poolingDiscriminator, upsamplingGenerator, type DenseLayer, type GanModelConfig } from '@distgan/models';
 import type { AdamConfig } from '@distgan/optim';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
@@ -52,11 +52,6 @@ const steps = number('steps', values.steps);
 const every = number('every', values.every);
 const n = number('samples', values.samples);
 
-await selectBackend(values.backend as 'auto');
-const data = loadMnist();
-const testSet = loadMnist({ split: 'test' });
-const { classifier } = await loadOrTrainClassifier({ trainSet: data, testSet, log: (m) => process.stderr.write(`${m}\n`) });
-const evaluator = new QualityEvaluator(classifier, testSet);
 /** The MLP with twice the width and one more hidden layer each (G 256-512-1024, D 1024-512-256). */
 const MLP_LARGE: GanModelConfig = {
   ...DEFAULT_MODEL,
@@ -64,25 +59,11 @@ const MLP_LARGE: GanModelConfig = {
   discriminator: { inputSize: 784, layers: [...[1024, 512, 256].map((units): DenseLayer => ({ units, activation: 'leakyRelu' })), { units: 1, activation: 'linear' }] },
 };
 /** CONV_MODEL with a dense hidden layer of 256 between D's convolutions and its logit: more D capacity, little compute. */
-const CONV_DENSE_D: GanModelConfig = {
-  ...CONV_MODEL,
-  discriminator: { ...CONV_MODEL.discriminator, layers: [...CONV_MODEL.discriminator.layers.slice(0, -1), { units: 256, activation: 'leakyRelu' }, { units: 1, activation: 'linear' }] },
-};
+const CONV_DENSE_D: GanModelConfig = { ...CONV_MODEL, discriminator: poolingDiscriminator([16, 32], 256) };
 /** CONV_DENSE_D with a wider G: a 7x7x64 map, 32 filters at 14x14, a 5x5 conv to the image. */
 const CONV_WIDE: GanModelConfig = {
   ...CONV_DENSE_D,
-  generator: {
-    inputSize: 100,
-    layers: [
-      { kind: 'dense', units: 7 * 7 * 64, activation: 'leakyRelu' },
-      { kind: 'reshape', shape: [7, 7, 64] },
-      { kind: 'upsample' },
-      { kind: 'conv', filters: 32, kernel: 3, activation: 'leakyRelu' },
-      { kind: 'upsample' },
-      { kind: 'conv', filters: 1, kernel: 5, activation: 'tanh' },
-      { kind: 'flatten' },
-    ],
-  },
+  generator: upsamplingGenerator({ noiseSize: 100, mapChannels: 64, hiddenFilters: 32, outputKernel: 5, outputActivation: 'tanh' }),
 };
 // hybrid: the MLP generator against the convolutional discriminator.
 const models: Record<string, GanModelConfig> = {
@@ -98,6 +79,11 @@ if (!model) {
   process.stderr.write(`sweep: --model must be one of ${Object.keys(models).join(', ')}, got "${values.model}"\n`);
   process.exit(2);
 }
+await selectBackend(values.backend as 'auto');
+const data = loadMnist();
+const testSet = loadMnist({ split: 'test' });
+const { classifier } = await loadOrTrainClassifier({ trainSet: data, testSet, log: (m) => process.stderr.write(`${m}\n`) });
+const evaluator = new QualityEvaluator(classifier, testSet);
 const base = { ...makeRunConfig('default', { shards: 1, steps, batchSize }), model };
 // The optimisers read their rate from these objects at every step, so --cooldown can change it.
 const dAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr, beta2 };
