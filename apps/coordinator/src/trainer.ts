@@ -187,7 +187,9 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         evalNets.load('D', state.version('D'), state.dWeights);
         probe = probeSample(evalNets, config.seed, result.step);
       }
-      if (wantSample || wantEval) evalNets.load('G', state.version('G'), state.sampleWeights());
+      // Samples and evaluation draw from G's average when the run keeps one; else the probe's load of G serves.
+      const sampleG = state.sampleWeights();
+      if ((wantSample || wantEval) && !(probe && sampleG === state.gWeights)) evalNets.load('G', state.version('G'), sampleG);
       const metrics: StepMetrics = {
         step: result.step,
         dLoss: result.d.loss,
