@@ -3,10 +3,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
-import { computeToArray, fillNoise, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
-import { encodeImageGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
+import { encodeImageGrid, imageSide, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
 
 
@@ -18,7 +18,7 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
     const g = await loadLayersModelFiles(readLayersModelFiles(join(runDir, 'generator')));
     log(`generator: ${modelJson}`);
     try {
-      return computeToArray(() => g.predict(tf.tensor2d(noise, [n, model.noise.size])) as tf.Tensor);
+      return computeToArray(() => g.predict(generatorInput(model, noise, n)) as tf.Tensor);
     } finally {
       g.dispose();
     }
@@ -30,7 +30,7 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
   const g = new Network('G', model.generator, model.leakyReluAlpha);
   try {
     g.load(state.sampleWeights());
-    return computeToArray(() => g.apply(tf.tensor2d(noise, [n, model.noise.size])));
+    return computeToArray(() => g.apply(generatorInput(model, noise, n)));
   } finally {
     g.dispose();
   }
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     const noise = fillNoise(config.model.noise, randomStream(opts.seed as number, 'sample-cli'), 0, n);
     const images = await generate(runDir, config, noise, n, log);
     const out = resolve(String(opts.out ?? join(runDir, 'samples', `sample-seed${opts.seed}.png`)));
-    writeFileSync(out, encodeImageGrid(images, n, Math.round(Math.sqrt(config.model.discriminator.inputSize)), { range: config.model.pixelRange }));
+    writeFileSync(out, encodeImageGrid(images, n, imageSide(config.model), { range: config.model.pixelRange, columns: config.model.classes }));
     process.stdout.write(`${out}\n`);
   } catch (err) {
     process.stderr.write(`distgan-sample: error: ${(err as Error).message}\n`);

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import { loadMnist } from '@distgan/mnist';
-import { computeToArray, fillNoise, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { loadOrTrainClassifier } from './classifier.js';
@@ -25,7 +25,7 @@ async function generatedImages(runDir: string, n: number, seed: number): Promise
     for (let start = 0; start < n; start += 1000) {
       const rows = Math.min(1000, n - start);
       const z = noise.subarray(start * model.noise.size, (start + rows) * model.noise.size);
-      images.set(computeToArray(() => g.predict(tf.tensor2d(z, [rows, model.noise.size])) as tf.Tensor), start * 784);
+      images.set(computeToArray(() => g.predict(generatorInput(model, z, rows, start)) as tf.Tensor), start * 784);
     }
   } finally {
     g.dispose();

@@ -68,6 +68,14 @@ export interface GanModelConfig {
   readonly leakyReluAlpha: number;
   /** Range real images are scaled to; should match the generator's output activation. */
   readonly pixelRange: { readonly min: number; readonly max: number };
+  /**
+   * A class-conditional GAN (Mirza & Osindero 2014) when set: a one-hot code of the row's class
+   * is appended to G's noise and to D's input (real images with their labels, fakes with the
+   * class they were drawn for), so G's input is noise.size + classes wide and D's is the image
+   * size + classes. Drawing the class uniformly makes G an ordinary MNIST sampler whose latent
+   * has a categorical part. Absent: unconditional (and old configs keep their hashes).
+   */
+  readonly classes?: number;
 }
 
 /** The tutorial's model exactly: z(200) ~ U[0,1)*10; G 200-600 tanh-784 sigmoid; D 784-600 tanh-1. */
@@ -187,7 +195,16 @@ export function validateModelConfig(config: GanModelConfig): void {
   const problems: string[] = [];
   const g = config.generator;
   const d = config.discriminator;
-  if (g.inputSize !== config.noise.size) problems.push(`generator input ${g.inputSize} != noise size ${config.noise.size}`);
+  const classes = config.classes ?? 0;
+  if (config.classes !== undefined) {
+    if (!(Number.isInteger(classes) && classes >= 2 && classes <= 1024)) problems.push(`classes must be an integer in [2, 1024], got ${config.classes}`);
+    // The code is appended to a flat input; an image-first D would need another way in.
+    if (d.layers[0] && (d.layers[0].kind ?? 'dense') !== 'dense') problems.push('a class-conditional discriminator must start with a dense layer');
+  }
+  const codeWidth = Number.isInteger(classes) ? classes : 0;
+  if (g.inputSize !== config.noise.size + codeWidth) {
+    problems.push(codeWidth ? `generator input ${g.inputSize} != noise size ${config.noise.size} + ${codeWidth} classes` : `generator input ${g.inputSize} != noise size ${config.noise.size}`);
+  }
   const outputs: Partial<Record<'generator' | 'discriminator', ExampleShape>> = {};
   for (const [name, net] of [['generator', g], ['discriminator', d]] as const) {
     if (net.layers.length === 0) {
@@ -202,7 +219,10 @@ export function validateModelConfig(config: GanModelConfig): void {
       problems.push(`${name}: ${(err as Error).message}`);
     }
   }
-  if (outputs.generator && outputs.generator[0] !== d.inputSize) problems.push(`generator output ${outputs.generator[0]} != discriminator input ${d.inputSize}`);
+  const imageSize = d.inputSize - codeWidth;
+  if (outputs.generator && outputs.generator[0] !== imageSize) {
+    problems.push(codeWidth ? `generator output ${outputs.generator[0]} != discriminator input ${d.inputSize} - ${codeWidth} classes` : `generator output ${outputs.generator[0]} != discriminator input ${d.inputSize}`);
+  }
   if (outputs.discriminator && outputs.discriminator[0] !== 1) problems.push('discriminator must end in 1 unit (a logit)');
   if (problems.length > 0) throw new Error(`invalid model config: ${problems.join('; ')}`);
 }

@@ -24,4 +24,5 @@ export { initialSnapshot } from './init.js';
 export { Network, flattenTensors, unflattenToTensors, computeToArray } from './network.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';
+export { classConditional, imageSizeOf, withClassCode, balancedClasses, generatorInput } from './conditioning.js';
 export { toLayersModel, layersModelFiles, loadLayersModelFiles, readLayersModelFiles, type LayersModelFiles } from './layers-export.js';

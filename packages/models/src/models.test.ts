@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { describe, expect, it } from 'vitest';
-import { configHash, DEFAULT_MODEL, fillNoise, initialSnapshot, layerShapes, Network, parameterCount, parameterSpec, SEED_MODEL, snapshotSha256, validateModelConfig, type GanModelConfig, type Layer, type NetworkConfig } from './index.js';
+import { balancedClasses, classConditional, configHash, CONV_MODEL, DEFAULT_MODEL, generatorInput, imageSizeOf, withClassCode, fillNoise, initialSnapshot, layerShapes, Network, parameterCount, parameterSpec, SEED_MODEL, snapshotSha256, validateModelConfig, type GanModelConfig, type Layer, type NetworkConfig } from './index.js';
 
 describe('seed preset', () => {
   it('has the tutorial parameter counts: G 591,784 and D 471,601', () => {
@@ -176,6 +176,36 @@ describe('image layers', () => {
     });
     x.dispose();
     net.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('class conditioning', () => {
+  it('widens G and D by the code and validates, naming what does not fit', () => {
+    const model = classConditional(DEFAULT_MODEL, 10);
+    expect([model.generator.inputSize, model.discriminator.inputSize, imageSizeOf(model)]).toEqual([110, 794, 784]);
+    expect(() => validateModelConfig(model)).not.toThrow();
+    expect(configHash(model)).not.toBe(configHash(DEFAULT_MODEL));
+    expect(() => validateModelConfig({ ...model, generator: DEFAULT_MODEL.generator })).toThrow(/generator input 100 != noise size 100 \+ 10 classes/);
+    expect(() => validateModelConfig({ ...DEFAULT_MODEL, classes: 10 })).toThrow(/generator input 100 != noise size 100 \+ 10 classes/);
+    expect(() => validateModelConfig({ ...model, classes: 1 })).toThrow(/classes must be an integer in \[2, 1024\], got 1/);
+    expect(() => validateModelConfig(classConditional(CONV_MODEL, 10))).toThrow(/class-conditional discriminator must start with a dense layer/);
+  });
+
+  it("appends each row's one-hot code (balanced when sampling), and leaves unconditional inputs alone", () => {
+    const model = classConditional({ ...DEFAULT_MODEL, noise: { distribution: 'normal', size: 2, mean: 0, std: 1 } }, 3);
+    const before = tf.memory().numTensors;
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const coded = withClassCode(model, x, Int32Array.from([2, 0]));
+    expect(Array.from(coded.dataSync())).toEqual([1, 2, 0, 0, 1, 3, 4, 1, 0, 0]);
+    expect(() => withClassCode(model, x, null)).toThrow(/one class per row: 2 rows, 0 classes/);
+    expect(() => withClassCode(DEFAULT_MODEL, x, Int32Array.from([0, 1]))).toThrow(/class codes given to an unconditional model/);
+    expect(withClassCode(DEFAULT_MODEL, x, null)).toBe(x);
+    expect(Array.from(balancedClasses(model, 5, 2)!)).toEqual([2, 0, 1, 2, 0]);
+    expect(balancedClasses(DEFAULT_MODEL, 5)).toBeNull();
+    const input = generatorInput(model, Float32Array.from([9, 9, 8, 8]), 2, 1);
+    expect(Array.from(input.dataSync())).toEqual([9, 9, 0, 1, 0, 8, 8, 0, 0, 1]);
+    tf.dispose([x, coded, input]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -29,3 +29,14 @@ export function batchIndices(seed: number, step: number, batchSize: number, data
 export function noiseStream(seed: number, step: number, phase: Phase): RandomStream {
   return randomStream(seed, 'noise', step, PHASE_INDEX[phase]);
 }
+
+/**
+ * Classes of a conditional model's fake rows in (seed, step, phase): row i (global batch
+ * position) draws class i of the stream, uniformly, whichever shard or worker draws it.
+ */
+export function fakeClasses(seed: number, step: number, phase: Phase, classes: number, firstRow: number, rows: number, out: Int32Array): Int32Array {
+  const stream = randomStream(seed, 'class', step, PHASE_INDEX[phase]);
+  const view = out.subarray(0, rows);
+  for (let r = 0; r < rows; r++) view[r] = stream.below(firstRow + r, classes);
+  return view;
+}

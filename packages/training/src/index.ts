@@ -11,11 +11,11 @@ export {
   type RunPreset,
   type StopRule,
 } from './run-config.js';
-export { batchIndices, noiseStream, shardRange, PHASES, type Phase, type ShardRange } from './batch.js';
+export { batchIndices, fakeClasses, noiseStream, shardRange, PHASES, type Phase, type ShardRange } from './batch.js';
 export { GanNetworks, type NetworkName } from './networks.js';
 export { ShardComputer, type ShardResult, type ShardStats, type ShardTask } from './shard.js';
 export { ShardOrderedSum } from './accumulate.js';
 export { TrainingState, emaDecayAt, type TrainingStateData } from './state.js';
 export { trainStep, planTasks, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
 export { LocalExecutor } from './local-executor.js';
-export { encodeImageGrid, renderSampleGrid, probeSample, sampleNoise, type GridOptions } from './samples.js';
+export { encodeImageGrid, renderSampleGrid, probeSample, sampleNoise, imageSide, type GridOptions } from './samples.js';

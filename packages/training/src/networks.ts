@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Network, type GanModelConfig } from '@distgan/models';
+import { generatorInput, Network, type GanModelConfig } from '@distgan/models';
 
 export type NetworkName = 'D' | 'G';
 
@@ -27,9 +27,12 @@ export class GanNetworks {
     this.versions[name] = version;
   }
 
-  /** G(z) for `rows` noise vectors; the caller owns the result. */
+  /**
+   * G(z) for `rows` noise vectors (for a conditional model, row i drawn for class i mod classes:
+   * see `balancedClasses`); the caller owns the result.
+   */
   generate(noise: Float32Array, rows: number): tf.Tensor2D {
-    return tf.tidy(() => this.g.apply(tf.tensor2d(noise, [rows, this.model.noise.size])));
+    return tf.tidy(() => this.g.apply(generatorInput(this.model, noise, rows)));
   }
 
   dispose(): void {

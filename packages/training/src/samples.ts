@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { computeToArray, fillNoise } from '@distgan/models';
+import { balancedClasses, computeToArray, fillNoise, imageSizeOf, withClassCode } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { PNG } from 'pngjs';
 import type { GanNetworks } from './networks.js';
@@ -40,11 +40,18 @@ export function sampleNoise(networks: GanNetworks, seed: number, count: number):
   return fillNoise(networks.model.noise, randomStream(seed, 'samples'), 0, count);
 }
 
-/** G(z) for the fixed sample noise, as a PNG grid. */
-export function renderSampleGrid(networks: GanNetworks, seed: number, count = 64): Buffer {
+/**
+ * G(z) for the fixed sample noise, as a PNG grid. A conditional model's grid has one column per
+ * class (and 100 digits by default, ten of each).
+ */
+export function renderSampleGrid(networks: GanNetworks, seed: number, count = networks.model.classes === undefined ? 64 : 10 * networks.model.classes): Buffer {
   const images = computeToArray(() => networks.generate(sampleNoise(networks, seed, count), count));
-  const side = Math.round(Math.sqrt(networks.model.discriminator.inputSize));
-  return encodeImageGrid(images, count, side, { range: networks.model.pixelRange });
+  return encodeImageGrid(images, count, imageSide(networks.model), { range: networks.model.pixelRange, columns: networks.model.classes });
+}
+
+/** Side of the model's square images. */
+export function imageSide(model: GanNetworks['model']): number {
+  return Math.round(Math.sqrt(imageSizeOf(model)));
 }
 
 /** The tutorial's per-iteration probe: one sample's max pixel (as 0..255) and D(G(z)) for it. */
@@ -52,7 +59,7 @@ export function probeSample(networks: GanNetworks, seed: number, step: number): 
   const noise = fillNoise(networks.model.noise, randomStream(seed, 'probe', step), 0, 1);
   return tf.tidy(() => {
     const image = networks.generate(noise, 1);
-    const dFake = tf.sigmoid(networks.d.apply(image)).dataSync()[0]!;
+    const dFake = tf.sigmoid(networks.d.apply(withClassCode(networks.model, image, balancedClasses(networks.model, 1)))).dataSync()[0]!;
     const { min, max } = networks.model.pixelRange;
     const maxPixel = ((tf.max(image).dataSync()[0]! - min) / (max - min)) * 255;
     return { maxPixel, dFake };

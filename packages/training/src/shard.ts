@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { discriminatorLoss, generatorLoss } from '@distgan/losses';
-import { fillNoise } from '@distgan/models';
+import { fillNoise, imageSizeOf, withClassCode } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
-import { noiseStream, type Phase } from './batch.js';
+import { fakeClasses, noiseStream, type Phase } from './batch.js';
 import { GanNetworks } from './networks.js';
 import type { RunConfig } from './run-config.js';
 
@@ -48,18 +48,39 @@ export class ShardComputer {
   readonly networks: GanNetworks;
   private readonly imageBuffer: Float32Array;
   private readonly noiseBuffer: Float32Array;
+  private readonly fakeClassBuffer: Int32Array;
+  private readonly realClassBuffer: Int32Array;
 
   constructor(
     readonly config: RunConfig,
     readonly dataset: MnistDataset,
   ) {
-    if (dataset.imageSize !== config.model.discriminator.inputSize) {
-      throw new Error(`dataset images have ${dataset.imageSize} pixels but the discriminator expects ${config.model.discriminator.inputSize}`);
+    if (dataset.imageSize !== imageSizeOf(config.model)) {
+      throw new Error(`dataset images have ${dataset.imageSize} pixels but the discriminator expects ${imageSizeOf(config.model)}`);
     }
     this.networks = new GanNetworks(config.model);
     const maxRows = config.batchSize;
     this.imageBuffer = new Float32Array(maxRows * dataset.imageSize);
     this.noiseBuffer = new Float32Array(maxRows * config.model.noise.size);
+    const classes = config.model.classes;
+    if (classes !== undefined) {
+      const bad = dataset.labels.findIndex((label) => label >= classes);
+      if (bad >= 0) throw new Error(`image ${bad} of ${dataset.source} has label ${dataset.labels[bad]}, outside the model's ${classes} classes`);
+    }
+    const classRows = classes === undefined ? 0 : maxRows;
+    this.fakeClassBuffer = new Int32Array(classRows);
+    this.realClassBuffer = new Int32Array(classRows);
+  }
+
+  /** Classes of the task's fake rows, and of its real rows in a D phase (null: unconditional). */
+  private classesOf(task: ShardTask): { fake: Int32Array | null; real: Int32Array | null } {
+    const classes = this.config.model.classes;
+    if (classes === undefined) return { fake: null, real: null };
+    const fake = fakeClasses(this.config.seed, task.step, task.phase, classes, task.start, task.count, this.fakeClassBuffer);
+    if (!task.indices) return { fake, real: null };
+    const real = this.realClassBuffer.subarray(0, task.indices.length);
+    task.indices.forEach((index, r) => (real[r] = this.dataset.labels[index]!));
+    return { fake, real };
   }
 
   compute(task: ShardTask): ShardResult {
@@ -72,15 +93,17 @@ export class ShardComputer {
     const rows = task.count;
     const noise = fillNoise(config.model.noise, noiseStream(config.seed, task.step, task.phase), task.start, rows, this.noiseBuffer).subarray(0, rows * config.model.noise.size);
     const target = task.phase === 'D' ? networks.d : networks.g;
+    const classes = this.classesOf(task);
+    const model = config.model;
     let stats: tf.Tensor1D | undefined;
     const gradient = tf.tidy(() => {
-      const z = tf.tensor2d(noise, [rows, config.model.noise.size]);
+      const z = withClassCode(model, tf.tensor2d(noise, [rows, model.noise.size]), classes.fake);
       let lossFn: () => tf.Scalar;
       if (task.phase === 'D') {
         if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
         const images = this.dataset.fillBatch(task.indices, this.imageBuffer, config.model.pixelRange).subarray(0, rows * this.dataset.imageSize);
-        const x = tf.tensor2d(images, [rows, this.dataset.imageSize]);
-        const fake = networks.g.apply(z); // constant here: gradients flow to D only
+        const x = withClassCode(model, tf.tensor2d(images, [rows, this.dataset.imageSize]), classes.real);
+        const fake = withClassCode(model, networks.g.apply(z), classes.fake); // constant here: gradients flow to D only
         lossFn = () => {
           const realLogits = networks.d.apply(x);
           const fakeLogits = networks.d.apply(fake);
@@ -90,7 +113,7 @@ export class ShardComputer {
         };
       } else {
         lossFn = () => {
-          const fakeLogits = networks.d.apply(networks.g.apply(z), true); // D's input gradient flows into G
+          const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), true); // D's input gradient flows into G
           const loss = generatorLoss(fakeLogits, { reduction: 'sum' });
           stats = tf.keep(tf.stack([loss, tf.scalar(0), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
           return loss;

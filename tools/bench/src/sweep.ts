@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
- *   --samples 2000 --cooldown --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid]
+ *   --samples 2000 --cooldown --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
-import { computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, poolingDiscriminator, upsamplingGenerator, type DenseLayer, type GanModelConfig } from '@distgan/models';
+import { classConditional, computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, poolingDiscriminator, upsamplingGenerator, type DenseLayer, type GanModelConfig } from '@distgan/models';
 import type { AdamConfig } from '@distgan/optim';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
@@ -65,6 +65,8 @@ const CONV_WIDE: GanModelConfig = {
   ...CONV_DENSE_D,
   generator: upsamplingGenerator({ noiseSize: 100, mapChannels: 64, hiddenFilters: 32, outputKernel: 5, outputActivation: 'tanh' }),
 };
+/** The MLP conditioned on the digit: a one-hot class code appended to G's noise and D's image. */
+const CONDITIONAL_MLP = classConditional(DEFAULT_MODEL, 10);
 // hybrid: the MLP generator against the convolutional discriminator.
 const models: Record<string, GanModelConfig> = {
   mlp: DEFAULT_MODEL,
@@ -73,6 +75,7 @@ const models: Record<string, GanModelConfig> = {
   'conv-dense-d': CONV_DENSE_D,
   'conv-wide': CONV_WIDE,
   hybrid: { ...DEFAULT_MODEL, discriminator: CONV_MODEL.discriminator },
+  'mlp-conditional': CONDITIONAL_MLP,
 };
 const model = models[values.model!];
 if (!model) {
