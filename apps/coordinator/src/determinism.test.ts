@@ -45,6 +45,15 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
     const workers = (await runToEnd([...args, '--workers', '2', '--run-dir', runDir()])).summary;
     expect(workers.weightsSha256).toBe(inProcess.weightsSha256);
   });
+
+  it('class-conditional default model: workers read the real labels themselves and agree with in-process', async () => {
+    const args = ['--preset', 'default', '--steps', '3', '--batch-size', '24', '--shards', '5', '--seed', '3', '--sample-every', '0'];
+    const inProcess = (await runToEnd([...args, '--in-process', '--run-dir', runDir()])).summary;
+    const workers = (await runToEnd([...args, '--workers', '2', '--run-dir', runDir()])).summary;
+    const otherSeed = (await runToEnd([...args, '--seed', '4', '--in-process', '--run-dir', runDir()])).summary;
+    expect(workers.weightsSha256).toBe(inProcess.weightsSha256);
+    expect(otherSeed.weightsSha256).not.toBe(inProcess.weightsSha256);
+  });
 });
 
 describe('heterogeneous workers', () => {

@@ -16,7 +16,8 @@ const FIRST_CLASSIFIER_MS = 600_000;
 describe('sample quality of a run', () => {
   it('npm run eval -- --run scores a barely trained run far below real data and writes eval.json', async () => {
     const dir = `${tmp.path}/run`;
-    await runToEnd(['--preset', 'tiny', '--steps', '2', '--in-process', '--run-dir', dir]);
+    // The default preset's class-conditional G: eval feeds it a balanced class code.
+    await runToEnd(['--preset', 'default', '--steps', '2', '--batch-size', '16', '--in-process', '--run-dir', dir]);
     const p = start(EVAL_CLI, ['--run', dir, '--samples', '500']);
     const { code } = await p.exited;
     expect(code, p.stderr).toBe(0);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { fillNoise, loadLayersModelFiles, Network, readLayersModelFiles } from '@distgan/models';
+import { fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
 import { runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
@@ -30,8 +30,9 @@ describe('run directory outputs', () => {
     const metrics = readMetrics(dir);
     expect(metrics.map((m) => m.step)).toEqual([0, 1, 2]);
     for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake', 'stepMs', 'samplesPerSec', 'workers', 'bytesIn', 'bytesOut', 'shardsByWorker']) expect(metrics[0], key).toHaveProperty(key);
+    // The default preset is class-conditional: ten digits of each class, one class per column.
     const png = PNG.sync.read(readFileSync(join(dir, 'samples', 'step-000002.png')));
-    expect(png.width).toBe(242);
+    expect([png.width, png.height]).toEqual([10 * 30 + 2, 10 * 30 + 2]);
   });
 
   it('exports G as a tfjs LayersModel that draws the same images as the checkpointed generator', async () => {
@@ -44,11 +45,12 @@ describe('run directory outputs', () => {
     expect(state.hashes().gEmaSha256).not.toBe(state.hashes().gSha256);
     g.load(state.sampleWeights());
     const z = fillNoise(config.model.noise, randomStream(3, 'check'), 0, 8);
-    const expected = tf.tidy(() => g.apply(tf.tensor2d(z, [8, config.model.noise.size])).dataSync());
+    expect(config.model.classes).toBe(10);
+    const expected = tf.tidy(() => g.apply(generatorInput(config.model, z, 8)).dataSync());
     const files = readLayersModelFiles(join(dir, 'generator'));
-    expect((files.modelJson.userDefinedMetadata as { step: number }).step).toBe(3);
+    expect(files.modelJson.userDefinedMetadata).toMatchObject({ step: 3, classes: 10 });
     const loaded = await loadLayersModelFiles(files);
-    const actual = tf.tidy(() => (loaded.predict(tf.tensor2d(z, [8, config.model.noise.size])) as tf.Tensor).dataSync());
+    const actual = tf.tidy(() => (loaded.predict(generatorInput(config.model, z, 8)) as tf.Tensor).dataSync());
     let maxDiff = 0;
     expected.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - actual[i]!))));
     expect(maxDiff).toBeLessThan(1e-6);
@@ -67,7 +69,7 @@ describe('run directory outputs', () => {
     const b = await run(['--n', '16', '--seed', '4', '--out', `${tmp.path}/b.png`]);
     const c = await run(['--n', '16', '--seed', '5', '--out', `${tmp.path}/c.png`]);
     const png = PNG.sync.read(readFileSync(a));
-    expect([png.width, png.height]).toEqual([4 * 30 + 2, 4 * 30 + 2]);
+    expect([png.width, png.height]).toEqual([10 * 30 + 2, 2 * 30 + 2]); // one column per class
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
     expect(readFileSync(a).equals(readFileSync(c))).toBe(false);
     const bad = start(SAMPLE_CLI, ['--run', `${tmp.path}/nowhere`]);
