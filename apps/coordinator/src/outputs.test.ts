@@ -72,6 +72,8 @@ describe('run directory outputs', () => {
     expect([png.width, png.height]).toEqual([10 * 30 + 2, 2 * 30 + 2]); // one column per class
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
     expect(readFileSync(a).equals(readFileSync(c))).toBe(false);
+    const byClass = PNG.sync.read(readFileSync(await run(['--out', `${tmp.path}/d.png`])));
+    expect([byClass.width, byClass.height]).toEqual([10 * 30 + 2, 10 * 30 + 2]); // ten of each digit by default
     const bad = start(SAMPLE_CLI, ['--run', `${tmp.path}/nowhere`]);
     expect((await bad.exited).code).toBe(1);
     expect(bad.stderr).toMatch(/is not a run directory \(no config\.json\)/);

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const command = new Command('distgan-sample')
     .description("Write a PNG grid of digits drawn by a run's generator (its exported model, else its latest checkpoint)")
     .requiredOption('--run <dir>', 'run directory')
-    .option('--n <count>', 'number of digits', integerArg(1, 1024), 64)
+    .option('--n <count>', 'number of digits (default: 64, or ten of each class for a class-conditional model)', integerArg(1, 1024))
     .option('--seed <s>', 'noise seed', integerArg(0), 0)
     .option('--out <file>', 'output PNG (default: <run>/samples/sample-seed<S>.png)')
     .addOption(backendOption());
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     if (!existsSync(configFile)) throw new Error(`${runDir} is not a run directory (no config.json)`);
     const config = (JSON.parse(readFileSync(configFile, 'utf8')) as { run: RunConfig }).run;
     await selectBackend(parseBackendChoice(String(opts.backend)));
-    const n = opts.n as number;
+    const n = (opts.n as number | undefined) ?? (config.model.classes === undefined ? 64 : 10 * config.model.classes);
     const noise = fillNoise(config.model.noise, randomStream(opts.seed as number, 'sample-cli'), 0, n);
     const images = await generate(runDir, config, noise, n, log);
     const out = resolve(String(opts.out ?? join(runDir, 'samples', `sample-seed${opts.seed}.png`)));

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
- *   --samples 2000 --cooldown --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional]
+ *   --samples 2000 --cooldown --real-label 0.9 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
  * JSON line with the classifier score and Frechet distance of G itself and of moving averages of G
- * (decays 0.99 and 0.999, with the warm-up the training package uses). One process runs on one
+ * (decays 0.99, 0.999 and 0.9995, with the warm-up the training package uses). One process runs on one
  * core, so two recipes can run side by side on a 2-core machine. `--cooldown` decays the rate
- * linearly to 0 over the second half of the steps; `--g-lr` gives G its own rate (default: --lr).
+ * linearly to 0 over the second half of the steps; `--g-lr` gives G its own rate (default: --lr);
+ * `--real-label` is the target for real images in D's loss (the preset's 0.9; 1 = no smoothing).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
   options: {
     lr: { type: 'string', default: '2e-3' },
     'g-lr': { type: 'string' },
+    'real-label': { type: 'string', default: '0.9' },
     beta2: { type: 'string', default: '0.999' },
     'batch-size': { type: 'string', default: '128' },
     steps: { type: 'string', default: '3000' },
@@ -51,6 +53,11 @@ const batchSize = number('batch-size', values['batch-size']);
 const steps = number('steps', values.steps);
 const every = number('every', values.every);
 const n = number('samples', values.samples);
+const realLabel = number('real-label', values['real-label']);
+if (realLabel > 1) {
+  process.stderr.write(`sweep: --real-label must be in (0, 1], got ${realLabel}\n`);
+  process.exit(2);
+}
 
 /** The MLP with twice the width and one more hidden layer each (G 256-512-1024, D 1024-512-256). */
 const MLP_LARGE: GanModelConfig = {
@@ -92,12 +99,12 @@ const base = { ...makeRunConfig('default', { shards: 1, steps, batchSize }), mod
 const dAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr, beta2 };
 const gAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.gAdam, learningRate: gLr, beta2 };
 // The averages are kept here, several at once, so the state keeps none.
-const config: RunConfig = { ...base, dAdam, gAdam, gEmaDecay: null };
+const config: RunConfig = { ...base, dAdam, gAdam, realLabel, gEmaDecay: null };
 const state = new TrainingState(config);
 const computer = new ShardComputer(config, data);
 const executor = new LocalExecutor(computer);
 const nets = new GanNetworks(config.model);
-const decays = [0.99, 0.999];
+const decays = [0.99, 0.999, 0.9995];
 const averages = decays.map(() => Float32Array.from(state.gWeights));
 const noise = fillNoise(config.model.noise, randomStream(7, 'sweep'), 0, n);
 
@@ -129,6 +136,7 @@ for (let s = 1; s <= steps; s++) {
       gLr,
       beta2,
       cooldown: values.cooldown === true,
+      realLabel,
       batchSize,
       step: s,
       seconds: Math.round((performance.now() - started) / 1000),
