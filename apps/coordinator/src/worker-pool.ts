@@ -13,6 +13,10 @@ import {
   type WorkerMessageLimits,
 } from '@distgan/protocol';
 import type { PhasePlan, ShardExecutor, ShardTask } from '@distgan/training';
+import { traceFromEnv } from '@distgan/runtime';
+
+/** DISTGAN_TRACE=DIR: phase starts, frame arrivals and accepted results (see README Performance). */
+const trace = traceFromEnv('coordinator');
 
 export interface WorkerPoolOptions {
   /** The run config as sent in `welcome`. */
@@ -143,12 +147,14 @@ export class WorkerPool implements ShardExecutor {
 
   runPhase(plan: PhasePlan): Promise<void> {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    trace('phaseStart', { step: plan.step, phase: plan.phase });
     return new Promise((resolve) => {
       this.plan = plan;
       this.queue = [...plan.tasks];
       this.finishPhase = resolve;
       this.forgetOldTasks(plan.step);
       this.dispatch();
+      trace('dispatched', { step: plan.step, phase: plan.phase });
       this.noteWaiting();
     });
   }
@@ -159,6 +165,7 @@ export class WorkerPool implements ShardExecutor {
     if (session.state === 'closed') return;
     session.lastSeen = Date.now();
     this.bytesIn += data.byteLength;
+    trace('frame', { worker: session.id, bytes: data.byteLength });
     if (!isBinary) {
       this.violation(session, protocolError('BAD_FRAME', 'text frames are not part of the protocol'));
       return;
@@ -225,6 +232,7 @@ export class WorkerPool implements ShardExecutor {
       session.computeMs += message.computeMs;
       this.shardsByWorker[session.id] = (this.shardsByWorker[session.id] ?? 0) + 1;
       this.shardComputeMs += message.computeMs;
+      trace('accepted', { worker: session.id, step: message.step, phase: message.phase, shard: message.shard });
       if (plan.isComplete()) {
         const finish = this.finishPhase;
         this.plan = null;
@@ -274,6 +282,7 @@ export class WorkerPool implements ShardExecutor {
     const frame = message instanceof Uint8Array ? message : encodeMessage(message);
     this.bytesOut += frame.byteLength;
     session.ws.send(frame, { binary: true });
+    if (frame.byteLength > 65_536) trace('bulkSent', { worker: session.id, bytes: frame.byteLength });
   }
 
   /** The snapshot frame of `net` at its current version, encoded once for every worker. */
@@ -282,6 +291,7 @@ export class WorkerPool implements ShardExecutor {
     const cached = this.snapshotFrames[net];
     if (cached && cached.version === version) return cached.frame;
     const frame = encodeMessage({ type: 'snapshot', net, version, weights: plan.state.weights(net) });
+    trace('snapshotEncoded', { net, version, bytes: frame.byteLength });
     this.snapshotFrames[net] = { version, frame };
     return frame;
   }

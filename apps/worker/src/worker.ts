@@ -14,7 +14,11 @@ import {
   type WelcomeMessage,
   type WorkerMessage,
 } from '@distgan/protocol';
+import { traceFromEnv } from '@distgan/runtime';
 import { runConfigHash, ShardComputer, validateRunConfig, type RunConfig } from '@distgan/training';
+
+/** DISTGAN_TRACE=DIR: frame arrivals, snapshot loads, compute and send times (see README Performance). */
+const trace = traceFromEnv('worker');
 
 export interface WorkerOptions {
   readonly url: string;
@@ -163,6 +167,7 @@ export class Worker {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (!isBinary) return this.reject(protocolError('BAD_FRAME', 'text frame from the coordinator'));
+    trace('frame', { bytes: data.byteLength });
     let message;
     try {
       message = decodeCoordinatorMessage(data);
@@ -177,6 +182,7 @@ export class Worker {
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'snapshot before welcome'));
         try {
           this.computer.networks.load(message.net, message.version, message.weights);
+          trace('loaded', { net: message.net, version: message.version });
         } catch (err) {
           return this.reject(protocolError('BAD_FIELD', `snapshot of ${message.net}: ${(err as Error).message}`));
         }
@@ -249,10 +255,17 @@ export class Worker {
       if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return next();
       let sent = false;
       try {
+        trace('computeStart', { step: task.step, phase: task.phase, shard: task.shard });
         const result = this.computer!.compute(task);
+        trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
         this.shardsDone++;
         if (ws.readyState === WebSocket.OPEN) {
-          ws.send(encodeMessage({ type: 'result', ...result }), { binary: true }, () => next());
+          const frame = encodeMessage({ type: 'result', ...result });
+          trace('encoded', { bytes: frame.byteLength });
+          ws.send(frame, { binary: true }, () => {
+            trace('sent', { step: task.step, phase: task.phase, shard: task.shard });
+            next();
+          });
           sent = true;
         }
       } catch (err) {

@@ -1,2 +1,3 @@
 export { selectBackend, parseBackendChoice, describeSelection, BACKEND_CHOICES, type BackendChoice, type BackendName, type BackendSelection } from './backend.js';
 export { backendOption, integerArg } from './cli-args.js';
+export { traceFromEnv, type Trace } from './trace.js';

@@ -6,7 +6,7 @@
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
  * JSON line with the classifier score and Frechet distance of G itself and of moving averages of G
- * (decays 0.99, 0.999 and 0.9995, with the warm-up the training package uses). One process runs on one
+ * (decays 0.99 and 0.999, with the warm-up the training package uses). One process runs on one
  * core, so two recipes can run side by side on a 2-core machine. `--cooldown` decays the rate
  * linearly to 0 over the second half of the steps; `--g-lr` gives G its own rate (default: --lr);
  * `--real-label` is the target for real images in D's loss (the preset's 0.9; 1 = no smoothing).
@@ -104,7 +104,7 @@ const state = new TrainingState(config);
 const computer = new ShardComputer(config, data);
 const executor = new LocalExecutor(computer);
 const nets = new GanNetworks(config.model);
-const decays = [0.99, 0.999, 0.9995];
+const decays = [0.99, 0.999];
 const averages = decays.map(() => Float32Array.from(state.gWeights));
 const noise = fillNoise(config.model.noise, randomStream(7, 'sweep'), 0, n);
 

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { phaseBreakdowns, type TraceEvent } from './trace-breakdown.js';
+
+const e = (t: number, event: string, fields: Record<string, number | string> = {}): TraceEvent => ({ t, event, ...fields });
+
+describe('phaseBreakdowns', () => {
+  it('splits a trace into phases and attributes each interval', () => {
+    const coordinator = [
+      e(1000, 'phaseStart', { step: 0, phase: 'D' }),
+      e(1002, 'dispatched'),
+      e(1030, 'accepted'),
+      e(1041, 'accepted'),
+      e(1045, 'phaseStart', { step: 0, phase: 'G' }),
+      e(1046, 'dispatched'),
+      e(1070, 'accepted'),
+      e(1075, 'phaseStart', { step: 1, phase: 'D' }), // no end: left out
+    ];
+    const fast = [e(1003, 'computeStart'), e(1025, 'computeEnd'), e(1048, 'computeStart'), e(1066, 'computeEnd')];
+    const slow = [e(1005, 'computeStart'), e(1037, 'computeEnd')];
+    const phases = phaseBreakdowns(coordinator, [fast, slow]);
+    expect(phases).toEqual([
+      { phase: 'D', step: 0, totalMs: 45, dispatchMs: 2, toWorkersMs: 1, computeMs: 32, resultBackMs: 4, betweenPhasesMs: 4 },
+      { phase: 'G', step: 0, totalMs: 30, dispatchMs: 1, toWorkersMs: 2, computeMs: 18, resultBackMs: 4, betweenPhasesMs: 5 },
+    ]);
+  });
+
+  it('skips a phase no worker computed in (e.g. while none was connected)', () => {
+    const coordinator = [e(0, 'phaseStart', { step: 0, phase: 'D' }), e(1, 'dispatched'), e(9, 'accepted'), e(10, 'phaseStart', { step: 0, phase: 'G' })];
+    expect(phaseBreakdowns(coordinator, [[]])).toEqual([]);
+  });
+});

@@ -1,0 +1,72 @@
+/** One line of a DISTGAN_TRACE file (see `traceFromEnv` in @distgan/runtime). */
+export interface TraceEvent {
+  readonly t: number;
+  readonly event: string;
+  readonly [field: string]: number | string;
+}
+
+/** Where one phase's wall time went, in milliseconds. */
+export interface PhaseBreakdown {
+  readonly phase: string;
+  readonly step: number;
+  /** From the coordinator starting the phase to starting the next one. */
+  readonly totalMs: number;
+  /** Encoding and handing the snapshot and task frames to the sockets. */
+  readonly dispatchMs: number;
+  /** From the last frame handed over to the first worker starting to compute. */
+  readonly toWorkersMs: number;
+  /** The busiest worker's compute time (the phase cannot be shorter). */
+  readonly computeMs: number;
+  /** From the last compute ending to the coordinator having folded its result. */
+  readonly resultBackMs: number;
+  /** From the last result folded to the next phase starting: the optimizer step and bookkeeping. */
+  readonly betweenPhasesMs: number;
+}
+
+/**
+ * Splits a run's trace (the coordinator's events and every worker's, merged) into phases, each
+ * from one `phaseStart` to the next; the last phase, having no end, is left out.
+ */
+export function phaseBreakdowns(coordinator: readonly TraceEvent[], workers: readonly (readonly TraceEvent[])[]): PhaseBreakdown[] {
+  const starts = coordinator.filter((e) => e.event === 'phaseStart');
+  const out: PhaseBreakdown[] = [];
+  for (let i = 0; i + 1 < starts.length; i++) {
+    const from = starts[i]!.t;
+    const to = starts[i + 1]!.t;
+    const inPhase = (e: TraceEvent) => e.t >= from && e.t < to;
+    const ours = coordinator.filter(inPhase);
+    const dispatched = ours.find((e) => e.event === 'dispatched');
+    const accepted = ours.filter((e) => e.event === 'accepted');
+    let firstCompute = Infinity;
+    let lastCompute = -Infinity;
+    let busiest = 0;
+    for (const events of workers) {
+      let busy = 0;
+      let startedAt: number | null = null;
+      for (const e of events.filter(inPhase)) {
+        if (e.event === 'computeStart') {
+          startedAt = e.t;
+          firstCompute = Math.min(firstCompute, e.t);
+        } else if (e.event === 'computeEnd' && startedAt !== null) {
+          busy += e.t - startedAt;
+          lastCompute = Math.max(lastCompute, e.t);
+          startedAt = null;
+        }
+      }
+      busiest = Math.max(busiest, busy);
+    }
+    if (!dispatched || accepted.length === 0 || !Number.isFinite(firstCompute)) continue;
+    const lastAccepted = accepted.at(-1)!.t;
+    out.push({
+      phase: String(starts[i]!.phase),
+      step: Number(starts[i]!.step),
+      totalMs: to - from,
+      dispatchMs: dispatched.t - from,
+      toWorkersMs: firstCompute - dispatched.t,
+      computeMs: busiest,
+      resultBackMs: lastAccepted - lastCompute,
+      betweenPhasesMs: to - lastAccepted,
+    });
+  }
+  return out;
+}
