@@ -74,6 +74,8 @@ describe('run directory outputs', () => {
     expect(readFileSync(a).equals(readFileSync(c))).toBe(false);
     const byClass = PNG.sync.read(readFileSync(await run(['--out', `${tmp.path}/d.png`])));
     expect([byClass.width, byClass.height]).toEqual([10 * 30 + 2, 10 * 30 + 2]); // ten of each digit by default
+    const few = PNG.sync.read(readFileSync(await run(['--n', '4', '--out', `${tmp.path}/e.png`])));
+    expect([few.width, few.height]).toEqual([4 * 30 + 2, 30 + 2]); // fewer digits than classes: one row
     const bad = start(SAMPLE_CLI, ['--run', `${tmp.path}/nowhere`]);
     expect((await bad.exited).code).toBe(1);
     expect(bad.stderr).toMatch(/is not a run directory \(no config\.json\)/);

@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     const noise = fillNoise(config.model.noise, randomStream(opts.seed as number, 'sample-cli'), 0, n);
     const images = await generate(runDir, config, noise, n, log);
     const out = resolve(String(opts.out ?? join(runDir, 'samples', `sample-seed${opts.seed}.png`)));
-    writeFileSync(out, encodeImageGrid(images, n, imageSide(config.model), { range: config.model.pixelRange, columns: config.model.classes }));
+    writeFileSync(out, encodeImageGrid(images, n, imageSide(config.model), { range: config.model.pixelRange, columns: config.model.classes === undefined ? undefined : Math.min(config.model.classes, n) }));
     process.stdout.write(`${out}\n`);
   } catch (err) {
     process.stderr.write(`distgan-sample: error: ${(err as Error).message}\n`);
