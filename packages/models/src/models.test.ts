@@ -82,7 +82,8 @@ describe('dense layer gradient (explicit transposes)', () => {
     const net = new Network('T', { inputSize: 5, layers: [{ units: 4, activation: 'tanh' }, { units: 3, activation: 'linear' }] });
     net.load(initialSnapshot(net.spec, 'glorotUniform', [3]));
     const x = tf.tensor2d(randomStream(4, 'x').fillNormal(new Float32Array(6 * 5), 0), [6, 5]);
-    const ours = tf.grads((input: tf.Tensor) => tf.sum(tf.square(net.apply(input as tf.Tensor2D, true))));
+    const ours = tf.grads((input: tf.Tensor) => tf.sum(tf.square(net.apply(input as tf.Tensor2D, 'weightsAndInput'))));
+    const frozen = tf.grads((input: tf.Tensor) => tf.sum(tf.square(net.apply(input as tf.Tensor2D, 'input'))));
     const plain = tf.grads((input: tf.Tensor) => {
       const [w1, b1, w2, b2] = net.variables;
       const h = tf.tanh(tf.add(tf.matMul(input as tf.Tensor2D, w1 as tf.Tensor2D), b1!));
@@ -90,9 +91,13 @@ describe('dense layer gradient (explicit transposes)', () => {
     });
     const [dxOurs] = ours([x]);
     const [dxPlain] = plain([x]);
+    const [dxFrozen] = frozen([x]);
     const a = dxOurs!.dataSync();
     const b = dxPlain!.dataSync();
     a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 5));
+    // Held fixed, the layers give the same input gradient, bit for bit, and none for their weights.
+    expect(Array.from(dxFrozen!.dataSync())).toEqual(Array.from(a));
+    expect(() => tf.variableGrads(() => tf.sum(net.apply(x, 'input')) as tf.Scalar, net.variables as tf.Variable[])).toThrow(/Cannot find a connection between any variable and the result of the loss function/);
     const vg = (f: () => tf.Scalar) => tf.variableGrads(f, net.variables as tf.Variable[]).grads;
     const gOurs = vg(() => tf.sum(tf.square(net.apply(x))) as tf.Scalar);
     const gPlain = vg(() => {
@@ -169,7 +174,10 @@ describe('image layers', () => {
     };
     tf.tidy(() => {
       const loss = (out: tf.Tensor) => tf.sum(tf.square(tf.sub(out, 0.3))) as tf.Scalar;
-      compare(tf.grad((input) => loss(net.apply(input as tf.Tensor2D, true)))(x), tf.grad((input) => loss(plainApply(input as tf.Tensor2D)))(x));
+      const dx = tf.grad((input) => loss(net.apply(input as tf.Tensor2D, 'weightsAndInput')))(x);
+      compare(dx, tf.grad((input) => loss(plainApply(input as tf.Tensor2D)))(x));
+      expect(Array.from(tf.grad((input) => loss(net.apply(input as tf.Tensor2D, 'input')))(x).dataSync())).toEqual(Array.from(dx.dataSync()));
+      expect(() => tf.variableGrads(() => loss(net.apply(x, 'input')), net.variables as tf.Variable[])).toThrow(/Cannot find a connection/);
       const ours = tf.variableGrads(() => loss(net.apply(x)), net.variables as tf.Variable[]).grads;
       const plain = tf.variableGrads(() => loss(plainApply(x)), net.variables as tf.Variable[]).grads;
       for (const v of net.variables) compare(ours[v.name]!, plain[v.name]!);

@@ -28,6 +28,20 @@ const denseWithInputGradient = makeDense(true);
 const denseWithoutInputGradient = makeDense(false);
 
 /**
+ * x @ w + b with w and b held constant: the backward pass gives dL/dx only. For D in the G
+ * phase, whose weight gradients nobody reads; passing w and b as inputs (as `makeDense` does)
+ * would make every backward pass compute them (a [in, rows] x [rows, out] matMul and a
+ * transpose per layer).
+ */
+function frozenDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor2D;
+    return { value: tf.add(tf.matMul(input, w), b), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, tf.transpose(w)) };
+  }) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return f(x);
+}
+
+/**
  * A stride-1 'same' convolution plus bias with a hand-written gradient. The wasm backend has no
  * Conv2DBackpropFilter kernel, and its Conv2DBackpropInput ran 10x slower than a forward conv
  * here (200 ms vs 17 ms for 64 x 14 x 14 x 32 -> 64), so both gradients are forward convs:
@@ -56,6 +70,25 @@ function makeConv(inputGradient: boolean) {
 
 const convWithInputGradient = makeConv(true);
 const convWithoutInputGradient = makeConv(false);
+
+/** The conv of `makeConv` with w and b held constant: dL/dx only (see `frozenDense`). */
+function frozenConv(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor4D;
+    return {
+      value: tf.add(tf.conv2d(input, w, 1, 'same'), b),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.conv2d(dy as tf.Tensor4D, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'same'),
+    };
+  }) as (x: tf.Tensor4D) => tf.Tensor4D;
+  return f(x);
+}
+
+/**
+ * What a backward pass through `Network.apply` must produce: `weights` (training this network on
+ * data), `weightsAndInput`, or `input` alone (training what feeds a network held fixed, as G is
+ * trained through D).
+ */
+export type GradientFlow = 'weights' | 'weightsAndInput' | 'input';
 
 function activate<T extends tf.Tensor>(x: T, activation: Activation, leakyReluAlpha: number): T {
   switch (activation) {
@@ -119,26 +152,27 @@ export class Network {
   }
 
   /**
-   * Forward pass; call inside tf.tidy (or dispose the result). Pass `inputGradient: true` when a
-   * gradient must flow back into `input` (D applied to G's output in the G phase).
+   * Forward pass; call inside tf.tidy (or dispose the result). `flow` says which gradients a
+   * backward pass needs: the weights' (the default), the input's too, or the input's alone (D
+   * applied to G's output in the G phase).
    */
-  apply(input: tf.Tensor2D, inputGradient = false): tf.Tensor2D {
+  apply(input: tf.Tensor2D, flow: GradientFlow = 'weights'): tf.Tensor2D {
     const rows = input.shape[0];
     let h: tf.Tensor = input;
     let param = 0;
     this.config.layers.forEach((layer, i) => {
       // Until the first weighted layer, h is the input itself (maybe reshaped): its gradient is wanted only on request.
-      const needInputGradient = param > 0 || inputGradient;
+      const needInputGradient = param > 0 || flow !== 'weights';
       switch (layer.kind) {
         case undefined:
         case 'dense': {
-          const dense = needInputGradient ? denseWithInputGradient : denseWithoutInputGradient;
+          const dense = flow === 'input' ? frozenDense : needInputGradient ? denseWithInputGradient : denseWithoutInputGradient;
           h = activate(dense(h as tf.Tensor2D, this.variables[param] as tf.Tensor2D, this.variables[param + 1] as tf.Tensor1D), layer.activation, this.leakyReluAlpha);
           param += 2;
           return;
         }
         case 'conv': {
-          const conv = needInputGradient ? convWithInputGradient : convWithoutInputGradient;
+          const conv = flow === 'input' ? frozenConv : needInputGradient ? convWithInputGradient : convWithoutInputGradient;
           h = activate(conv(h as tf.Tensor4D, this.variables[param] as tf.Tensor4D, this.variables[param + 1] as tf.Tensor1D), layer.activation, this.leakyReluAlpha);
           param += 2;
           return;

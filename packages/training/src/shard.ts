@@ -113,7 +113,7 @@ export class ShardComputer {
         };
       } else {
         lossFn = () => {
-          const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), true); // D's input gradient flows into G
+          const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), 'input'); // D held fixed: only its input gradient, which flows into G
           const loss = generatorLoss(fakeLogits, { reduction: 'sum' });
           stats = tf.keep(tf.stack([loss, tf.scalar(0), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
           return loss;

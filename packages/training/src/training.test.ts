@@ -77,7 +77,7 @@ describe('shard gradients', () => {
             const x = tf.tensor2d(dataset.batch(indices), [indices.length, 784]);
             return discriminatorLoss(nets.d.apply(x), nets.d.apply(nets.g.apply(z)), { reduction: 'mean' }).total;
           }
-          return generatorLoss(nets.d.apply(nets.g.apply(z), true), { reduction: 'mean' });
+          return generatorLoss(nets.d.apply(nets.g.apply(z), 'weightsAndInput'), { reduction: 'mean' });
         }, vars as tf.Variable[]);
         return tf.concat(vars.map((v) => tf.reshape(grads[v.name]!, [-1]))).dataSync();
       });
