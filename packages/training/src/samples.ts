@@ -46,7 +46,7 @@ export function sampleNoise(networks: GanNetworks, seed: number, count: number):
  */
 export function renderSampleGrid(networks: GanNetworks, seed: number, count = networks.model.classes === undefined ? 64 : 10 * networks.model.classes): Buffer {
   const images = computeToArray(() => networks.generate(sampleNoise(networks, seed, count), count));
-  return encodeImageGrid(images, count, imageSide(networks.model), { range: networks.model.pixelRange, columns: networks.model.classes });
+  return encodeImageGrid(images, count, imageSide(networks.model), { range: networks.model.pixelRange, columns: networks.model.classes === undefined ? undefined : Math.min(networks.model.classes, count) });
 }
 
 /** Side of the model's square images. */
