@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
 /** Records one event: a name and a few numbers or strings. */
 export type Trace = (event: string, fields?: Readonly<Record<string, number | string>>) => void;
@@ -26,6 +27,14 @@ export function traceFromEnv(name: string, env: NodeJS.ProcessEnv = process.env)
     lines = [];
   };
   process.on('exit', flush);
+  // Garbage collection pauses too (V8 reports them after the fact, with their start time).
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail)?.kind ?? 0;
+      lines.push(JSON.stringify({ t: performance.timeOrigin + entry.startTime, event: 'gc', ms: entry.duration, kind }));
+    }
+  });
+  gc.observe({ entryTypes: ['gc'] });
   return (event, fields) => {
     lines.push(JSON.stringify({ t: performance.timeOrigin + performance.now(), event, ...fields }));
     if (lines.length >= 2_000) flush();

@@ -8,6 +8,7 @@ describe('phaseBreakdowns', () => {
     const coordinator = [
       e(1000, 'phaseStart', { step: 0, phase: 'D' }),
       e(1002, 'dispatched'),
+      e(1010, 'gc', { ms: 1.5, kind: 4 }),
       e(1030, 'accepted'),
       e(1041, 'accepted'),
       e(1045, 'phaseStart', { step: 0, phase: 'G' }),
@@ -15,12 +16,12 @@ describe('phaseBreakdowns', () => {
       e(1070, 'accepted'),
       e(1075, 'phaseStart', { step: 1, phase: 'D' }), // no end: left out
     ];
-    const fast = [e(1003, 'computeStart'), e(1025, 'computeEnd'), e(1048, 'computeStart'), e(1066, 'computeEnd')];
+    const fast = [e(1003, 'computeStart'), e(1020, 'gc', { ms: 0.5, kind: 1 }), e(1025, 'computeEnd'), e(1048, 'computeStart'), e(1066, 'computeEnd')];
     const slow = [e(1005, 'computeStart'), e(1037, 'computeEnd')];
     const phases = phaseBreakdowns(coordinator, [fast, slow]);
     expect(phases).toEqual([
-      { phase: 'D', step: 0, totalMs: 45, dispatchMs: 2, toWorkersMs: 1, computeMs: 32, resultBackMs: 4, betweenPhasesMs: 4 },
-      { phase: 'G', step: 0, totalMs: 30, dispatchMs: 1, toWorkersMs: 2, computeMs: 18, resultBackMs: 4, betweenPhasesMs: 5 },
+      { phase: 'D', step: 0, totalMs: 45, dispatchMs: 2, toWorkersMs: 1, computeMs: 32, resultBackMs: 4, betweenPhasesMs: 4, coordinatorGcMs: 1.5, workerGcMs: 0.5 },
+      { phase: 'G', step: 0, totalMs: 30, dispatchMs: 1, toWorkersMs: 2, computeMs: 18, resultBackMs: 4, betweenPhasesMs: 5, coordinatorGcMs: 0, workerGcMs: 0 },
     ]);
   });
 

@@ -21,6 +21,14 @@ export interface PhaseBreakdown {
   readonly resultBackMs: number;
   /** From the last result folded to the next phase starting: the optimizer step and bookkeeping. */
   readonly betweenPhasesMs: number;
+  /** Garbage-collection pauses that started in the phase: the coordinator's, and the most of any worker's. */
+  readonly coordinatorGcMs: number;
+  readonly workerGcMs: number;
+}
+
+/** Sum of the `gc` events' durations among `events`. */
+function gcMs(events: readonly TraceEvent[]): number {
+  return events.reduce((sum, e) => sum + (e.event === 'gc' ? Number(e.ms) : 0), 0);
 }
 
 /**
@@ -40,7 +48,9 @@ export function phaseBreakdowns(coordinator: readonly TraceEvent[], workers: rea
     let firstCompute = Infinity;
     let lastCompute = -Infinity;
     let busiest = 0;
+    let workerGc = 0;
     for (const events of workers) {
+      workerGc = Math.max(workerGc, gcMs(events.filter(inPhase)));
       let busy = 0;
       let startedAt: number | null = null;
       for (const e of events.filter(inPhase)) {
@@ -66,6 +76,8 @@ export function phaseBreakdowns(coordinator: readonly TraceEvent[], workers: rea
       computeMs: busiest,
       resultBackMs: lastAccepted - lastCompute,
       betweenPhasesMs: to - lastAccepted,
+      coordinatorGcMs: gcMs(ours),
+      workerGcMs: workerGc,
     });
   }
   return out;

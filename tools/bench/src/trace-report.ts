@@ -43,6 +43,8 @@ const columns: [keyof PhaseBreakdown, string][] = [
   ['computeMs', "busiest worker's compute"],
   ['resultBackMs', 'last compute end to its result folded'],
   ['betweenPhasesMs', 'optimizer step and bookkeeping'],
+  ['coordinatorGcMs', "coordinator's garbage collection (any time)"],
+  ['workerGcMs', "a worker's garbage collection (the most)"],
 ];
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 for (const phase of [...new Set(phases.map((p) => p.phase))]) {
