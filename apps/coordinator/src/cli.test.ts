@@ -1,8 +1,21 @@
-import { describe, expect, it } from 'vitest';
-import { killAll, startCoordinator } from './test-support/processes.js';
-import { afterEach } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeIdxImages, encodeIdxLabels } from '@distgan/mnist';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { killAll, startCoordinator, tempDir } from './test-support/processes.js';
 
+const tmp = tempDir();
 afterEach(killAll);
+afterAll(() => tmp.remove());
+
+/** A --data-dir of `count` images of side x side pixels with the given labels. */
+function dataDir(name: string, side: number, labels: number[]): string {
+  const dir = join(tmp.path, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), encodeIdxImages({ count: labels.length, rows: side, cols: side, pixels: new Uint8Array(labels.length * side * side) }));
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdxLabels(Uint8Array.from(labels)));
+  return dir;
+}
 
 describe('distgan-coordinator command line', () => {
   it('--help lists every flag', async () => {
@@ -35,5 +48,15 @@ describe('distgan-coordinator command line', () => {
     const c = startCoordinator(['--preset', 'tiny', '--in-process', '--data-dir', '/nonexistent-mnist']);
     expect((await c.exited).code).toBe(1);
     expect(c.stderr).toMatch(/distgan-coordinator: error: \/nonexistent-mnist: no MNIST file found; looked for train-images-idx3-ubyte/);
+  });
+
+  it('data that does not fit the model stops the coordinator at start, before any worker is waited for', async () => {
+    // --workers 0 would wait for external workers for ever if the check were left to them.
+    const labels = startCoordinator(['--preset', 'default', '--workers', '0', '--data-dir', dataDir('label10', 28, [3, 10, 4])]);
+    expect((await labels.exited).code).toBe(1);
+    expect(labels.stderr).toMatch(/distgan-coordinator: error: .*label10.*: image 1 has label 10, outside the model's 10 classes/);
+    const small = startCoordinator(['--preset', 'tiny', '--workers', '0', '--data-dir', dataDir('small', 3, [1, 2])]);
+    expect((await small.exited).code).toBe(1);
+    expect(small.stderr).toMatch(/distgan-coordinator: error: .*small.*: images have 9 pixels but the discriminator expects 784/);
   });
 });

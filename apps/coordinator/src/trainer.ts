@@ -6,6 +6,7 @@ import { computeToArray, fillNoise } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
 import {
+  checkDatasetFits,
   GanNetworks,
   LocalExecutor,
   makeRunConfig,
@@ -94,6 +95,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   log(describeSelection(selection));
   const dataset = loadMnist({ dataDir: options.dataDir, split: 'train' });
   log(`MNIST: ${dataset.count} images from ${dataset.source} (fingerprint ${dataset.fingerprint.slice(0, 12)})`);
+  checkDatasetFits(config.model, dataset); // here, not in every worker
   runDir.prepare(options.resume);
 
   const checkpoints = new CheckpointStore(runDir.checkpointsDir, configHash);

@@ -228,7 +228,13 @@ export class Worker {
     }
     if (this.computerHash !== hash) {
       this.computer?.dispose();
-      this.computer = new ShardComputer(config, this.dataset!);
+      this.computer = undefined;
+      this.computerHash = undefined;
+      try {
+        this.computer = new ShardComputer(config, this.dataset!);
+      } catch (err) {
+        return this.reject(protocolError('CONFIG_MISMATCH', `cannot train this run here: ${(err as Error).message}`));
+      }
       this.computerHash = hash;
     }
     this.options.log(`joined as ${welcome.workerId}: preset ${config.preset}, B=${config.batchSize}, K=${config.shards}`);

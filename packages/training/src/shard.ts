@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { discriminatorLoss, generatorLoss } from '@distgan/losses';
-import { fillNoise, imageSizeOf, withClassCode } from '@distgan/models';
+import { fillNoise, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
 import { fakeClasses, noiseStream, type Phase } from './batch.js';
 import { GanNetworks } from './networks.js';
@@ -41,6 +41,21 @@ export interface ShardResult extends ShardStats {
 }
 
 /**
+ * Throws a message saying how `dataset` does not fit `model`: images of another size than D
+ * takes, or (for a class-conditional model) a label outside its classes. The coordinator checks
+ * this at start, before any worker would fail on it.
+ */
+export function checkDatasetFits(model: GanModelConfig, dataset: MnistDataset): void {
+  if (dataset.imageSize !== imageSizeOf(model)) {
+    throw new Error(`${dataset.source}: images have ${dataset.imageSize} pixels but the discriminator expects ${imageSizeOf(model)}`);
+  }
+  const classes = model.classes;
+  if (classes === undefined) return;
+  const bad = dataset.labels.findIndex((label) => label >= classes);
+  if (bad >= 0) throw new Error(`${dataset.source}: image ${bad} has label ${dataset.labels[bad]}, outside the model's ${classes} classes`);
+}
+
+/**
  * Computes shard gradients: the worker's whole job, also run in-process by the single-process
  * trainer and by tests. Holds G and D as variables; call `networks.load` when a snapshot arrives.
  */
@@ -55,19 +70,12 @@ export class ShardComputer {
     readonly config: RunConfig,
     readonly dataset: MnistDataset,
   ) {
-    if (dataset.imageSize !== imageSizeOf(config.model)) {
-      throw new Error(`dataset images have ${dataset.imageSize} pixels but the discriminator expects ${imageSizeOf(config.model)}`);
-    }
+    checkDatasetFits(config.model, dataset);
     this.networks = new GanNetworks(config.model);
     const maxRows = config.batchSize;
     this.imageBuffer = new Float32Array(maxRows * dataset.imageSize);
     this.noiseBuffer = new Float32Array(maxRows * config.model.noise.size);
-    const classes = config.model.classes;
-    if (classes !== undefined) {
-      const bad = dataset.labels.findIndex((label) => label >= classes);
-      if (bad >= 0) throw new Error(`image ${bad} of ${dataset.source} has label ${dataset.labels[bad]}, outside the model's ${classes} classes`);
-    }
-    const classRows = classes === undefined ? 0 : maxRows;
+    const classRows = config.model.classes === undefined ? 0 : maxRows;
     this.fakeClassBuffer = new Int32Array(classRows);
     this.realClassBuffer = new Int32Array(classRows);
   }

@@ -239,7 +239,7 @@ describe('class-conditional networks', () => {
     const { diff, scale } = maxAbsDiff(shifted, own);
     expect(diff / scale).toBeGreaterThan(1e-3);
     const outOfRange = new MnistDataset(dataset.images, dataset.labels.map((label, i) => (i === 5 ? 10 : label)), 'bad-labels');
-    expect(() => new ShardComputer(config, outOfRange)).toThrow(/image 5 of bad-labels has label 10, outside the model's 10 classes/);
+    expect(() => new ShardComputer(config, outOfRange)).toThrow(/bad-labels: image 5 has label 10, outside the model's 10 classes/);
   });
 
   it("draw each fake row's class uniformly and the same whichever shard draws it", () => {
