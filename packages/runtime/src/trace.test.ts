@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,20 @@ describe('traceFromEnv', () => {
   it('is one shared no-op without DISTGAN_TRACE (or with it empty)', () => {
     expect(traceFromEnv('a', {})).toBe(traceFromEnv('b', { DISTGAN_TRACE: '' }));
     expect(traceFromEnv('a', {})('event')).toBeUndefined();
+  });
+
+  it('says why and does not trace when DIR cannot be written', () => {
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, '');
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(traceFromEnv('probe', { DISTGAN_TRACE: join(blocker, 'sub') })).toBe(traceFromEnv('probe', {}));
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(lines.join('')).toMatch(/^DISTGAN_TRACE: cannot write .*a-file\/sub\/probe-\d+\.jsonl \(.*\); not tracing\n$/);
   });
 
   it('writes DIR/<name>-<pid>.jsonl lines with epoch times in order, in batches of 2,000', () => {

@@ -17,9 +17,15 @@ const noTrace: Trace = () => undefined;
 export function traceFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): Trace {
   const dir = env.DISTGAN_TRACE;
   if (!dir) return noTrace;
-  mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}-${process.pid}.jsonl`);
-  writeFileSync(file, '');
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, '');
+  } catch (err) {
+    // A diagnostic aid must not stop training: say why there is no trace and go on.
+    process.stderr.write(`DISTGAN_TRACE: cannot write ${file} (${(err as Error).message}); not tracing\n`);
+    return noTrace;
+  }
   let lines: string[] = [];
   const flush = () => {
     if (lines.length === 0) return;
