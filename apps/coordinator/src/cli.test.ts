@@ -21,7 +21,7 @@ describe('distgan-coordinator command line', () => {
   it('--help lists every flag', async () => {
     const c = startCoordinator(['--help']);
     expect((await c.exited).code).toBe(0);
-    for (const flag of ['--preset', '--steps', '--batch-size', '--shards', '--seed', '--run-dir', '--backend', '--sample-every', '--data-dir', '--workers', '--in-process', '--host', '--port', '--token', '--tls-cert', '--tls-key', '--checkpoint-every', '--resume', '--task-timeout-ms', '--heartbeat-ms']) {
+    for (const flag of ['--preset', '--steps', '--batch-size', '--shards', '--seed', '--run-dir', '--backend', '--sample-every', '--data-dir', '--workers', '--min-workers', '--in-process', '--host', '--port', '--token', '--tls-cert', '--tls-key', '--checkpoint-every', '--resume', '--task-timeout-ms', '--heartbeat-ms']) {
       expect(c.stdout).toContain(flag);
     }
   });

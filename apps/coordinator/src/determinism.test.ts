@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { coordinatorUrl, readMetrics, readSummary, runToEnd, startCoordinator, startWorker, testRuns } from './test-support/processes.js';
 
@@ -37,6 +39,21 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
     expect(readSummary(dir).weightsSha256).toBe(reference.weightsSha256);
     const shardsByWorker = readMetrics(dir).map((m) => m.shardsByWorker as Record<string, number>);
     expect(shardsByWorker.every((s) => Object.values(s).reduce((a, b) => a + b, 0) === 8)).toBe(true); // 4 shards x 2 phases
+  });
+
+  it('--min-workers 2 holds step 0 until a second worker joins, then both take shards from the first step', async () => {
+    const dir = runDir();
+    const coordinator = startCoordinator([...TINY, '--shards', '4', '--workers', '0', '--min-workers', '2', '--run-dir', dir]);
+    const url = await coordinatorUrl(coordinator);
+    startWorker(url, ['--name', 'first']);
+    await coordinator.waitFor(/first@.*joined/);
+    await coordinator.waitFor(/waiting for 2 workers to join before the first step/);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const stepsSoFar = existsSync(join(dir, 'metrics.jsonl')) ? readMetrics(dir).length : 0;
+    expect(stepsSoFar).toBe(0); // nothing trained with one worker
+    startWorker(url, ['--name', 'second']);
+    expect((await coordinator.exited).code).toBe(0);
+    expect(Object.keys(readMetrics(dir)[0]!.shardsByWorker as Record<string, number>)).toHaveLength(2);
   });
 
   it('full-size seed preset: 2 local workers and in-process agree over 5 steps at B=128', async () => {

@@ -25,7 +25,9 @@ else if (netemProblem) console.log(`multihost netem variant skipped: ${netemProb
 const ARGS = ['--preset', 'tiny', '--steps', '4', '--shards', '4', '--seed', '11', '--sample-every', '0'];
 
 function multihost(flags: string[], runDir: string): { status: number | null; output: string } {
-  const r = spawnSync(SCRIPT, [...flags, '--', ...ARGS, '--run-dir', runDir], { encoding: 'utf8', timeout: 120_000 });
+  // Both workers must be in before step 0: the tiny run would otherwise end before a worker still
+  // backing off from an early connection attempt came back.
+  const r = spawnSync(SCRIPT, [...flags, '--', ...ARGS, '--min-workers', '2', '--run-dir', runDir], { encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
 }
 

@@ -16,6 +16,8 @@ export interface RemoteOptions {
   readonly tlsCert?: string | undefined;
   readonly tlsKey?: string | undefined;
   readonly workers: number;
+  /** Workers that must have joined before the first step (later steps run with whoever is there). */
+  readonly minWorkers?: number | undefined;
   readonly backend: string;
   readonly dataDir?: string | undefined;
   readonly taskTimeoutMs: number;

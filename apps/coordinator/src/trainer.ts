@@ -165,6 +165,11 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         log(m);
       });
       executor = remote.pool;
+      const minWorkers = options.minWorkers ?? 1;
+      if (minWorkers > 1) {
+        log(`waiting for ${minWorkers} workers to join before the first step (--min-workers)`);
+        await remote.pool.whenReady(minWorkers);
+      }
     }
 
     const tutorialLines = config.preset === 'seed';

@@ -110,6 +110,7 @@ export class WorkerPool implements ShardExecutor {
   private bytesOut = 0;
   private shardsByWorker: Record<string, number> = {};
   private shardComputeMs = 0;
+  private readyWaiters: { readonly count: number; readonly resolve: () => void }[] = [];
   /** Results dropped as late or duplicate, since start. */
   droppedResults = 0;
   /** Connections closed for protocol violations, since start. */
@@ -200,6 +201,7 @@ export class WorkerPool implements ShardExecutor {
         session.state = 'ready';
         this.opts.log(`worker ${session.label} joined (backend ${session.info?.backend}); ${this.readyCount()} connected`);
         this.waitingSince = null;
+        this.notifyJoined();
         this.dispatch();
         return;
       case 'result':
@@ -376,6 +378,19 @@ export class WorkerPool implements ShardExecutor {
       const secs = Math.round((now - this.waitingSince) / 1000);
       this.opts.log(`waiting for workers: none connected (step ${this.plan.step} ${this.plan.phase} phase${secs > 0 ? `, waited ${secs}s` : ''})`);
     }
+  }
+
+  /** Resolves once at least `count` workers have finished their handshake (now, if they have). */
+  whenReady(count: number): Promise<void> {
+    if (this.readyCount() >= count) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push({ count, resolve }));
+  }
+
+  private notifyJoined(): void {
+    const ready = this.readyCount();
+    const due = this.readyWaiters.filter((w) => ready >= w.count);
+    this.readyWaiters = this.readyWaiters.filter((w) => ready < w.count);
+    for (const w of due) w.resolve();
   }
 
   // ---- status ----
