@@ -38,10 +38,13 @@ describe('distgan-coordinator command line', () => {
     expect(tooMany.stderr).toMatch(/shards \(99\) cannot exceed the batch size \(32\)/);
   });
 
-  it('--resume without --run-dir says which flag is missing', async () => {
+  it('--resume without --run-dir, or --min-workers with --in-process, says which flags clash', async () => {
     const c = startCoordinator(['--resume', '--in-process']);
     expect((await c.exited).code).toBe(1);
     expect(c.stderr).toMatch(/--resume needs --run-dir DIR/);
+    const both = startCoordinator(['--in-process', '--min-workers', '2']);
+    expect((await both.exited).code).toBe(1);
+    expect(both.stderr).toMatch(/--min-workers waits for workers, but --in-process uses none/);
   });
 
   it('a malformed --data-dir gives a clear error naming the file, and exits 1', async () => {

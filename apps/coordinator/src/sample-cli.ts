@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
-import { encodeImageGrid, imageSide, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
+import { defaultSampleCount, encodeSampleGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
 
 
@@ -53,11 +53,11 @@ async function main(): Promise<void> {
     if (!existsSync(configFile)) throw new Error(`${runDir} is not a run directory (no config.json)`);
     const config = (JSON.parse(readFileSync(configFile, 'utf8')) as { run: RunConfig }).run;
     await selectBackend(parseBackendChoice(String(opts.backend)));
-    const n = (opts.n as number | undefined) ?? (config.model.classes === undefined ? 64 : 10 * config.model.classes);
+    const n = (opts.n as number | undefined) ?? defaultSampleCount(config.model);
     const noise = fillNoise(config.model.noise, randomStream(opts.seed as number, 'sample-cli'), 0, n);
     const images = await generate(runDir, config, noise, n, log);
     const out = resolve(String(opts.out ?? join(runDir, 'samples', `sample-seed${opts.seed}.png`)));
-    writeFileSync(out, encodeImageGrid(images, n, imageSide(config.model), { range: config.model.pixelRange, columns: config.model.classes === undefined ? undefined : Math.min(config.model.classes, n) }));
+    writeFileSync(out, encodeSampleGrid(config.model, images, n));
     process.stdout.write(`${out}\n`);
   } catch (err) {
     process.stderr.write(`distgan-sample: error: ${(err as Error).message}\n`);

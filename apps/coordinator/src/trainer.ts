@@ -77,6 +77,7 @@ function log(message: string): void {
 /** Runs one training job to the end; resolves with the summary also written to summary.json. */
 export async function runCoordinator(options: CoordinatorOptions): Promise<RunSummary> {
   const started = Date.now();
+  if (options.inProcess && (options.minWorkers ?? 1) > 1) throw new Error('--min-workers waits for workers, but --in-process uses none: drop one of them');
   const runDir = new RunDirectory(options.runDir ?? defaultRunDir(options.preset, options.seed ?? PRESETS[options.preset].seed));
   let config: RunConfig;
   if (options.resume) {

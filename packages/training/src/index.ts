@@ -18,4 +18,4 @@ export { ShardOrderedSum } from './accumulate.js';
 export { TrainingState, emaDecayAt, type TrainingStateData } from './state.js';
 export { trainStep, planTasks, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
 export { LocalExecutor } from './local-executor.js';
-export { encodeImageGrid, renderSampleGrid, probeSample, sampleNoise, imageSide, type GridOptions } from './samples.js';
+export { encodeImageGrid, encodeSampleGrid, defaultSampleCount, renderSampleGrid, probeSample, sampleNoise, type GridOptions } from './samples.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { balancedClasses, computeToArray, fillNoise, imageSizeOf, withClassCode } from '@distgan/models';
+import { balancedClasses, computeToArray, fillNoise, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { PNG } from 'pngjs';
 import type { GanNetworks } from './networks.js';
@@ -40,18 +40,26 @@ export function sampleNoise(networks: GanNetworks, seed: number, count: number):
   return fillNoise(networks.model.noise, randomStream(seed, 'samples'), 0, count);
 }
 
-/**
- * G(z) for the fixed sample noise, as a PNG grid. A conditional model's grid has one column per
- * class (and 100 digits by default, ten of each).
- */
-export function renderSampleGrid(networks: GanNetworks, seed: number, count = networks.model.classes === undefined ? 64 : 10 * networks.model.classes): Buffer {
-  const images = computeToArray(() => networks.generate(sampleNoise(networks, seed, count), count));
-  return encodeImageGrid(images, count, imageSide(networks.model), { range: networks.model.pixelRange, columns: networks.model.classes === undefined ? undefined : Math.min(networks.model.classes, count) });
+/** Digits in a sample grid unless asked otherwise: 8x8, or ten of each class for a conditional model. */
+export function defaultSampleCount(model: GanModelConfig): number {
+  return model.classes === undefined ? 64 : 10 * model.classes;
 }
 
-/** Side of the model's square images. */
-export function imageSide(model: GanNetworks['model']): number {
-  return Math.round(Math.sqrt(imageSizeOf(model)));
+/**
+ * `count` generated images of `model` as a PNG grid in its pixel range; a conditional model's
+ * grid has one column per class (its images are drawn with the balanced code, see
+ * `balancedClasses`), or one row when there are fewer images than classes.
+ */
+export function encodeSampleGrid(model: GanModelConfig, images: Float32Array, count: number): Buffer {
+  const side = Math.round(Math.sqrt(imageSizeOf(model)));
+  const columns = model.classes === undefined ? undefined : Math.min(model.classes, count);
+  return encodeImageGrid(images, count, side, { range: model.pixelRange, columns });
+}
+
+/** G(z) for the fixed sample noise, as a PNG grid. */
+export function renderSampleGrid(networks: GanNetworks, seed: number, count = defaultSampleCount(networks.model)): Buffer {
+  const images = computeToArray(() => networks.generate(sampleNoise(networks, seed, count), count));
+  return encodeSampleGrid(networks.model, images, count);
 }
 
 /** The tutorial's per-iteration probe: one sample's max pixel (as 0..255) and D(G(z)) for it. */

@@ -54,6 +54,30 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number;
   return { diff, scale };
 }
 
+/**
+ * For a model variant (`configFor(K)`): the summed shard gradients of both phases agree for 1 and
+ * 3 shards, and a training step after the first leaves tf.memory().numTensors unchanged.
+ */
+async function expectShardInvariantAndLeakFree(configFor: (shards: number) => RunConfig): Promise<void> {
+  for (const phase of ['D', 'G'] as const) {
+    const whole = computeAll(configFor(1), new TrainingState(configFor(1)), phase);
+    const sharded = computeAll(configFor(3), new TrainingState(configFor(3)), phase);
+    const { diff, scale } = maxAbsDiff(sharded, whole);
+    expect(scale).toBeGreaterThan(0);
+    expect(diff / scale).toBeLessThan(1e-5);
+  }
+  const config = configFor(2);
+  const state = new TrainingState(config);
+  const computer = new ShardComputer(config, dataset);
+  const executor = new LocalExecutor(computer);
+  await trainStep(state, executor, dataset.count);
+  const before = tf.memory().numTensors;
+  const result = await trainStep(state, executor, dataset.count);
+  expect(tf.memory().numTensors).toBe(before);
+  expect(Number.isFinite(result.d.loss) && Number.isFinite(result.g.loss)).toBe(true);
+  computer.dispose();
+}
+
 describe('shard gradients', () => {
   it('summed over K shards and divided by B equal the full-batch mean-loss gradient (rel. 1e-5)', () => {
     for (const phase of ['D', 'G'] as const) {
@@ -154,25 +178,7 @@ describe('convolutional networks', () => {
     return { ...base, model };
   };
 
-  it('give the same gradient in 1 shard or 3 (rel. 1e-5) and a step leaks no tensors', async () => {
-    for (const phase of ['D', 'G'] as const) {
-      const whole = computeAll(convConfig(1), new TrainingState(convConfig(1)), phase);
-      const sharded = computeAll(convConfig(3), new TrainingState(convConfig(3)), phase);
-      const { diff, scale } = maxAbsDiff(sharded, whole);
-      expect(scale).toBeGreaterThan(0);
-      expect(diff / scale).toBeLessThan(1e-5);
-    }
-    const config = convConfig(2);
-    const state = new TrainingState(config);
-    const computer = new ShardComputer(config, dataset);
-    const executor = new LocalExecutor(computer);
-    await trainStep(state, executor, dataset.count);
-    const before = tf.memory().numTensors;
-    const result = await trainStep(state, executor, dataset.count);
-    expect(tf.memory().numTensors).toBe(before);
-    expect(Number.isFinite(result.d.loss) && Number.isFinite(result.g.loss)).toBe(true);
-    computer.dispose();
-  });
+  it('give the same gradient in 1 shard or 3 (rel. 1e-5) and a step leaks no tensors', () => expectShardInvariantAndLeakFree(convConfig));
 });
 
 describe('class-conditional networks', () => {
@@ -182,24 +188,7 @@ describe('class-conditional networks', () => {
     return { ...base, model: classConditional(base.model, 10) };
   };
 
-  it('give the same gradient in 1 shard or 3 (rel. 1e-5) and a step leaks no tensors', async () => {
-    for (const phase of ['D', 'G'] as const) {
-      const whole = computeAll(conditionalConfig(1), new TrainingState(conditionalConfig(1)), phase);
-      const sharded = computeAll(conditionalConfig(3), new TrainingState(conditionalConfig(3)), phase);
-      const { diff, scale } = maxAbsDiff(sharded, whole);
-      expect(scale).toBeGreaterThan(0);
-      expect(diff / scale).toBeLessThan(1e-5);
-    }
-    const config = conditionalConfig(2);
-    const state = new TrainingState(config);
-    const computer = new ShardComputer(config, dataset);
-    const executor = new LocalExecutor(computer);
-    await trainStep(state, executor, dataset.count);
-    const before = tf.memory().numTensors;
-    await trainStep(state, executor, dataset.count);
-    expect(tf.memory().numTensors).toBe(before);
-    computer.dispose();
-  });
+  it('give the same gradient in 1 shard or 3 (rel. 1e-5) and a step leaks no tensors', () => expectShardInvariantAndLeakFree(conditionalConfig));
 
   it("feed D each real image's own label, and reject labels outside the classes", () => {
     const config = conditionalConfig(1);
