@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
@@ -36,10 +37,15 @@ describe('evaluation classifier', () => {
   });
 
   it('rejects a damaged cache with a message naming the file', () => {
-    const broken = join(cacheDir, '..', `broken-${process.pid}`);
-    classifier.save(broken);
-    writeFileSync(join(broken, 'weights.bin'), new Uint8Array(10));
-    expect(() => MnistClassifier.load(broken)).toThrow(/weights\.bin is 10 bytes, expected/);
+    // A scratch folder, not the user's cache (an earlier version left a broken-<pid> there per run).
+    const broken = mkdtempSync(join(tmpdir(), 'distgan-broken-classifier-'));
+    try {
+      classifier.save(broken);
+      writeFileSync(join(broken, 'weights.bin'), new Uint8Array(10));
+      expect(() => MnistClassifier.load(broken)).toThrow(/weights\.bin is 10 bytes, expected/);
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
   });
 
   it('leaks no tensors when scoring', () => {
