@@ -14,6 +14,7 @@ import {
 } from '@distgan/protocol';
 import type { PhasePlan, ShardExecutor, ShardTask } from '@distgan/training';
 import { traceFromEnv } from '@distgan/runtime';
+import { SnapshotFrames } from './snapshot-frames.js';
 
 /** DISTGAN_TRACE=DIR: phase starts, frame arrivals and accepted results (see README Performance). */
 const trace = traceFromEnv('coordinator');
@@ -97,7 +98,7 @@ export class WorkerPool implements ShardExecutor {
   private plan: PhasePlan | null = null;
   private queue: ShardTask[] = [];
   private finishPhase: (() => void) | null = null;
-  private readonly snapshotFrames: Partial<Record<NetworkName, { version: number; frame: Uint8Array }>> = {};
+  private readonly snapshots = new SnapshotFrames(trace);
   private readonly timers: NodeJS.Timeout[] = [];
   private waitingSince: number | null = null;
   private lastWaitingLog = 0;
@@ -280,22 +281,18 @@ export class WorkerPool implements ShardExecutor {
 
   // ---- outbound ----
 
-  private send(session: WorkerSession, message: CoordinatorMessage | Uint8Array): void {
+  private send(session: WorkerSession, message: CoordinatorMessage | Uint8Array, onSent?: () => void): void {
     const frame = message instanceof Uint8Array ? message : encodeMessage(message);
     this.bytesOut += frame.byteLength;
-    session.ws.send(frame, { binary: true });
+    // ws calls back once the kernel has the bytes, or with an error if the socket is gone.
+    session.ws.send(frame, { binary: true }, onSent);
     if (frame.byteLength > 65_536) trace('bulkSent', { worker: session.id, bytes: frame.byteLength });
   }
 
-  /** The snapshot frame of `net` at its current version, encoded once for every worker. */
-  private snapshotFrame(plan: PhasePlan, net: NetworkName): Uint8Array {
-    const version = plan.state.version(net);
-    const cached = this.snapshotFrames[net];
-    if (cached && cached.version === version) return cached.frame;
-    const frame = encodeMessage({ type: 'snapshot', net, version, weights: plan.state.weights(net) });
-    trace('snapshotEncoded', { net, version, bytes: frame.byteLength });
-    this.snapshotFrames[net] = { version, frame };
-    return frame;
+  /** Sends `net`'s snapshot at its current version: encoded once for every worker. */
+  private sendSnapshot(session: WorkerSession, plan: PhasePlan, net: NetworkName): void {
+    const snapshot = this.snapshots.current(net, plan.state.version(net), plan.state.weights(net));
+    this.send(session, snapshot.frame, this.snapshots.sending(snapshot));
   }
 
   private dispatch(): void {
@@ -311,7 +308,7 @@ export class WorkerPool implements ShardExecutor {
         const task = this.queue.shift()!;
         for (const net of ['D', 'G'] as const) {
           if (session.versions[net] !== plan.state.version(net)) {
-            this.send(session, this.snapshotFrame(plan, net));
+            this.sendSnapshot(session, plan, net);
             session.versions[net] = plan.state.version(net);
           }
         }

@@ -7,6 +7,7 @@ import {
   codeForClose,
   decodeCoordinatorMessage,
   encodeMessage,
+  FrameBuffer,
   PROTOCOL_VERSION,
   protocolError,
   ProtocolError,
@@ -57,6 +58,8 @@ export class Worker {
   /** Queued tasks with the connection they came on: a result goes back only on that one. */
   private tasks: { readonly task: TaskMessage; readonly ws: WebSocket }[] = [];
   private busy = false;
+  /** Memory every result frame is encoded into (one at a time: see `drain`). */
+  private readonly resultFrame = new FrameBuffer();
   shardsDone = 0;
 
   constructor(private readonly options: WorkerOptions) {}
@@ -266,7 +269,8 @@ export class Worker {
         trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
         this.shardsDone++;
         if (ws.readyState === WebSocket.OPEN) {
-          const frame = encodeMessage({ type: 'result', ...result });
+          // Safe to reuse: the next task waits for this send's callback (below).
+          const frame = encodeMessage({ type: 'result', ...result }, this.resultFrame);
           trace('encoded', { bytes: frame.byteLength });
           ws.send(frame, { binary: true }, () => {
             trace('sent', { step: task.step, phase: task.phase, shard: task.shard });

@@ -1,11 +1,13 @@
-import { pack } from 'msgpackr';
+import { pack, Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import {
   codeForClose,
   COORDINATOR_MESSAGE_TYPES,
   decodeCoordinatorMessage,
+  decodeFrame,
   decodeWorkerMessage,
   encodeMessage,
+  FrameBuffer,
   maxFrameBytes,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -90,6 +92,38 @@ describe('round trips', () => {
     const decoded = decodeCoordinatorMessage(shifted.subarray(1));
     expect(decoded).toEqual(coordinatorSamples.snapshot);
     expect(decoded.type === 'snapshot' && decoded.weights.buffer !== shifted.buffer).toBe(true);
+  });
+});
+
+describe('bulk frames', () => {
+  // The codec's settings: a bulk frame must be exactly what msgpackr itself writes for the message.
+  const reference = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
+
+  it('are byte for byte what msgpackr writes, for bin 8, 16 and 32 payloads', () => {
+    for (const length of [0, 1, 63, 64, 16_383, 16_384, 100_000]) {
+      const gradient = Float32Array.from({ length }, (_, i) => Math.sin(i));
+      const frame = encodeMessage({ ...workerSamples.result, gradient });
+      const { pad } = decodeFrame(frame);
+      const { gradient: _, ...small } = workerSamples.result;
+      const expected = reference.pack({ ...small, pad, gradient: new Uint8Array(gradient.buffer) });
+      expect(Buffer.from(frame).equals(expected), `length ${length}`).toBe(true);
+    }
+  });
+
+  it('encoded into a FrameBuffer: the same bytes, in the same memory every time', () => {
+    const into = new FrameBuffer();
+    const first = encodeMessage({ ...coordinatorSamples.snapshot, weights: new Float32Array(5000).fill(1) }, into);
+    const memory = first.buffer;
+    expect(Buffer.from(first).equals(encodeMessage({ ...coordinatorSamples.snapshot, weights: new Float32Array(5000).fill(1) }))).toBe(true);
+    const second = encodeMessage({ ...coordinatorSamples.snapshot, version: 8, weights: new Float32Array(5000).fill(2) }, into);
+    expect(second.buffer).toBe(memory); // reused, not reallocated
+    expect(decodeCoordinatorMessage(new Uint8Array(second))).toEqual({ ...coordinatorSamples.snapshot, version: 8, weights: new Float32Array(5000).fill(2) });
+    // Small messages do not touch it; a larger bulk message grows it.
+    encodeMessage(coordinatorSamples.done, into);
+    expect(into.capacity).toBe(second.byteLength);
+    const bigger = encodeMessage({ ...coordinatorSamples.snapshot, weights: new Float32Array(6000) }, into);
+    expect(bigger.buffer).not.toBe(memory);
+    expect(into.capacity).toBe(bigger.byteLength);
   });
 });
 
