@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { backendOption, parseBackendChoice, integerArg } from '@distgan/runtime';
+import { backendOption, parseBackendChoice, integerArg, relaxHeapGrowth } from '@distgan/runtime';
 import { parsePresetName, PRESET_NAMES } from '@distgan/training';
 import { RunDirectory } from './run-dir.js';
 import { runCoordinator, type CoordinatorOptions } from './trainer.js';
@@ -72,6 +72,7 @@ export function toOptions(opts: Record<string, unknown>): CoordinatorOptions {
 async function main(): Promise<void> {
   const command = buildCommand();
   command.parse();
+  relaxHeapGrowth(); // frames turn over megabytes a phase; see @distgan/runtime
   try {
     const summary = await runCoordinator(toOptions(command.opts()));
     // Printed after workers and server are shut down, so the run directory is the last line.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { backendOption, describeSelection, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
+import { backendOption, describeSelection, parseBackendChoice, selectBackend, integerArg, relaxHeapGrowth } from '@distgan/runtime';
 import { Worker } from './worker.js';
 
 
@@ -22,6 +22,7 @@ export function buildCommand(): Command {
 async function main(): Promise<void> {
   const command = buildCommand();
   command.parse();
+  relaxHeapGrowth(); // frames turn over megabytes a phase; see @distgan/runtime
   const opts = command.opts();
   const name = String(opts.name);
   const log = (m: string) => process.stderr.write(`[worker ${name}] ${m}\n`);

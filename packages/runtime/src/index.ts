@@ -1,3 +1,4 @@
 export { selectBackend, parseBackendChoice, describeSelection, BACKEND_CHOICES, type BackendChoice, type BackendName, type BackendSelection } from './backend.js';
 export { backendOption, integerArg } from './cli-args.js';
 export { traceFromEnv, type Trace } from './trace.js';
+export { relaxHeapGrowth, HEAP_GROWING_PERCENT } from './heap.js';
