@@ -18,9 +18,10 @@ export interface TrainingStateData {
 /**
  * The average's decay after `updates` G steps: TensorFlow's ExponentialMovingAverage with
  * num_updates, min(decay, (1 + t) / (10 + t)), so early steps are not swamped by the initial weights.
+ * `warmup` replaces the 10 (2 gives the plain mean of every step's weights; see `gEmaWarmup`).
  */
-export function emaDecayAt(decay: number, updates: number): number {
-  return Math.min(decay, (1 + updates) / (10 + updates));
+export function emaDecayAt(decay: number, updates: number, warmup = 10): number {
+  return Math.min(decay, (1 + updates) / (warmup + updates));
 }
 
 /**

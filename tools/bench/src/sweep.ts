@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /**
  * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
- *   --samples 2000 --cooldown --real-label 0.9 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional]
+ *   --samples 2000 --cooldown --real-label 0.9 --decays 0.99,0.999,0.9999/3 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
  * JSON line with the classifier score and Frechet distance of G itself and of moving averages of G
- * (decays 0.99 and 0.999, with the warm-up the training package uses). One process runs on one
+ * (`--decays`, default 0.99 and 0.999, with the warm-up the training package uses; `d/w` sets its constant). One process runs on one
  * core, so two recipes can run side by side on a 2-core machine. `--cooldown` decays the rate
  * linearly to 0 over the second half of the steps; `--g-lr` gives G its own rate (default: --lr);
- * `--real-label` is the target for real images in D's loss (the preset's 0.9; 1 = no smoothing).
+ * `--real-label` is the target for real images in D's loss (default 0.9, the earlier preset's; 1 = no smoothing, the `default` preset's).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'auto' },
     cooldown: { type: 'boolean', default: false },
     model: { type: 'string', default: 'mlp' },
+    decays: { type: 'string', default: '0.99,0.999' },
   },
 });
 const number = (name: string, text: string | undefined) => {
@@ -104,7 +105,13 @@ const state = new TrainingState(config);
 const computer = new ShardComputer(config, data);
 const executor = new LocalExecutor(computer);
 const nets = new GanNetworks(config.model);
-const decays = [0.99, 0.999];
+// "0.999" is TensorFlow's warm-up (1 + t) / (10 + t); "0.9999/3" replaces its 10 by 3.
+const decays = values.decays!.split(',').map((text) => {
+  const [d, w = 10] = text.split('/').map(Number);
+  if (d! > 0 && d! < 1 && w > 1) return { label: text, decay: d!, warmup: w };
+  process.stderr.write(`sweep: --decays must be numbers in (0, 1), each optionally /warm-up (> 1), got "${text}"\n`);
+  return process.exit(2);
+});
 const averages = decays.map(() => Float32Array.from(state.gWeights));
 const noise = fillNoise(config.model.noise, randomStream(7, 'sweep'), 0, n);
 
@@ -123,8 +130,8 @@ for (let s = 1; s <= steps; s++) {
     gAdam.learningRate = gLr * left;
   }
   await trainStep(state, executor, data.count);
-  decays.forEach((decay, k) => {
-    const d = emaDecayAt(decay, s);
+  decays.forEach(({ decay, warmup }, k) => {
+    const d = emaDecayAt(decay, s, warmup);
     const average = averages[k]!;
     const w = state.gWeights;
     for (let i = 0; i < average.length; i++) average[i] = d * average[i]! + (1 - d) * w[i]!;
@@ -141,7 +148,7 @@ for (let s = 1; s <= steps; s++) {
       step: s,
       seconds: Math.round((performance.now() - started) / 1000),
       g: score(state.gWeights),
-      ...Object.fromEntries(decays.map((d, k) => [`average${d}`, score(averages[k]!)])),
+      ...Object.fromEntries(decays.map((d, k) => [`average${d.label}`, score(averages[k]!)])),
       tensors: tf.memory().numTensors,
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
