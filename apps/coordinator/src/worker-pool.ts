@@ -292,7 +292,13 @@ export class WorkerPool implements ShardExecutor {
   /** Sends `net`'s snapshot at its current version: encoded once for every worker. */
   private sendSnapshot(session: WorkerSession, plan: PhasePlan, net: NetworkName): void {
     const snapshot = this.snapshots.current(net, plan.state.version(net), plan.state.weights(net));
-    this.send(session, snapshot.frame, this.snapshots.sending(snapshot));
+    const sent = this.snapshots.sending(snapshot);
+    try {
+      this.send(session, snapshot.frame, sent);
+    } catch (err) {
+      sent(); // ws threw before taking the frame: nothing holds its memory
+      throw err;
+    }
   }
 
   private dispatch(): void {
