@@ -3,11 +3,13 @@ import type { GanModelConfig, NetworkConfig } from './config.js';
 
 /**
  * `model` made class-conditional on `classes` classes: the same layers, with G's and D's inputs
- * widened by the one-hot code (see `GanModelConfig.classes`).
+ * widened by the one-hot code (see `GanModelConfig.classes`); `projection` also gives D a
+ * projection of the code onto its last hidden layer (see `NetworkConfig.projection`).
  */
-export function classConditional(model: GanModelConfig, classes: number): GanModelConfig {
+export function classConditional(model: GanModelConfig, classes: number, options: { readonly projection?: boolean } = {}): GanModelConfig {
   const widen = (net: NetworkConfig): NetworkConfig => ({ ...net, inputSize: net.inputSize + classes });
-  return { ...model, classes, generator: widen(model.generator), discriminator: widen(model.discriminator) };
+  const discriminator = widen(model.discriminator);
+  return { ...model, classes, generator: widen(model.generator), discriminator: options.projection ? { ...discriminator, projection: { classes } } : discriminator };
 }
 
 /** Pixels per image: D's input without the class code of a conditional model. */

@@ -47,6 +47,14 @@ export type Layer = DenseLayer | ReshapeLayer | ConvLayer | UpsampleLayer | AvgP
 export interface NetworkConfig {
   readonly inputSize: number;
   readonly layers: readonly Layer[];
+  /**
+   * A projection discriminator (Miyato & Koyama 2018) when set: the input's last `classes`
+   * columns are a one-hot class code y, and the output (one linear unit) gains the inner product
+   * of y's learned embedding (a `classes` x h matrix `v`, the last parameter) with h, the last
+   * hidden layer's output. The layers still see the whole input, code included. Absent: a plain
+   * network (old configs keep their hashes).
+   */
+  readonly projection?: { readonly classes: number };
 }
 
 export type NoiseConfig =
@@ -201,6 +209,8 @@ export function validateModelConfig(config: GanModelConfig): void {
     // The code is appended to a flat input; an image-first D would need another way in.
     if (d.layers[0] && (d.layers[0].kind ?? 'dense') !== 'dense') problems.push('a class-conditional discriminator must start with a dense layer');
   }
+  if (g.projection) problems.push('only the discriminator can have a projection');
+  if (d.projection && d.projection.classes !== config.classes) problems.push(`the discriminator's projection has ${d.projection.classes} classes, the model ${config.classes ?? 'none'}`);
   const codeWidth = Number.isInteger(classes) ? classes : 0;
   if (g.inputSize !== config.noise.size + codeWidth) {
     problems.push(codeWidth ? `generator input ${g.inputSize} != noise size ${config.noise.size} + ${codeWidth} classes` : `generator input ${g.inputSize} != noise size ${config.noise.size}`);

@@ -160,7 +160,10 @@ export class Network {
     const rows = input.shape[0];
     let h: tf.Tensor = input;
     let param = 0;
+    const last = this.config.layers.length - 1;
+    let hidden: tf.Tensor2D = input; // the last layer's input, which a projection embeds the class against
     this.config.layers.forEach((layer, i) => {
+      if (i === last) hidden = h as tf.Tensor2D;
       // Until the first weighted layer, h is the input itself (maybe reshaped): its gradient is wanted only on request.
       const needInputGradient = param > 0 || flow !== 'weights';
       switch (layer.kind) {
@@ -195,6 +198,13 @@ export class Network {
         }
       }
     });
+    const projection = this.config.projection;
+    if (projection) {
+      // + <y v, h>: the one-hot code y (the input's last columns) picks its class's row of v.
+      const code = tf.slice(input, [0, this.config.inputSize - projection.classes], [rows, projection.classes]);
+      const embedded = tf.matMul(code, this.variables[param] as tf.Tensor2D);
+      h = tf.add(h, tf.sum(tf.mul(hidden, embedded), 1, true));
+    }
     return h as tf.Tensor2D;
   }
 

@@ -1,4 +1,4 @@
-import type { Layer, NetworkConfig } from './config.js';
+import type { DenseLayer, Layer, NetworkConfig } from './config.js';
 
 export interface ParamSpec {
   /** e.g. "w1", "b1": the tutorial's naming, one pair per dense or conv layer. */
@@ -25,10 +25,26 @@ const positiveInteger = (n: number) => Number.isInteger(n) && n > 0;
 export function layerShapes(net: NetworkConfig): ExampleShape[] {
   if (!positiveInteger(net.inputSize)) throw new Error(`input size ${net.inputSize} is not a positive integer`);
   let shape: ExampleShape = [net.inputSize];
-  return net.layers.map((layer, i) => {
+  const shapes = net.layers.map((layer, i) => {
     shape = nextShape(layer, shape, i + 1);
     return shape;
   });
+  if (net.projection) projectedWidth(net, shapes);
+  return shapes;
+}
+
+/** The width of h, the last hidden output, that a projection embeds the class code against. */
+function projectedWidth(net: NetworkConfig, shapes: readonly ExampleShape[]): number {
+  const { classes } = net.projection!;
+  const last = net.layers.at(-1);
+  const fail = (problem: string): never => {
+    throw new Error(`a projection ${problem}`);
+  };
+  if (!(positiveInteger(classes) && classes < net.inputSize)) fail(`needs a class count in [1, ${net.inputSize}), got ${classes}`);
+  if (!last || (last.kind ?? 'dense') !== 'dense' || (last as DenseLayer).units !== 1 || (last as DenseLayer).activation !== 'linear') fail('needs a last dense layer of 1 linear unit');
+  const h = shapes.length >= 2 ? shapes[shapes.length - 2]! : ([net.inputSize] as const);
+  if (h.length !== 1) fail('needs a flat input to the last layer');
+  return h[0];
 }
 
 function nextShape(layer: Layer, shape: ExampleShape, position: number): ExampleShape {
@@ -80,7 +96,10 @@ export function shapeSize(shape: ExampleShape): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Ordered parameters: w1, b1, w2, b2, ... one pair per dense or conv layer. The order is the snapshot layout. */
+/**
+ * Ordered parameters: w1, b1, w2, b2, ... one pair per dense or conv layer, then a projection's
+ * class embedding `v`. The order is the snapshot layout.
+ */
 export function parameterSpec(net: NetworkConfig): ParamSpec[] {
   const shapes = layerShapes(net);
   const spec: ParamSpec[] = [];
@@ -104,6 +123,10 @@ export function parameterSpec(net: NetworkConfig): ParamSpec[] {
       add(`b${n}`, [layer.filters], window * channels, window * layer.filters, 'bias');
     }
   });
+  if (net.projection) {
+    const width = projectedWidth(net, shapes);
+    add('v', [net.projection.classes, width], net.projection.classes, width, 'kernel');
+  }
   return spec;
 }
 

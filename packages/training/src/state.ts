@@ -18,7 +18,8 @@ export interface TrainingStateData {
 /**
  * The average's decay after `updates` G steps: TensorFlow's ExponentialMovingAverage with
  * num_updates, min(decay, (1 + t) / (10 + t)), so early steps are not swamped by the initial weights.
- * `warmup` replaces the 10 (2 gives the plain mean of every step's weights; see `gEmaWarmup`).
+ * `warmup` replaces the 10: the average's horizon is then about t / (warmup - 1) steps instead of
+ * t / 9 while the warm-up term is below `decay` (`npm run sweep -- --decays 0.9999/3`).
  */
 export function emaDecayAt(decay: number, updates: number, warmup = 10): number {
   return Math.min(decay, (1 + updates) / (warmup + updates));

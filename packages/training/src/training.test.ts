@@ -190,6 +190,12 @@ describe('class-conditional networks', () => {
 
   it('give the same gradient in 1 shard or 3 (rel. 1e-5) and a step leaks no tensors', () => expectShardInvariantAndLeakFree(conditionalConfig));
 
+  it('with a projection discriminator too', () =>
+    expectShardInvariantAndLeakFree((shards) => {
+      const base = makeRunConfig('tiny', { batchSize: 6, shards });
+      return { ...base, model: classConditional(base.model, 10, { projection: true }) };
+    }));
+
   it("feed D each real image's own label, and reject labels outside the classes", () => {
     const config = conditionalConfig(1);
     const state = new TrainingState(config);
@@ -361,6 +367,10 @@ describe("G's moving average", () => {
     }
     expect(emaDecayAt(0.9, 1)).toBeCloseTo(2 / 11, 12);
     expect(emaDecayAt(0.9, 1000)).toBe(0.9);
+    // A warm-up constant of 2, counting updates from 0, makes it the plain mean of the start and every value.
+    let mean = 0;
+    for (let t = 0; t < 50; t++) mean = emaDecayAt(0.9999, t, 2) * mean + (1 - emaDecayAt(0.9999, t, 2)) * (t + 1);
+    expect(mean).toBeCloseTo(1275 / 51, 9);
     expect(state.gEma).toEqual(expected);
     expect(state.sampleWeights()).toBe(state.gEma);
     expect(state.gEma).not.toEqual(state.gWeights);

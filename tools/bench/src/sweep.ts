@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
- *   --samples 2000 --cooldown --real-label 0.9 --decays 0.99,0.999,0.9999/3 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional]
+ *   --samples 2000 --cooldown --real-label 0.9 --decays 0.99,0.999,0.9999/3 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional|mlp-projection]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
@@ -84,6 +84,8 @@ const models: Record<string, GanModelConfig> = {
   'conv-wide': CONV_WIDE,
   hybrid: { ...DEFAULT_MODEL, discriminator: CONV_MODEL.discriminator },
   'mlp-conditional': CONDITIONAL_MLP,
+  // The same with a projection discriminator (Miyato & Koyama 2018): the code also meets D's last hidden layer.
+  'mlp-projection': classConditional(DEFAULT_MODEL, 10, { projection: true }),
 };
 const model = models[values.model!];
 if (!model) {
