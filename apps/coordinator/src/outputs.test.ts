@@ -58,6 +58,27 @@ describe('run directory outputs', () => {
     g.dispose();
   });
 
+  it("per-step outputs describe their own step while the next one already runs on the workers", async () => {
+    // With --checkpoint-every 1 the trainer waits for each step's bookkeeping before the next
+    // step (a checkpoint is due every step); without it the next step's first phase is already
+    // out while the probe, the metrics and the sample grid of the last step are written.
+    const run = async (name: string, extra: string[]) => {
+      const runDir = `${tmp.path}/${name}`;
+      const { code, proc } = await runToEnd(['--preset', 'seed', '--ignore-stop-rule', '--steps', '4', '--batch-size', '16', '--shards', '2', '--sample-every', '1', '--workers', '1', '--run-dir', runDir, ...extra]);
+      expect(code, proc.stderr).toBe(0);
+      return runDir;
+    };
+    const overlapped = await run('overlapped', []);
+    const sequential = await run('sequential', ['--checkpoint-every', '1']);
+    const fields = (runDir: string) => readMetrics(runDir).map(({ step, dLoss, gLoss, probeMaxPixel, probeDFake }) => ({ step, dLoss, gLoss, probeMaxPixel, probeDFake }));
+    expect(fields(overlapped)).toEqual(fields(sequential));
+    expect(fields(overlapped).every((m) => typeof m.probeDFake === 'number')).toBe(true);
+    for (const step of [0, 1, 2, 3]) {
+      const file = `samples/step-${String(step).padStart(6, '0')}.png`;
+      expect(readFileSync(join(overlapped, file)).equals(readFileSync(join(sequential, file))), file).toBe(true);
+    }
+  });
+
   it('npm run sample writes a grid of n digits, deterministic for a seed', async () => {
     const run = async (args: string[]) => {
       const p = start(SAMPLE_CLI, ['--run', dir, ...args]);

@@ -179,11 +179,20 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     let stoppedEarly = false;
     let samples = 0;
     let sampleSeconds = 0;
-    while (state.nextStep < config.steps && !stopRequested) {
-      const t0 = performance.now();
-      const result = await trainStep(state, executor, dataset.count);
-      const stepMs = performance.now() - t0;
+    const rule = options.ignoreStopRule ? null : config.stopRule;
+    const startStep = () => ({ started: performance.now(), done: trainStep(state, executor, dataset.count) });
+    let running = state.nextStep < config.steps && !stopRequested ? startStep() : null;
+    while (running) {
+      const result = await running.done;
+      const stepMs = performance.now() - running.started;
       const wire = remote ? remote.pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs };
+      const checkpointDue = options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0;
+      // The next step's D phase goes out before this step's bookkeeping (probe, samples, evaluation,
+      // metrics), which then runs while the workers compute instead of between steps. Everything
+      // below reads the state synchronously, and the next step changes it only once its first
+      // phase's results are in, so the bookkeeping sees this step's weights either way. Not when
+      // the stop rule could end the run here, or a checkpoint (which awaits) is due.
+      running = !rule && !checkpointDue && !stopRequested && state.nextStep < config.steps ? startStep() : null;
       samples += config.batchSize;
       sampleSeconds += stepMs / 1000;
       let probe: { maxPixel: number; dFake: number } | undefined;
@@ -225,14 +234,14 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       if (tutorialLines && probe) {
         process.stdout.write(`${result.step} ${result.g.loss.toFixed(6)} ${result.d.loss.toFixed(6)} ${probe.maxPixel.toFixed(2)} ${probe.dFake.toFixed(6)}\n`);
       } else progress?.update(metrics);
-      if (options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0) await checkpointAndExport();
-      const rule = options.ignoreStopRule ? null : config.stopRule;
+      if (checkpointDue) await checkpointAndExport();
       if (rule && probe && probe.dFake > rule.dFakeMin && probe.dFake < rule.dFakeMax && result.step > rule.afterStep) {
         progress?.interrupt();
         log(`stop rule met at step ${result.step}: ${rule.dFakeMin} < D(G(z)) = ${probe.dFake.toFixed(4)} < ${rule.dFakeMax}`);
         stoppedEarly = true;
         break;
       }
+      running ??= state.nextStep < config.steps && !stopRequested ? startStep() : null;
     }
     progress?.interrupt();
     // Always end with a checkpoint and the exported generator: `npm run sample` and --resume use them.
