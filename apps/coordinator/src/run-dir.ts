@@ -9,6 +9,12 @@ export interface StepMetrics {
   readonly gLoss: number;
   readonly dReal: number;
   readonly dFake: number;
+  /**
+   * From sending the step's first phase to its last Adam update. The previous step's bookkeeping
+   * (probe, samples, evaluation) runs inside this window, while the workers compute, so
+   * consecutive steps' times add up to the training loop's wall time (except after a step whose
+   * checkpoint or stop rule kept the next one waiting).
+   */
   readonly stepMs: number;
   readonly samplesPerSec: number;
   readonly workers: number;
