@@ -180,8 +180,16 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     let samples = 0;
     let sampleSeconds = 0;
     const rule = options.ignoreStopRule ? null : config.stopRule;
-    const startStep = () => ({ started: performance.now(), done: trainStep(state, executor, dataset.count) });
-    let running = state.nextStep < config.steps && !stopRequested ? startStep() : null;
+    const moreSteps = () => state.nextStep < config.steps && !stopRequested;
+    const startStep = () => {
+      const started = performance.now(); // before: in-process, trainStep computes its first phase before returning
+      const done = trainStep(state, executor, dataset.count);
+      // Awaited at the top of the loop; this keeps a failure during the last step's bookkeeping
+      // from also being reported as an unhandled rejection of the step in flight.
+      done.catch(() => undefined);
+      return { started, done };
+    };
+    let running = moreSteps() ? startStep() : null;
     while (running) {
       const result = await running.done;
       const stepMs = performance.now() - running.started;
@@ -192,7 +200,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       // below reads the state synchronously, and the next step changes it only once its first
       // phase's results are in, so the bookkeeping sees this step's weights either way. Not when
       // the stop rule could end the run here, or a checkpoint (which awaits) is due.
-      running = !rule && !checkpointDue && !stopRequested && state.nextStep < config.steps ? startStep() : null;
+      running = !rule && !checkpointDue && moreSteps() ? startStep() : null;
       samples += config.batchSize;
       sampleSeconds += stepMs / 1000;
       let probe: { maxPixel: number; dFake: number } | undefined;
@@ -241,7 +249,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         stoppedEarly = true;
         break;
       }
-      running ??= state.nextStep < config.steps && !stopRequested ? startStep() : null;
+      running ??= moreSteps() ? startStep() : null;
     }
     progress?.interrupt();
     // Always end with a checkpoint and the exported generator: `npm run sample` and --resume use them.
