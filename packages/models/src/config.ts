@@ -1,3 +1,4 @@
+import { quantizedDropoutRate } from './dropout.js';
 import { layerShapes, type ExampleShape } from './spec.js';
 
 export type Activation = 'linear' | 'tanh' | 'sigmoid' | 'relu' | 'leakyRelu';
@@ -55,6 +56,13 @@ export interface NetworkConfig {
    * network (old configs keep their hashes).
    */
   readonly projection?: { readonly classes: number };
+  /**
+   * Inverted dropout on every hidden layer's output while training (discriminator only; dense
+   * layers only): each unit is zeroed with probability `rate` and the others scaled by 1/(1 -
+   * rate), from masks the trainer draws per row (`fillDropoutMask`), so a shard's masks do not
+   * depend on which worker computes it. Absent: no dropout (old configs keep their hashes).
+   */
+  readonly dropout?: number;
 }
 
 export type NoiseConfig =
@@ -210,6 +218,13 @@ export function validateModelConfig(config: GanModelConfig): void {
     if (d.layers[0] && (d.layers[0].kind ?? 'dense') !== 'dense') problems.push('a class-conditional discriminator must start with a dense layer');
   }
   if (g.projection) problems.push('only the discriminator can have a projection');
+  // G's samples and exported model would run without the masks it was trained with.
+  if (g.dropout !== undefined) problems.push('only the discriminator can have dropout');
+  if (d.dropout !== undefined) {
+    if (!(d.dropout > 0 && d.dropout < 1)) problems.push(`dropout rate must be in (0, 1), got ${d.dropout}`);
+    else if (quantizedDropoutRate(d.dropout) === 0 || quantizedDropoutRate(d.dropout) === 1) problems.push(`dropout rate ${d.dropout} rounds to ${quantizedDropoutRate(d.dropout)} in 1/256 steps`);
+    if (d.layers.some((layer) => (layer.kind ?? 'dense') !== 'dense')) problems.push('dropout needs a discriminator of dense layers only');
+  }
   if (d.projection && d.projection.classes !== config.classes) problems.push(`the discriminator's projection has ${d.projection.classes} classes, the model ${config.classes ?? 'none'}`);
   const codeWidth = Number.isInteger(classes) ? classes : 0;
   if (g.inputSize !== config.noise.size + codeWidth) {

@@ -24,5 +24,6 @@ export { initialSnapshot } from './init.js';
 export { Network, type GradientFlow, flattenTensors, unflattenToTensors, computeToArray } from './network.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';
+export { fillDropoutMask, dropoutWidths, quantizedDropoutRate } from './dropout.js';
 export { classConditional, imageSizeOf, withClassCode, balancedClasses, generatorInput } from './conditioning.js';
 export { toLayersModel, layersModelFiles, loadLayersModelFiles, readLayersModelFiles, type LayersModelFiles } from './layers-export.js';

@@ -154,10 +154,15 @@ export class Network {
   /**
    * Forward pass; call inside tf.tidy (or dispose the result). `flow` says which gradients a
    * backward pass needs: the weights' (the default), the input's too, or the input's alone (D
-   * applied to G's output in the G phase).
+   * applied to G's output in the G phase). `dropoutMasks` (training a network with `dropout`:
+   * one [rows, units] mask per hidden layer, from `fillDropoutMask`) multiply the hidden outputs;
+   * left out, the network runs without dropout, as at inference.
    */
-  apply(input: tf.Tensor2D, flow: GradientFlow = 'weights'): tf.Tensor2D {
+  apply(input: tf.Tensor2D, flow: GradientFlow = 'weights', dropoutMasks?: readonly tf.Tensor2D[]): tf.Tensor2D {
     const rows = input.shape[0];
+    if (dropoutMasks && dropoutMasks.length !== this.config.layers.length - 1) {
+      throw new Error(`${this.name} takes ${this.config.layers.length - 1} dropout masks, got ${dropoutMasks.length}`);
+    }
     let h: tf.Tensor = input;
     let param = 0;
     const last = this.config.layers.length - 1;
@@ -171,6 +176,8 @@ export class Network {
         case 'dense': {
           const dense = flow === 'input' ? frozenDense : needInputGradient ? denseWithInputGradient : denseWithoutInputGradient;
           h = activate(dense(h as tf.Tensor2D, this.variables[param] as tf.Tensor2D, this.variables[param + 1] as tf.Tensor1D), layer.activation, this.leakyReluAlpha);
+          const mask = i < last ? dropoutMasks?.[i] : undefined;
+          if (mask) h = tf.mul(h, mask);
           param += 2;
           return;
         }

@@ -40,3 +40,11 @@ export function fakeClasses(seed: number, step: number, phase: Phase, classes: n
   for (let r = 0; r < rows; r++) view[r] = stream.below(firstRow + r, classes);
   return view;
 }
+
+/** Which of D's inputs a dropout mask is for: the real images or the fakes. */
+export type DropoutPass = 'real' | 'fake';
+
+/** The stream of D's dropout masks for (seed, step, phase, pass, hidden layer); row i reads its own counters. */
+export function dropoutStream(seed: number, step: number, phase: Phase, pass: DropoutPass, layer: number): RandomStream {
+  return randomStream(seed, 'dropout', step, PHASE_INDEX[phase], pass, layer);
+}

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { discriminatorLoss, generatorLoss } from '@distgan/losses';
-import { fillNoise, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
+import { dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
-import { fakeClasses, noiseStream, type Phase } from './batch.js';
+import { dropoutStream, fakeClasses, noiseStream, type DropoutPass, type Phase } from './batch.js';
 import { GanNetworks } from './networks.js';
 import type { RunConfig } from './run-config.js';
 
@@ -65,6 +65,8 @@ export class ShardComputer {
   private readonly noiseBuffer: Float32Array;
   private readonly fakeClassBuffer: Int32Array;
   private readonly realClassBuffer: Int32Array;
+  /** One buffer per hidden layer of D when D has dropout (none otherwise). */
+  private readonly maskBuffers: Float32Array[];
 
   constructor(
     readonly config: RunConfig,
@@ -78,6 +80,17 @@ export class ShardComputer {
     const classRows = config.model.classes === undefined ? 0 : maxRows;
     this.fakeClassBuffer = new Int32Array(classRows);
     this.realClassBuffer = new Int32Array(classRows);
+    this.maskBuffers = dropoutWidths(config.model.discriminator).map((units) => new Float32Array(maxRows * units));
+  }
+
+  /** D's dropout masks for the task's rows of one pass (undefined: D has no dropout); call inside tf.tidy. */
+  private dropoutMasks(task: ShardTask, pass: DropoutPass): tf.Tensor2D[] | undefined {
+    const rate = this.config.model.discriminator.dropout;
+    if (rate === undefined) return undefined;
+    return dropoutWidths(this.config.model.discriminator).map((units, layer) => {
+      const stream = dropoutStream(this.config.seed, task.step, task.phase, pass, layer);
+      return tf.tensor2d(fillDropoutMask(rate, stream, task.start, task.count, units, this.maskBuffers[layer]), [task.count, units]);
+    });
   }
 
   /** Classes of the task's fake rows, and of its real rows in a D phase (null: unconditional). */
@@ -112,16 +125,20 @@ export class ShardComputer {
         const images = this.dataset.fillBatch(task.indices, this.imageBuffer, config.model.pixelRange).subarray(0, rows * this.dataset.imageSize);
         const x = withClassCode(model, tf.tensor2d(images, [rows, this.dataset.imageSize]), classes.real);
         const fake = withClassCode(model, networks.g.apply(z), classes.fake); // constant here: gradients flow to D only
+        const realMasks = this.dropoutMasks(task, 'real');
+        const fakeMasks = this.dropoutMasks(task, 'fake');
         lossFn = () => {
-          const realLogits = networks.d.apply(x);
-          const fakeLogits = networks.d.apply(fake);
+          const realLogits = networks.d.apply(x, 'weights', realMasks);
+          const fakeLogits = networks.d.apply(fake, 'weights', fakeMasks);
           const loss = discriminatorLoss(realLogits, fakeLogits, { reduction: 'sum', realLabel: config.realLabel });
           stats = tf.keep(tf.stack([loss.total, tf.sum(tf.sigmoid(realLogits)), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
           return loss.total;
         };
       } else {
+        const masks = this.dropoutMasks(task, 'fake');
         lossFn = () => {
-          const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), 'input'); // D held fixed: only its input gradient, which flows into G
+          // D held fixed: only its input gradient, which flows into G (through D's dropout, as D trains).
+          const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), 'input', masks);
           const loss = generatorLoss(fakeLogits, { reduction: 'sum' });
           stats = tf.keep(tf.stack([loss, tf.scalar(0), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
           return loss;

@@ -196,6 +196,18 @@ describe('class-conditional networks', () => {
       return { ...base, model: classConditional(base.model, 10, { projection: true }) };
     }));
 
+  it('with dropout in D too (masks drawn per row), which changes both phases\' gradients', async () => {
+    const withDropout = (shards: number): RunConfig => {
+      const base = conditionalConfig(shards);
+      return { ...base, model: { ...base.model, discriminator: { ...base.model.discriminator, dropout: 0.5 } } };
+    };
+    await expectShardInvariantAndLeakFree(withDropout);
+    for (const phase of ['D', 'G'] as const) {
+      const { diff, scale } = maxAbsDiff(computeAll(withDropout(1), new TrainingState(withDropout(1)), phase), computeAll(conditionalConfig(1), new TrainingState(conditionalConfig(1)), phase));
+      expect(diff / scale).toBeGreaterThan(1e-3);
+    }
+  });
+
   it("feed D each real image's own label, and reject labels outside the classes", () => {
     const config = conditionalConfig(1);
     const state = new TrainingState(config);

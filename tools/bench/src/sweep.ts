@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
- *   --samples 2000 --cooldown --real-label 0.9 --decays 0.99,0.999,0.9999/3 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional|mlp-projection]
+ *   --samples 2000 --cooldown --real-label 0.9 --decays 0.99,0.999,0.9999/3 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional|mlp-conditional-wide-g|mlp-conditional-dropout|mlp-projection]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
@@ -75,6 +75,8 @@ const CONV_WIDE: GanModelConfig = {
 };
 /** The MLP conditioned on the digit: a one-hot class code appended to G's noise and D's image. */
 const CONDITIONAL_MLP = classConditional(DEFAULT_MODEL, 10);
+/** CONDITIONAL_MLP with a wider G (256-512-1024, the Keras MNIST GAN's), D unchanged. */
+const CONDITIONAL_WIDE_G = classConditional({ ...DEFAULT_MODEL, generator: MLP_LARGE.generator }, 10);
 // hybrid: the MLP generator against the convolutional discriminator.
 const models: Record<string, GanModelConfig> = {
   mlp: DEFAULT_MODEL,
@@ -84,6 +86,9 @@ const models: Record<string, GanModelConfig> = {
   'conv-wide': CONV_WIDE,
   hybrid: { ...DEFAULT_MODEL, discriminator: CONV_MODEL.discriminator },
   'mlp-conditional': CONDITIONAL_MLP,
+  'mlp-conditional-wide-g': CONDITIONAL_WIDE_G,
+  // Dropout 0.3 on D's hidden layers, as the Keras MNIST GAN examples use.
+  'mlp-conditional-dropout': { ...CONDITIONAL_MLP, discriminator: { ...CONDITIONAL_MLP.discriminator, dropout: 0.3 } },
   // The same with a projection discriminator (Miyato & Koyama 2018): the code also meets D's last hidden layer.
   'mlp-projection': classConditional(DEFAULT_MODEL, 10, { projection: true }),
 };
