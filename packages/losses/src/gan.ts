@@ -1,8 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { reduce, sigmoidCrossEntropy, type Reduction } from './sigmoid-ce.js';
 
+/**
+ * `crossEntropy`: the tutorial's sigmoid cross-entropy on D's logit (G non-saturating).
+ * `leastSquares`: LSGAN (Mao et al. 2017), squared distance of D's raw output to the targets.
+ */
+export type GanObjective = 'crossEntropy' | 'leastSquares';
+
 export interface GanLossOptions {
   readonly reduction: Reduction;
+  /** Default `crossEntropy`. */
+  readonly objective?: GanObjective;
   /** Target for real images in D's loss; 1 in the tutorial, e.g. 0.9 for one-sided label smoothing. */
   readonly realLabel?: number;
 }
@@ -14,14 +22,33 @@ export interface DiscriminatorLoss {
   readonly total: tf.Scalar;
 }
 
-/** D's loss: CE(D(x), realLabel) + CE(D(G(z)), 0), each reduced separately as the tutorial does. */
+/** Per-row loss of D's outputs against a target, under the objective. */
+function targetLoss(outputs: tf.Tensor, target: number, objective: GanObjective = 'crossEntropy'): tf.Tensor {
+  switch (objective) {
+    case 'crossEntropy':
+      return sigmoidCrossEntropy(outputs, target);
+    case 'leastSquares':
+      return tf.tidy(() => tf.mul(tf.square(tf.sub(outputs, target)), 0.5));
+    default: {
+      const unknown: never = objective;
+      throw new Error(`unknown GAN objective ${String(unknown)}`);
+    }
+  }
+}
+
+/** D's loss: L(D(x), realLabel) + L(D(G(z)), 0), each reduced separately as the tutorial does (L: the objective's, cross-entropy by default). */
 export function discriminatorLoss(realLogits: tf.Tensor, fakeLogits: tf.Tensor, options: GanLossOptions): DiscriminatorLoss {
-  const real = reduce(sigmoidCrossEntropy(realLogits, options.realLabel ?? 1), options.reduction);
-  const fake = reduce(sigmoidCrossEntropy(fakeLogits, 0), options.reduction);
+  const real = reduce(targetLoss(realLogits, options.realLabel ?? 1, options.objective), options.reduction);
+  const fake = reduce(targetLoss(fakeLogits, 0, options.objective), options.reduction);
   return { real, fake, total: tf.add(real, fake) };
 }
 
-/** G's non-saturating loss: CE(D(G(z)), 1), i.e. minimise -log D(G(z)). */
+/** G's loss L(D(G(z)), 1): with cross-entropy the non-saturating -log D(G(z)). */
 export function generatorLoss(fakeLogits: tf.Tensor, options: GanLossOptions): tf.Scalar {
-  return reduce(sigmoidCrossEntropy(fakeLogits, 1), options.reduction);
+  return reduce(targetLoss(fakeLogits, 1, options.objective), options.reduction);
+}
+
+/** What D's output says about "real" on a 0-1 scale: sigmoid(logit) for cross-entropy, the raw output (trained towards 1 and 0) for least squares. */
+export function discriminatorScore(outputs: tf.Tensor, objective: GanObjective = 'crossEntropy'): tf.Tensor {
+  return objective === 'leastSquares' ? outputs : tf.sigmoid(outputs);
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { discriminatorLoss, generatorLoss, sigmoidCrossEntropy, sigmoidCrossEntropyValue } from './index.js';
+import { discriminatorLoss, discriminatorScore, generatorLoss, sigmoidCrossEntropy, sigmoidCrossEntropyValue } from './index.js';
 
 describe('sigmoid cross-entropy on logits', () => {
   it('matches -z log s(x) - (1-z) log(1-s(x)) computed by hand', () => {
@@ -47,5 +47,28 @@ describe('GAN losses', () => {
   it('G loss is the non-saturating CE(fake, 1)', () => {
     const g = tf.tidy(() => generatorLoss(tf.tensor1d(fake), { reduction: 'mean' }).dataSync()[0]!);
     expect(g).toBeCloseTo((sigmoidCrossEntropyValue(0, 1) + sigmoidCrossEntropyValue(3, 1)) / 2, 6);
+  });
+});
+
+describe('least-squares objective (LSGAN)', () => {
+  it('D: 0.5 (D(x) - realLabel)^2 + 0.5 D(G(z))^2, G: 0.5 (D(G(z)) - 1)^2, scored by the raw output', () => {
+    const before = tf.memory().numTensors;
+    const [d, dSmooth, g, score] = tf.tidy(() => {
+      const r = tf.tensor1d([2, -1]);
+      const f = tf.tensor1d([0, 3]);
+      return [
+        discriminatorLoss(r, f, { reduction: 'sum', objective: 'leastSquares' }).total.dataSync()[0]!,
+        discriminatorLoss(r, f, { reduction: 'mean', objective: 'leastSquares', realLabel: 0.9 }).real.dataSync()[0]!,
+        generatorLoss(f, { reduction: 'mean', objective: 'leastSquares' }).dataSync()[0]!,
+        Array.from(discriminatorScore(f, 'leastSquares').dataSync()),
+      ];
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(d).toBeCloseTo(0.5 * (1 + 4) + 0.5 * (0 + 9), 5);
+    expect(dSmooth).toBeCloseTo((0.5 * 1.1 ** 2 + 0.5 * 1.9 ** 2) / 2, 5);
+    expect(g).toBeCloseTo((0.5 * 1 + 0.5 * 4) / 2, 5);
+    expect(score).toEqual([0, 3]);
+    // The default objective is still cross-entropy, scored by the sigmoid.
+    expect(tf.tidy(() => discriminatorScore(tf.scalar(0)).dataSync()[0])).toBe(0.5);
   });
 });

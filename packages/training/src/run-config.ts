@@ -1,4 +1,5 @@
 import { classConditional, configHash, DEFAULT_MODEL, SEED_MODEL, validateModelConfig, type GanModelConfig } from '@distgan/models';
+import type { GanObjective } from '@distgan/losses';
 import { TF1_ADAM_DEFAULTS, type AdamConfig } from '@distgan/optim';
 
 /** The tutorial's stop rule: stop when lo < D(G(z)) of one probe sample < hi and step > afterStep. */
@@ -21,6 +22,8 @@ export interface RunConfig {
   readonly seed: number;
   /** Target for real images in D's loss (1 = no label smoothing). */
   readonly realLabel: number;
+  /** The loss (`@distgan/losses`); absent: cross-entropy, the tutorial's (and old configs keep their hashes). */
+  readonly objective?: GanObjective;
   readonly stopRule: StopRule | null;
   /**
    * Decay of an exponential moving average of G's weights, kept beside G and used for samples,
@@ -129,6 +132,7 @@ export function validateRunConfig(config: RunConfig): void {
   positiveInteger('shards', config.shards, 4096);
   if (config.shards > config.batchSize) throw new Error(`shards (${config.shards}) cannot exceed the batch size (${config.batchSize})`);
   if (!(Number.isSafeInteger(config.seed) && config.seed >= 0)) throw new Error(`seed must be a non-negative integer, got ${config.seed}`);
+  if (config.objective !== undefined && !(['crossEntropy', 'leastSquares'] as const).includes(config.objective)) throw new Error(`objective must be crossEntropy or leastSquares, got ${String(config.objective)}`);
   if (config.gEmaDecay !== null && !(config.gEmaDecay >= 0 && config.gEmaDecay < 1)) throw new Error(`gEmaDecay must be null or in [0, 1), got ${config.gEmaDecay}`);
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { discriminatorLoss, generatorLoss } from '@distgan/losses';
+import { discriminatorLoss, discriminatorScore, generatorLoss } from '@distgan/losses';
 import { dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
 import { dropoutStream, fakeClasses, noiseStream, type DropoutPass, type Phase } from './batch.js';
@@ -23,11 +23,11 @@ export interface ShardTask {
 
 /** Sums over the shard's rows; the coordinator divides by the batch size. */
 export interface ShardStats {
-  /** D phase: sum CE(D(x),1) + sum CE(D(G(z)),0). G phase: sum CE(D(G(z)),1). */
+  /** D phase: sum L(D(x),1) + sum L(D(G(z)),0). G phase: sum L(D(G(z)),1) (L: the objective's; cross-entropy by default). */
   readonly lossSum: number;
-  /** Sum of sigmoid(D(x)) (D phase; 0 in G phase). */
+  /** Sum of D's score of real images (`discriminatorScore`: sigmoid(D(x)) for cross-entropy; D phase; 0 in G phase). */
   readonly dRealSum: number;
-  /** Sum of sigmoid(D(G(z))). */
+  /** Sum of D's score of fakes. */
   readonly dFakeSum: number;
 }
 
@@ -130,8 +130,8 @@ export class ShardComputer {
         lossFn = () => {
           const realLogits = networks.d.apply(x, 'weights', realMasks);
           const fakeLogits = networks.d.apply(fake, 'weights', fakeMasks);
-          const loss = discriminatorLoss(realLogits, fakeLogits, { reduction: 'sum', realLabel: config.realLabel });
-          stats = tf.keep(tf.stack([loss.total, tf.sum(tf.sigmoid(realLogits)), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
+          const loss = discriminatorLoss(realLogits, fakeLogits, { reduction: 'sum', realLabel: config.realLabel, objective: config.objective });
+          stats = tf.keep(tf.stack([loss.total, tf.sum(discriminatorScore(realLogits, config.objective)), tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D);
           return loss.total;
         };
       } else {
@@ -139,8 +139,8 @@ export class ShardComputer {
         lossFn = () => {
           // D held fixed: only its input gradient, which flows into G (through D's dropout, as D trains).
           const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), 'input', masks);
-          const loss = generatorLoss(fakeLogits, { reduction: 'sum' });
-          stats = tf.keep(tf.stack([loss, tf.scalar(0), tf.sum(tf.sigmoid(fakeLogits))]) as tf.Tensor1D);
+          const loss = generatorLoss(fakeLogits, { reduction: 'sum', objective: config.objective });
+          stats = tf.keep(tf.stack([loss, tf.scalar(0), tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D);
           return loss;
         };
       }

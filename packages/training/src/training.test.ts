@@ -13,6 +13,7 @@ import {
   noiseStream,
   planTasks,
   renderSampleGrid,
+  runConfigHash,
   ShardComputer,
   ShardOrderedSum,
   shardRange,
@@ -206,6 +207,17 @@ describe('class-conditional networks', () => {
       const { diff, scale } = maxAbsDiff(computeAll(withDropout(1), new TrainingState(withDropout(1)), phase), computeAll(conditionalConfig(1), new TrainingState(conditionalConfig(1)), phase));
       expect(diff / scale).toBeGreaterThan(1e-3);
     }
+  });
+
+  it('with the least-squares objective too, which changes both phases\' gradients; other objectives are rejected', async () => {
+    const leastSquares = (shards: number): RunConfig => ({ ...conditionalConfig(shards), objective: 'leastSquares' });
+    await expectShardInvariantAndLeakFree(leastSquares);
+    for (const phase of ['D', 'G'] as const) {
+      const { diff, scale } = maxAbsDiff(computeAll(leastSquares(1), new TrainingState(leastSquares(1)), phase), computeAll(conditionalConfig(1), new TrainingState(conditionalConfig(1)), phase));
+      expect(diff / scale).toBeGreaterThan(1e-3);
+    }
+    expect(() => validateRunConfig({ ...conditionalConfig(1), objective: 'hinge' as 'leastSquares' })).toThrow(/objective must be crossEntropy or leastSquares, got hinge/);
+    expect(runConfigHash({ ...conditionalConfig(1), objective: undefined })).toBe(runConfigHash(conditionalConfig(1)));
   });
 
   it("feed D each real image's own label, and reject labels outside the classes", () => {

@@ -9,6 +9,7 @@
  * (`--decays`, default 0.99 and 0.999, with the warm-up the training package uses; `d/w` sets its constant). One process runs on one
  * core, so two recipes can run side by side on a 2-core machine. `--cooldown` decays the rate
  * linearly to 0 over the second half of the steps; `--g-lr` gives G its own rate (default: --lr);
+ * `--objective leastSquares` trains with LSGAN's loss instead of cross-entropy;
  * `--real-label` is the target for real images in D's loss (default 0.9, the earlier preset's; 1 = no smoothing, the `default` preset's).
  */
 import { parseArgs } from 'node:util';
@@ -18,7 +19,7 @@ import { classConditional, computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise,
 import type { AdamConfig } from '@distgan/optim';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
-import { emaDecayAt, GanNetworks, LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, type RunConfig } from '@distgan/training';
+import { emaDecayAt, GanNetworks, LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, validateRunConfig, type RunConfig } from '@distgan/training';
 import { loadOrTrainClassifier, QualityEvaluator, toUnitRange } from '@distgan/eval';
 
 const { values } = parseArgs({
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     cooldown: { type: 'boolean', default: false },
     model: { type: 'string', default: 'mlp' },
     decays: { type: 'string', default: '0.99,0.999' },
+    objective: { type: 'string', default: 'crossEntropy' },
   },
 });
 const number = (name: string, text: string | undefined) => {
@@ -107,7 +109,9 @@ const base = { ...makeRunConfig('default', { shards: 1, steps, batchSize }), mod
 const dAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr, beta2 };
 const gAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.gAdam, learningRate: gLr, beta2 };
 // The averages are kept here, several at once, so the state keeps none.
-const config: RunConfig = { ...base, dAdam, gAdam, realLabel, gEmaDecay: null };
+const objective = values.objective as NonNullable<RunConfig['objective']>;
+const config: RunConfig = { ...base, dAdam, gAdam, realLabel, gEmaDecay: null, objective };
+validateRunConfig(config);
 const state = new TrainingState(config);
 const computer = new ShardComputer(config, data);
 const executor = new LocalExecutor(computer);
@@ -151,6 +155,7 @@ for (let s = 1; s <= steps; s++) {
       beta2,
       cooldown: values.cooldown === true,
       realLabel,
+      objective,
       batchSize,
       step: s,
       seconds: Math.round((performance.now() - started) / 1000),
