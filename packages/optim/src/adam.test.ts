@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { describe, expect, it } from 'vitest';
-import { Adam, decodeAdamState, encodeAdamState, TF1_ADAM_DEFAULTS } from './index.js';
+import { Adam, decodeAdamState, encodeAdamState, TF1_ADAM_DEFAULTS, validateAdamConfig } from './index.js';
 
 const SIZE = 257;
 
@@ -45,6 +45,30 @@ describe('Adam (TF1 rule)', () => {
     variable.dispose();
     opt.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('without momentum (beta1 0), steps by g / (sqrt(v_hat) + eps); negative momentum keeps an oscillating bias correction finite', () => {
+    const config = { learningRate: 0.01, beta1: 0, beta2: 0.999, epsilon: 1e-8 };
+    const w = Float32Array.of(1);
+    const adam = new Adam(1, config);
+    adam.apply(w, [3]);
+    adam.apply(w, [-1]);
+    // t=2: v = 0.999 * 0.001 * 9 + 0.001 * 1, m = g: only this step's gradient sets the direction.
+    const v = 0.999 * 0.001 * 9 + 0.001;
+    const first = Math.fround(1 - (0.01 * Math.sqrt(0.001)) * 3 / (Math.sqrt(0.001 * 9) + 1e-8));
+    expect(w[0]).toBe(Math.fround(first + (0.01 * Math.sqrt(1 - 0.999 ** 2)) * 1 / (Math.sqrt(v) + 1e-8)));
+    const negative = new Adam(SIZE, { ...config, beta1: -0.5 });
+    const weights = new Float32Array(SIZE);
+    for (let s = 0; s < 50; s++) negative.apply(weights, gradientAt(s));
+    expect(weights.every(Number.isFinite)).toBe(true);
+  });
+
+  it('rejects configs outside its ranges with one message', () => {
+    expect(() => new Adam(1, { learningRate: 0, beta1: 1, beta2: 1, epsilon: 0 })).toThrow(
+      'Adam: learning rate must be positive, got 0; beta1 must be in (-1, 1), got 1; beta2 must be in [0, 1), got 1; epsilon must be positive, got 0',
+    );
+    expect(() => validateAdamConfig({ ...TF1_ADAM_DEFAULTS, beta1: Number.NaN }, "D's Adam")).toThrow(/^D's Adam: beta1 must be in \(-1, 1\), got NaN$/);
+    expect(() => validateAdamConfig({ ...TF1_ADAM_DEFAULTS, beta1: -0.5 })).not.toThrow();
   });
 
   it('resumes bit-identically from serialised state', () => {

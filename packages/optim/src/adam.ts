@@ -8,6 +8,20 @@ export interface AdamConfig {
 /** tf.train.AdamOptimizer()'s defaults in TensorFlow 1, as the tutorial uses them. */
 export const TF1_ADAM_DEFAULTS: AdamConfig = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
+/**
+ * Throws one message listing what is wrong with `config`: a rate that is not positive and finite,
+ * beta1 outside (-1, 1) (negative: negative momentum, Gidel et al. 2019), beta2 outside [0, 1)
+ * or an epsilon that is not positive.
+ */
+export function validateAdamConfig(config: AdamConfig, name = 'Adam'): void {
+  const problems: string[] = [];
+  if (!(Number.isFinite(config.learningRate) && config.learningRate > 0)) problems.push(`learning rate must be positive, got ${config.learningRate}`);
+  if (!(config.beta1 > -1 && config.beta1 < 1)) problems.push(`beta1 must be in (-1, 1), got ${config.beta1}`);
+  if (!(config.beta2 >= 0 && config.beta2 < 1)) problems.push(`beta2 must be in [0, 1), got ${config.beta2}`);
+  if (!(Number.isFinite(config.epsilon) && config.epsilon > 0)) problems.push(`epsilon must be positive, got ${config.epsilon}`);
+  if (problems.length > 0) throw new RangeError(`${name}: ${problems.join('; ')}`);
+}
+
 /** Everything needed to continue bit-identically: step count and both moment vectors. */
 export interface AdamState {
   readonly step: number;
@@ -31,6 +45,7 @@ export class Adam {
     readonly config: AdamConfig = TF1_ADAM_DEFAULTS,
     state?: AdamState,
   ) {
+    validateAdamConfig(config);
     if (state) {
       if (state.m.length !== size || state.v.length !== size) throw new RangeError(`Adam state holds ${state.m.length}/${state.v.length} moments, expected ${size}`);
       if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`Adam state step ${state.step} is not a non-negative integer`);

@@ -1,6 +1,6 @@
 import { classConditional, configHash, DEFAULT_MODEL, SEED_MODEL, validateModelConfig, type GanModelConfig } from '@distgan/models';
 import type { GanObjective } from '@distgan/losses';
-import { TF1_ADAM_DEFAULTS, type AdamConfig } from '@distgan/optim';
+import { TF1_ADAM_DEFAULTS, validateAdamConfig, type AdamConfig } from '@distgan/optim';
 
 /** The tutorial's stop rule: stop when lo < D(G(z)) of one probe sample < hi and step > afterStep. */
 export interface StopRule {
@@ -127,6 +127,8 @@ function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTE
 /** Validates a run config; throws one message listing the problem. */
 export function validateRunConfig(config: RunConfig): void {
   validateModelConfig(config.model);
+  validateAdamConfig(config.dAdam, "D's Adam");
+  validateAdamConfig(config.gAdam, "G's Adam");
   positiveInteger('batch size', config.batchSize, 65_536);
   positiveInteger('steps', config.steps);
   positiveInteger('shards', config.shards, 4096);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta2 0.999 --steps 3000 --every 1000
+ * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta1 0.5 --beta2 0.999 --steps 3000 --every 1000
  *   --samples 2000 --cooldown --real-label 0.9 --decays 0.99,0.999,0.9999/3 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional|mlp-conditional-wide-g|mlp-conditional-dropout|mlp-projection]
  *
  * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     lr: { type: 'string', default: '2e-3' },
     'g-lr': { type: 'string' },
     'real-label': { type: 'string', default: '0.9' },
+    beta1: { type: 'string', default: '0.5' },
     beta2: { type: 'string', default: '0.999' },
     'batch-size': { type: 'string', default: '128' },
     steps: { type: 'string', default: '3000' },
@@ -47,6 +48,12 @@ const number = (name: string, text: string | undefined) => {
 };
 const lr = number('lr', values.lr);
 const gLr = values['g-lr'] === undefined ? lr : number('g-lr', values['g-lr']);
+const beta1 = Number(values.beta1);
+// Negative values are negative momentum (Gidel et al. 2019), which can damp the oscillation of alternating updates.
+if (!(beta1 > -1 && beta1 < 1)) {
+  process.stderr.write(`sweep: --beta1 must be in (-1, 1), got "${values.beta1}"\n`);
+  process.exit(2);
+}
 const beta2 = number('beta2', values.beta2);
 if (beta2 >= 1) {
   process.stderr.write(`sweep: --beta2 must be below 1, got ${beta2}\n`);
@@ -106,8 +113,8 @@ const { classifier } = await loadOrTrainClassifier({ trainSet: data, testSet, lo
 const evaluator = new QualityEvaluator(classifier, testSet);
 const base = { ...makeRunConfig('default', { shards: 1, steps, batchSize }), model };
 // The optimisers read their rate from these objects at every step, so --cooldown can change it.
-const dAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr, beta2 };
-const gAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.gAdam, learningRate: gLr, beta2 };
+const dAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.dAdam, learningRate: lr, beta1, beta2 };
+const gAdam: { -readonly [K in keyof AdamConfig]: AdamConfig[K] } = { ...base.gAdam, learningRate: gLr, beta1, beta2 };
 // The averages are kept here, several at once, so the state keeps none.
 const objective = values.objective as NonNullable<RunConfig['objective']>;
 const config: RunConfig = { ...base, dAdam, gAdam, realLabel, gEmaDecay: null, objective };
@@ -152,6 +159,7 @@ for (let s = 1; s <= steps; s++) {
       model: values.model,
       lr,
       gLr,
+      beta1,
       beta2,
       cooldown: values.cooldown === true,
       realLabel,
