@@ -210,7 +210,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         // The tutorial's probe watches training itself: G as trained, never its average.
         evalNets.load('G', state.version('G'), state.gWeights);
         evalNets.load('D', state.version('D'), state.dWeights);
-        probe = probeSample(evalNets, config.seed, result.step);
+        probe = probeSample(evalNets, config.seed, result.step, config.objective);
       }
       // Samples and evaluation draw from G's average when the run keeps one; else the probe's load of G serves.
       const sampleG = state.sampleWeights();

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { discriminatorScore, type GanObjective } from '@distgan/losses';
 import { balancedClasses, computeToArray, fillNoise, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { PNG } from 'pngjs';
@@ -62,12 +63,12 @@ export function renderSampleGrid(networks: GanNetworks, seed: number, count = de
   return encodeSampleGrid(networks.model, images, count);
 }
 
-/** The tutorial's per-iteration probe: one sample's max pixel (as 0..255) and D(G(z)) for it. */
-export function probeSample(networks: GanNetworks, seed: number, step: number): { maxPixel: number; dFake: number } {
+/** The tutorial's per-iteration probe: one sample's max pixel (as 0..255) and D(G(z)) for it (D's score under `objective`: see `discriminatorScore`). */
+export function probeSample(networks: GanNetworks, seed: number, step: number, objective?: GanObjective): { maxPixel: number; dFake: number } {
   const noise = fillNoise(networks.model.noise, randomStream(seed, 'probe', step), 0, 1);
   return tf.tidy(() => {
     const image = networks.generate(noise, 1);
-    const dFake = tf.sigmoid(networks.d.apply(withClassCode(networks.model, image, balancedClasses(networks.model, 1)))).dataSync()[0]!;
+    const dFake = discriminatorScore(networks.d.apply(withClassCode(networks.model, image, balancedClasses(networks.model, 1))), objective).dataSync()[0]!;
     const { min, max } = networks.model.pixelRange;
     const maxPixel = ((tf.max(image).dataSync()[0]! - min) / (max - min)) * 255;
     return { maxPixel, dFake };
