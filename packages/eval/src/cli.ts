@@ -1,37 +1,13 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import { loadMnist } from '@distgan/mnist';
-import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
-import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { loadOrTrainClassifier } from './classifier.js';
-import { QualityEvaluator, toUnitRange } from './quality.js';
+import { QualityEvaluator } from './quality.js';
+import { generatedImages } from './run-generator.js';
 
-
-/** n images from a run's exported generator, pixels mapped to [0, 1]. */
-async function generatedImages(runDir: string, n: number, seed: number): Promise<{ images: Float32Array; step: number }> {
-  const modelJson = join(runDir, 'generator', 'model.json');
-  if (!existsSync(join(runDir, 'config.json'))) throw new Error(`${runDir} is not a run directory (no config.json)`);
-  if (!existsSync(modelJson)) throw new Error(`${runDir} has no generator/model.json (a run exports one at every checkpoint and at its end)`);
-  const model = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { run: { model: GanModelConfig } }).run.model;
-  const files = readLayersModelFiles(join(runDir, 'generator'));
-  const g = await loadLayersModelFiles(files);
-  const noise = fillNoise(model.noise, randomStream(seed, 'eval'), 0, n);
-  const images = new Float32Array(n * 784);
-  try {
-    for (let start = 0; start < n; start += 1000) {
-      const rows = Math.min(1000, n - start);
-      const z = noise.subarray(start * model.noise.size, (start + rows) * model.noise.size);
-      images.set(computeToArray(() => g.predict(generatorInput(model, z, rows, start)) as tf.Tensor), start * 784);
-    }
-  } finally {
-    g.dispose();
-  }
-  return { images: toUnitRange(images, model.pixelRange), step: ((files.modelJson.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1) };
-}
 
 async function main(): Promise<void> {
   const command = new Command('distgan-eval')

@@ -12,8 +12,8 @@ import { loadMnist } from '@distgan/mnist';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
 import { loadOrTrainClassifier, QualityEvaluator } from '@distgan/eval';
+import { blur } from './image-ops.js';
 
-const SIDE = 28;
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '10000' }, backend: { type: 'string', default: 'auto' } } });
 const n = Number(values.samples);
 if (!(Number.isInteger(n) && n >= 100 && n <= 30_000)) {
@@ -33,39 +33,13 @@ const sample = trainSet.batch(Uint32Array.from({ length: n }, (_, i) => sampleSt
 const noise = randomStream(1, 'calibrate-noise').fillNormal(new Float32Array(sample.length), 0);
 const clip = (v: number) => Math.min(1, Math.max(0, v));
 
-/** 3x3 blur: the centre pixel weighs 1, each neighbour `weight` (borders use the pixels they have). */
-function blur(images: Float32Array, weight: number): Float32Array {
-  const out = new Float32Array(images.length);
-  for (let k = 0; k < n; k++) {
-    const base = k * SIDE * SIDE;
-    for (let y = 0; y < SIDE; y++) {
-      for (let x = 0; x < SIDE; x++) {
-        let sum = 0;
-        let total = 0;
-        for (let dy = -1; dy <= 1; dy++) {
-          for (let dx = -1; dx <= 1; dx++) {
-            const yy = y + dy;
-            const xx = x + dx;
-            if (yy < 0 || yy >= SIDE || xx < 0 || xx >= SIDE) continue;
-            const w = dy === 0 && dx === 0 ? 1 : weight;
-            sum += w * images[base + yy * SIDE + xx]!;
-            total += w;
-          }
-        }
-        out[base + y * SIDE + x] = sum / total;
-      }
-    }
-  }
-  return out;
-}
-
 const cases: [string, () => Float32Array][] = [
   ['random training sample (as eval --real)', () => sample],
   ['even training indices 0, 2, 4, ...', () => trainSet.batch(Uint32Array.from({ length: n }, (_, i) => 2 * i))],
   ['odd training indices 1, 3, 5, ...', () => trainSet.batch(Uint32Array.from({ length: n }, (_, i) => 2 * i + 1))],
   ...[0.05, 0.1, 0.2].map((s): [string, () => Float32Array] => [`sample + gaussian pixel noise sd ${s}`, () => sample.map((v, i) => clip(v + s * noise[i]!))]),
-  ['sample, 3x3 blur (neighbours weigh 0.25)', () => blur(sample, 0.25)],
-  ['sample, 3x3 box blur', () => blur(sample, 1)],
+  ['sample, 3x3 blur (neighbours weigh 0.25)', () => blur(sample, n, 0.25)],
+  ['sample, 3x3 box blur', () => blur(sample, n, 1)],
   ['sample, contrast x0.8', () => sample.map((v) => 0.8 * v)],
 ];
 process.stdout.write(`| images (${n}, against the ${testSet.count} test images) | classifier score | Frechet distance |\n| --- | --- | --- |\n`);

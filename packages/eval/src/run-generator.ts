@@ -1,0 +1,33 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { randomStream } from '@distgan/rng';
+import { toUnitRange } from './quality.js';
+
+/**
+ * n images from a run directory's exported generator (`generator/model.json`): noise row i from
+ * the stream (seed, 'eval'), classes balanced for a conditional model, pixels mapped to [0, 1].
+ * `step` is the step the export was written at (-1 when it does not say).
+ */
+export async function generatedImages(runDir: string, n: number, seed: number): Promise<{ images: Float32Array; step: number }> {
+  const modelJson = join(runDir, 'generator', 'model.json');
+  if (!existsSync(join(runDir, 'config.json'))) throw new Error(`${runDir} is not a run directory (no config.json)`);
+  if (!existsSync(modelJson)) throw new Error(`${runDir} has no generator/model.json (a run exports one at every checkpoint and at its end)`);
+  const model = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { run: { model: GanModelConfig } }).run.model;
+  const files = readLayersModelFiles(join(runDir, 'generator'));
+  const g = await loadLayersModelFiles(files);
+  const noise = fillNoise(model.noise, randomStream(seed, 'eval'), 0, n);
+  const images = new Float32Array(n * 784);
+  try {
+    for (let start = 0; start < n; start += 1000) {
+      const rows = Math.min(1000, n - start);
+      const z = noise.subarray(start * model.noise.size, (start + rows) * model.noise.size);
+      images.set(computeToArray(() => g.predict(generatorInput(model, z, rows, start)) as tf.Tensor), start * 784);
+    }
+  } finally {
+    g.dispose();
+  }
+  return { images: toUnitRange(images, model.pixelRange), step: ((files.modelJson.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1) };
+}
+
