@@ -78,8 +78,10 @@ const DEFAULT: RunPreset = {
   batchSize: 128,
   // One shard per local worker per phase: the fewest messages for `npm start`'s two workers.
   shards: 2,
-  // The distance still falls at 8,000 steps (2,000 samples: 2.64 at 6,000, 2.42 at 7,000, 2.20
-  // at 8,000); 8,000 steps is what fits in issue 6's 20 minutes of `npm start` on 2 cores.
+  // The distance keeps falling to 16,000 steps (2,000 samples: 2.20 at 8,000, 1.62 at 12,000,
+  // 1.28 at 16,000), but 8,000 steps is what fits in issue 6's 20 minutes of `npm start` on this
+  // 2-core VM in a slow hour (85 to 125 ms a step have been seen): `--steps 12000` took 24 minutes
+  // in the sixth session (README "Sample quality").
   steps: 8000,
   seed: 1,
   // No label smoothing: with it the same run stood at 2.87 at 6,000 steps (2.64 without).
