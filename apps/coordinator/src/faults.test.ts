@@ -131,6 +131,22 @@ describe('coordinator faults', () => {
     expect(steps).toEqual(Array.from({ length: 30 }, (_, i) => i)); // each step logged once
   });
 
+  it('Ctrl-C in a terminal (SIGINT to the whole process group) checkpoints, ends the local workers, and resumes to the uninterrupted hash', async () => {
+    const dir = runDir();
+    const args = [...ARGS, '--workers', '2', '--worker-arg', '--delay-ms', '5', '--run-dir', dir];
+    const c = startCoordinator(args, undefined, { ownGroup: true });
+    const [, pids] = await c.waitFor(/started 2 local worker\(s\): pids (\d+, \d+)/);
+    await waitForSteps(dir, 3);
+    process.kill(-c.pid, 'SIGINT');
+    await c.waitFor(/stopped at step (\d+); continue with --resume/, 30_000);
+    expect((await c.exited).code).toBe(0);
+    // The workers are gone with it, ended by the coordinator rather than by the signal.
+    for (const pid of pids!.split(', ').map(Number)) expect(() => process.kill(pid, 0)).toThrow();
+    expect(c.stderr).not.toMatch(/SIGINT: leaving/);
+    const resumed = await runToEnd([...args, '--resume']);
+    expect(resumed.summary.weightsSha256).toBe(reference);
+  });
+
   it('refuses to overwrite a run directory without --resume', async () => {
     const dir = runDir();
     await runToEnd([...ARGS, '--steps', '1', '--in-process', '--run-dir', dir]);

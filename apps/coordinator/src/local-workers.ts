@@ -21,6 +21,10 @@ export function workerCliPath(): string {
 /**
  * Starts `count` worker processes on this machine. They get an IPC channel so they exit when this
  * process dies, whatever kills it; the token travels in the environment, not argv (visible in ps).
+ * Each runs in its own process group, so a terminal's Ctrl-C (SIGINT to the whole foreground
+ * group) reaches only the coordinator: it finishes the step with its workers, checkpoints, and
+ * then ends them. In the coordinator's group they would leave at once and the step could never
+ * finish.
  */
 export function spawnLocalWorkers(options: LocalWorkerOptions): ChildProcess[] {
   const cli = workerCliPath();
@@ -32,6 +36,7 @@ export function spawnLocalWorkers(options: LocalWorkerOptions): ChildProcess[] {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, DISTGAN_TOKEN: options.token ?? '' },
+      detached: true,
     });
     child.on('exit', (code, signal) => {
       if (code !== 0 && signal !== 'SIGTERM') options.log(`local worker ${i + 1} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}`);

@@ -23,8 +23,9 @@ export interface Proc {
 
 const live = new Set<Proc>();
 
-export function start(script: string, args: readonly string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, DISTGAN_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `ownGroup`: start the process as the leader of a new process group, so a test can signal the group as a terminal does. */
+export function start(script: string, args: readonly string[], env: Record<string, string> = {}, options: { ownGroup?: boolean } = {}): Proc {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, DISTGAN_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownGroup ?? false });
   let notify: () => void = () => undefined;
   const proc: Proc = {
     child,
@@ -70,8 +71,8 @@ export function start(script: string, args: readonly string[], env: Record<strin
   return proc;
 }
 
-export function startCoordinator(args: readonly string[], env?: Record<string, string>): Proc {
-  return start(COORDINATOR_CLI, args, env);
+export function startCoordinator(args: readonly string[], env?: Record<string, string>, options?: { ownGroup?: boolean }): Proc {
+  return start(COORDINATOR_CLI, args, env, options);
 }
 
 export function startWorker(url: string, args: readonly string[] = [], env?: Record<string, string>): Proc {
