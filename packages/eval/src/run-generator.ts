@@ -30,4 +30,3 @@ export async function generatedImages(runDir: string, n: number, seed: number): 
   }
   return { images: toUnitRange(images, model.pixelRange), step: ((files.modelJson.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1) };
 }
-

@@ -222,7 +222,7 @@ export function validateModelConfig(config: GanModelConfig): void {
   if (g.dropout !== undefined) problems.push('only the discriminator can have dropout');
   if (d.dropout !== undefined) {
     if (!(d.dropout > 0 && d.dropout < 1)) problems.push(`dropout rate must be in (0, 1), got ${d.dropout}`);
-    else if (quantizedDropoutRate(d.dropout) === 0 || quantizedDropoutRate(d.dropout) === 1) problems.push(`dropout rate ${d.dropout} rounds to ${quantizedDropoutRate(d.dropout)} in 1/256 steps`);
+    else if (!(quantizedDropoutRate(d.dropout) > 0 && quantizedDropoutRate(d.dropout) < 1)) problems.push(`dropout rate ${d.dropout} rounds to ${quantizedDropoutRate(d.dropout)} in 1/256 steps`);
     if (d.layers.some((layer) => (layer.kind ?? 'dense') !== 'dense')) problems.push('dropout needs a discriminator of dense layers only');
   }
   if (d.projection && d.projection.classes !== config.classes) problems.push(`the discriminator's projection has ${d.projection.classes} classes, the model ${config.classes ?? 'none'}`);

@@ -25,9 +25,10 @@ export function dropoutWidths(net: NetworkConfig): number[] {
  * worker draws it.
  */
 export function fillDropoutMask(rate: number, stream: RandomStream, firstRow: number, rows: number, units: number, out: Float32Array = new Float32Array(rows * units)): Float32Array {
-  const threshold = Math.round(rate * 256);
-  if (!(threshold > 0 && threshold < 256)) throw new RangeError(`dropout rate ${rate} rounds to ${threshold}/256`);
-  const keep = 1 / (1 - threshold / 256);
+  const dropped = quantizedDropoutRate(rate);
+  if (!(dropped > 0 && dropped < 1)) throw new RangeError(`dropout rate ${rate} rounds to ${dropped} in 1/256 steps`);
+  const threshold = dropped * 256;
+  const keep = 1 / (1 - dropped);
   const view = out.subarray(0, rows * units);
   const wordsPerRow = Math.ceil(units / 4);
   for (let r = 0; r < rows; r++) {

@@ -65,7 +65,8 @@ export class ShardComputer {
   private readonly noiseBuffer: Float32Array;
   private readonly fakeClassBuffer: Int32Array;
   private readonly realClassBuffer: Int32Array;
-  /** One buffer per hidden layer of D when D has dropout (none otherwise). */
+  /** D's hidden widths and one mask buffer per hidden layer when D has dropout (both empty otherwise). */
+  private readonly maskWidths: readonly number[];
   private readonly maskBuffers: Float32Array[];
 
   constructor(
@@ -80,14 +81,15 @@ export class ShardComputer {
     const classRows = config.model.classes === undefined ? 0 : maxRows;
     this.fakeClassBuffer = new Int32Array(classRows);
     this.realClassBuffer = new Int32Array(classRows);
-    this.maskBuffers = dropoutWidths(config.model.discriminator).map((units) => new Float32Array(maxRows * units));
+    this.maskWidths = dropoutWidths(config.model.discriminator);
+    this.maskBuffers = this.maskWidths.map((units) => new Float32Array(maxRows * units));
   }
 
   /** D's dropout masks for the task's rows of one pass (undefined: D has no dropout); call inside tf.tidy. */
   private dropoutMasks(task: ShardTask, pass: DropoutPass): tf.Tensor2D[] | undefined {
     const rate = this.config.model.discriminator.dropout;
     if (rate === undefined) return undefined;
-    return dropoutWidths(this.config.model.discriminator).map((units, layer) => {
+    return this.maskWidths.map((units, layer) => {
       const stream = dropoutStream(this.config.seed, task.step, task.phase, pass, layer);
       return tf.tensor2d(fillDropoutMask(rate, stream, task.start, task.count, units, this.maskBuffers[layer]), [task.count, units]);
     });
