@@ -3,6 +3,17 @@ import type { Activation, NetworkConfig } from './config.js';
 import { layerShapes, parameterCount, parameterSpec, type ExampleShape, type ParamSpec } from './spec.js';
 
 /**
+ * dL/dx = dy @ w^T, computed as (w @ dy^T)^T. The wasm backend hands a matMul's second operand to
+ * XNNPACK as packed weights, repacking it whenever the tensor is new; transposing w first
+ * (rows x out -> out x in, a whole-matrix copy) and packing that copy cost more than the product
+ * itself. Here only the small [rows, out] and [in, rows] matrices move: measured 2.2 vs 5.9 ms
+ * for 64 rows through a 512 x 784 layer.
+ */
+function inputGradientOf(dy: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  return tf.transpose(tf.matMul(w, tf.transpose(dy))) as tf.Tensor2D;
+}
+
+/**
  * y = x @ w + b with a hand-written gradient that multiplies by explicit transposes. On the wasm
  * backend a matMul with transposeA/transposeB (what autodiff of matMul emits) runs 10x slower
  * than transposing first: measured here 54 ms vs 5.5 ms for [128,784]^T @ [128,600].
@@ -17,7 +28,7 @@ function makeDense(inputGradient: boolean) {
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const d = dy as tf.Tensor2D;
         const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const dx = inputGradient ? tf.matMul(d, tf.transpose(sw)) : tf.zerosLike(sx);
+        const dx = inputGradient ? inputGradientOf(d, sw) : tf.zerosLike(sx);
         return [dx, tf.matMul(tf.transpose(sx), d), tf.sum(d, 0)];
       },
     };
@@ -36,7 +47,7 @@ const denseWithoutInputGradient = makeDense(false);
 function frozenDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor2D;
-    return { value: tf.add(tf.matMul(input, w), b), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, tf.transpose(w)) };
+    return { value: tf.add(tf.matMul(input, w), b), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => inputGradientOf(dy as tf.Tensor2D, w) };
   }) as (x: tf.Tensor2D) => tf.Tensor2D;
   return f(x);
 }
