@@ -165,6 +165,34 @@ describe('ShardOrderedSum', () => {
     expect(Object.is(fresh.total()[0], 0)).toBe(true); // 0 + -0 + -0 + -0 is +0, as from a zeroed sum
     expect(Object.is(fresh.total()[3], 0)).toBe(true);
   });
+
+  it('gives the in-order bits for every arrival order of 2 and 3 shards, where reordering later terms would change them', () => {
+    const tiny = 2 ** -53; // 1 + tiny rounds to 1 in float64, tiny + tiny + 1 does not
+    // Per coordinate (column) the shards' values; column 1 and 2 tell apart sums in different orders.
+    const shards = [Float32Array.of(-0, tiny, 1, 1.5, 0), Float32Array.of(-0, tiny, tiny, -(2 ** -30), -0), Float32Array.of(-0, 1, tiny, 7, -0)];
+    const bits = (a: Float64Array) => Array.from(new Uint32Array(a.buffer.slice(0)));
+    const permutations = (items: number[]): number[][] => (items.length <= 1 ? [items] : items.flatMap((x, i) => permutations(items.filter((_, j) => j !== i)).map((rest) => [x, ...rest])));
+    for (const k of [2, 3]) {
+      const inOrder = new ShardOrderedSum(5, k);
+      for (let s = 0; s < k; s++) inOrder.add(s, shards[s]!);
+      const expected = bits(inOrder.total());
+      const sum = new ShardOrderedSum(5, k);
+      for (const order of permutations([...Array(k).keys()])) {
+        sum.reset();
+        order.forEach((s, i) => {
+          expect(sum.complete).toBe(false);
+          expect(sum.add(s, shards[s]!)).toBe(true);
+          expect(sum.has(s)).toBe(true);
+          if (i < k - 1) expect(() => sum.total()).toThrow(/shards are summed/);
+        });
+        expect(sum.complete).toBe(true);
+        expect(bits(sum.total()), `K=${k}, order ${order.join(',')}`).toEqual(expected);
+      }
+    }
+    // The guard itself: summing the 3 shards in another order than 0, 1, 2 (or 1, 0, 2) gives other bits.
+    const reordered = new Float64Array(5).map((_, i) => 0 + shards[0]![i]! + shards[2]![i]! + shards[1]![i]!);
+    expect(bits(reordered)).not.toEqual(bits(Float64Array.from([0, 1, 2, 3, 4], (i) => 0 + shards[0]![i]! + shards[1]![i]! + shards[2]![i]!)));
+  });
 });
 
 describe('convolutional networks', () => {
