@@ -189,8 +189,11 @@ async function main(): Promise<void> {
     ['tensorGrowth', `tensors after ${memorySteps} steps - before`, String(result.tensorGrowth)],
     ['rssGrowthMB', `RSS growth over ${memorySteps} steps`, result.rssGrowthMB.toFixed(1)],
   ];
-  process.stdout.write(`\n${'metric'.padEnd(15)}${'what'.padEnd(56)}value\n`);
-  for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(15)}${what.padEnd(56)}${v}\n`);
+  // Columns as wide as their longest entry plus two spaces, so no name runs into its description.
+  const nameWidth = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const whatWidth = Math.max(...rows.map(([, what]) => what.length)) + 2;
+  process.stdout.write(`\n${'metric'.padEnd(nameWidth)}${'what'.padEnd(whatWidth)}value\n`);
+  for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(nameWidth)}${what.padEnd(whatWidth)}${v}\n`);
   const r = rounded(t);
   process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
