@@ -78,11 +78,11 @@ const DEFAULT: RunPreset = {
   batchSize: 128,
   // One shard per local worker per phase: the fewest messages for `npm start`'s two workers.
   shards: 2,
-  // The distance keeps falling to 16,000 steps (2,000 samples: 2.20 at 8,000, 1.62 at 12,000,
-  // 1.28 at 16,000), but 8,000 steps is what fits in issue 6's 20 minutes of `npm start` on this
-  // 2-core VM in a slow hour (85 to 125 ms a step have been seen): `--steps 12000` took 24 minutes
-  // in the sixth session (README "Sample quality").
-  steps: 8000,
+  // The distance keeps falling to 16,000 steps (2,000 samples: 2.20 at 8,000, 1.95 at 10,000,
+  // 1.62 at 12,000, 1.28 at 16,000), but issue 6 allows `npm start` 20 minutes on 2 cores:
+  // 10,000 steps took 17.0 minutes in the seventh session, and about 20 in the slowest hour seen
+  // on this VM (README "Sample quality"). 9,000 is the fallback if a machine needs the margin.
+  steps: 10000,
   seed: 1,
   // No label smoothing: with it the same run stood at 2.87 at 6,000 steps (2.64 without).
   realLabel: 1,
