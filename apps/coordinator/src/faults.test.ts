@@ -154,4 +154,13 @@ describe('coordinator faults', () => {
     expect((await again.exited).code).toBe(1);
     expect(again.stderr).toMatch(/already holds a run: pass --resume to continue it/);
   });
+
+  it('refuses --resume with a flag that would change the run, naming it and the value the run keeps', async () => {
+    const dir = runDir();
+    const done = await runToEnd([...ARGS, '--steps', '1', '--in-process', '--run-dir', dir]);
+    const longer = startCoordinator([...ARGS, '--steps', '3', '--in-process', '--run-dir', dir, '--resume']);
+    expect((await longer.exited).code).toBe(1);
+    expect(longer.stderr).toMatch(/--resume continues .* with the settings in its config\.json; --steps 3 \(the run has 1\) would change the run/);
+    expect(readSummary(dir).weightsSha256).toBe(done.summary.weightsSha256); // nothing was trained or overwritten
+  });
 });

@@ -84,6 +84,18 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     if (!options.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
     if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
     config = (runDir.readJson('config.json') as { run: RunConfig }).run;
+    // The run's config (and its hash, which workers check) comes from config.json; a flag that
+    // would change it is an error rather than silently ignored.
+    const given: [string, number | undefined, number][] = [
+      ['--steps', options.steps, config.steps],
+      ['--batch-size', options.batchSize, config.batchSize],
+      ['--shards', options.shards, config.shards],
+      ['--seed', options.seed, config.seed],
+    ];
+    const clashes = given.filter(([, value, kept]) => value !== undefined && value !== kept).map(([flag, value, kept]) => `${flag} ${value} (the run has ${kept})`);
+    if (clashes.length > 0) {
+      throw new Error(`--resume continues ${runDir.display()} with the settings in its config.json; ${clashes.join(', ')} would change the run: leave the flag out, or start a new run in another --run-dir`);
+    }
   } else {
     config = makeRunConfig(options.preset, { steps: options.steps, batchSize: options.batchSize, shards: options.shards, seed: options.seed });
   }
