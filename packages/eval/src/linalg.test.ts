@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classCoverage, classifierScore, frechetDistance, meanAndCovariance, sqrtPsd, symmetricEigen } from './index.js';
+import { classCoverage, classifierScore, frechetDistance, meanAndCovariance, predictedClasses, sqrtPsd, symmetricEigen } from './index.js';
 
 describe('linear algebra for the Frechet distance', () => {
   it('finds the eigenvalues of a known symmetric matrix', () => {
@@ -50,5 +50,14 @@ describe('classifier score and class coverage', () => {
     const { classCounts, maxClassShare } = classCoverage(oneHot([1, 1, 1, 2]), 4);
     expect(classCounts).toEqual([0, 3, 1, 0, 0, 0, 0, 0, 0, 0]);
     expect(maxClassShare).toBe(0.75);
+  });
+
+  it('predicts the most probable class of each row, the first of a tie', () => {
+    const probs = new Float32Array(30);
+    probs[7] = 0.9; // row 0: class 7
+    probs[10 + 2] = 0.4; // row 1: classes 2 and 5 tie, 2 comes first
+    probs[10 + 5] = 0.4;
+    probs.fill(0.1, 20, 30); // row 2: all equal, class 0
+    expect(Array.from(predictedClasses(probs, 3))).toEqual([7, 2, 0]);
   });
 });

@@ -19,14 +19,19 @@ export function classifierScore(probs: Float32Array, n: number): number {
   return Math.exp(kl / n);
 }
 
+/** The most probable class of each of n rows of class probabilities (the first on a tie). */
+export function predictedClasses(probs: Float32Array, n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, r) => {
+    let best = 0;
+    for (let c = 1; c < CLASSES; c++) if (probs[r * CLASSES + c]! > probs[r * CLASSES + best]!) best = c;
+    return best;
+  });
+}
+
 /** Predicted-class histogram and the share of the most common class (mode-collapse signal). */
 export function classCoverage(probs: Float32Array, n: number): { classCounts: number[]; maxClassShare: number } {
   const counts = new Array<number>(CLASSES).fill(0);
-  for (let r = 0; r < n; r++) {
-    let best = 0;
-    for (let c = 1; c < CLASSES; c++) if (probs[r * CLASSES + c]! > probs[r * CLASSES + best]!) best = c;
-    counts[best]! += 1;
-  }
+  for (const c of predictedClasses(probs, n)) counts[c]! += 1;
   return { classCounts: counts, maxClassShare: Math.max(...counts) / Math.max(1, n) };
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, generatorInput, imageSizeOf, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { toUnitRange } from './quality.js';
 
@@ -18,12 +18,13 @@ export async function generatedImages(runDir: string, n: number, seed: number): 
   const files = readLayersModelFiles(join(runDir, 'generator'));
   const g = await loadLayersModelFiles(files);
   const noise = fillNoise(model.noise, randomStream(seed, 'eval'), 0, n);
-  const images = new Float32Array(n * 784);
+  const pixels = imageSizeOf(model);
+  const images = new Float32Array(n * pixels);
   try {
     for (let start = 0; start < n; start += 1000) {
       const rows = Math.min(1000, n - start);
       const z = noise.subarray(start * model.noise.size, (start + rows) * model.noise.size);
-      images.set(computeToArray(() => g.predict(generatorInput(model, z, rows, start)) as tf.Tensor), start * 784);
+      images.set(computeToArray(() => g.predict(generatorInput(model, z, rows, start)) as tf.Tensor), start * pixels);
     }
   } finally {
     g.dispose();

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '@distgan/mnist';
 import { selectBackend } from '@distgan/runtime';
-import { frechetDistance, generatedImages, loadOrTrainClassifier, meanAndCovariance } from '@distgan/eval';
+import { frechetDistance, generatedImages, loadOrTrainClassifier, meanAndCovariance, predictedClasses } from '@distgan/eval';
 import { blur } from './image-ops.js';
 
 const { values } = parseArgs({ options: { run: { type: 'string' }, samples: { type: 'string', default: '10000' }, backend: { type: 'string', default: 'auto' } } });
@@ -39,13 +39,7 @@ const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 /** Features and the predicted class of each image. */
 function describe(pixels: Float32Array, count: number): { features: Float32Array; predicted: Int32Array } {
   const { features, probs } = classifier.run(pixels, count);
-  const classes = probs.length / count;
-  const predicted = Int32Array.from({ length: count }, (_, r) => {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (probs[r * classes + c]! > probs[r * classes + best]!) best = c;
-    return best;
-  });
-  return { features, predicted };
+  return { features, predicted: predictedClasses(probs, count) };
 }
 
 /** Statistics of the rows predicted as class c (all rows when c is null). */

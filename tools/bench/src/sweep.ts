@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
 import { classConditional, computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, poolingDiscriminator, upsamplingGenerator, type DenseLayer, type GanModelConfig } from '@distgan/models';
-import type { AdamConfig } from '@distgan/optim';
+import { validateAdamConfig, type AdamConfig } from '@distgan/optim';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
 import { emaDecayAt, GanNetworks, LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, validateRunConfig, type RunConfig } from '@distgan/training';
@@ -48,15 +48,13 @@ const number = (name: string, text: string | undefined) => {
 };
 const lr = number('lr', values.lr);
 const gLr = values['g-lr'] === undefined ? lr : number('g-lr', values['g-lr']);
+// Negative beta1 is negative momentum (Gidel et al. 2019), which can damp the oscillation of alternating updates.
 const beta1 = Number(values.beta1);
-// Negative values are negative momentum (Gidel et al. 2019), which can damp the oscillation of alternating updates.
-if (!(beta1 > -1 && beta1 < 1)) {
-  process.stderr.write(`sweep: --beta1 must be in (-1, 1), got "${values.beta1}"\n`);
-  process.exit(2);
-}
-const beta2 = number('beta2', values.beta2);
-if (beta2 >= 1) {
-  process.stderr.write(`sweep: --beta2 must be below 1, got ${beta2}\n`);
+const beta2 = Number(values.beta2);
+try {
+  validateAdamConfig({ learningRate: Math.max(lr, gLr), beta1, beta2, epsilon: 1e-8 }, 'sweep: --beta1 / --beta2');
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
   process.exit(2);
 }
 const batchSize = number('batch-size', values['batch-size']);
