@@ -21,6 +21,30 @@ describe('Adam (TF1 rule)', () => {
     expect(adam.step).toBe(1);
   });
 
+  it('keeps its exact arithmetic: float64 per parameter, moments and weights rounded to float32 on store (checkpoints and hashes depend on it)', () => {
+    const config = { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+    const weights = randomStream(9, 'w').fillNormal(new Float32Array(SIZE), 0);
+    const expected = Float32Array.from(weights);
+    const m = new Float32Array(SIZE);
+    const v = new Float32Array(SIZE);
+    const adam = new Adam(SIZE, config);
+    for (let t = 1; t <= 5; t++) {
+      // A float64 sum, divided by the batch size inside apply, as the coordinator passes it.
+      const sum = Float64Array.from(gradientAt(t), (g, i) => g * 37 + i * 1e-9);
+      adam.apply(weights, sum, 128);
+      const lrT = (config.learningRate * Math.sqrt(1 - config.beta2 ** t)) / (1 - config.beta1 ** t);
+      for (let i = 0; i < SIZE; i++) {
+        const g = sum[i]! / 128;
+        m[i] = config.beta1 * m[i]! + (1 - config.beta1) * g;
+        v[i] = config.beta2 * v[i]! + (1 - config.beta2) * g * g;
+        expected[i] = expected[i]! - (lrT * m[i]!) / (Math.sqrt(v[i]!) + config.epsilon);
+      }
+    }
+    expect(Buffer.from(weights.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    const state = adam.state();
+    expect(Buffer.from(state.m.buffer).equals(Buffer.from(m.buffer)) && Buffer.from(state.v.buffer).equals(Buffer.from(v.buffer))).toBe(true);
+  });
+
   it('tracks tf.train.adam over 100 steps on the same gradients (max |diff| < 1e-6)', () => {
     const init = randomStream(9, 'w').fillNormal(new Float32Array(SIZE), 0);
     const ours = Float32Array.from(init);
