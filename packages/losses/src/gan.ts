@@ -36,10 +36,19 @@ function targetLoss(outputs: tf.Tensor, target: number, objective: GanObjective 
   }
 }
 
+/**
+ * One of D's two terms: L(D(x), realLabel) for `real` outputs, L(D(G(z)), 0) for `fake` ones. Its
+ * gradient alone is the term's share of `discriminatorLoss`'s (a worker computes the real
+ * images' share before G's snapshot arrives).
+ */
+export function discriminatorLossTerm(outputs: tf.Tensor, source: 'real' | 'fake', options: GanLossOptions): tf.Scalar {
+  return reduce(targetLoss(outputs, source === 'real' ? (options.realLabel ?? 1) : 0, options.objective), options.reduction);
+}
+
 /** D's loss: L(D(x), realLabel) + L(D(G(z)), 0), each reduced separately as the tutorial does (L: the objective's, cross-entropy by default). */
 export function discriminatorLoss(realLogits: tf.Tensor, fakeLogits: tf.Tensor, options: GanLossOptions): DiscriminatorLoss {
-  const real = reduce(targetLoss(realLogits, options.realLabel ?? 1, options.objective), options.reduction);
-  const fake = reduce(targetLoss(fakeLogits, 0, options.objective), options.reduction);
+  const real = discriminatorLossTerm(realLogits, 'real', options);
+  const fake = discriminatorLossTerm(fakeLogits, 'fake', options);
   return { real, fake, total: tf.add(real, fake) };
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { discriminatorLoss, discriminatorScore, generatorLoss, sigmoidCrossEntropy, sigmoidCrossEntropyValue } from './index.js';
+import { discriminatorLoss, discriminatorLossTerm, discriminatorScore, generatorLoss, sigmoidCrossEntropy, sigmoidCrossEntropyValue } from './index.js';
 
 describe('sigmoid cross-entropy on logits', () => {
   it('matches -z log s(x) - (1-z) log(1-s(x)) computed by hand', () => {
@@ -41,6 +41,22 @@ describe('GAN losses', () => {
     expect(sum).toBeCloseTo(realSum + fakeSum, 5);
     expect(mean).toBeCloseTo((realSum + fakeSum) / 2, 5);
     expect(smoothReal).toBeCloseTo(sigmoidCrossEntropyValue(2, 0.9) + sigmoidCrossEntropyValue(-1, 0.9), 5);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('each D term alone equals its part of the D loss, with the real label and objective applied to the real term only', () => {
+    const before = tf.memory().numTensors;
+    for (const options of [{ reduction: 'sum', realLabel: 0.9 }, { reduction: 'mean', objective: 'leastSquares', realLabel: 0.8 }] as const) {
+      const [termReal, termFake, partReal, partFake] = tf.tidy(() => {
+        const r = tf.tensor2d(real, [2, 1]);
+        const f = tf.tensor2d(fake, [2, 1]);
+        const both = discriminatorLoss(r, f, options);
+        return [discriminatorLossTerm(r, 'real', options), discriminatorLossTerm(f, 'fake', options), both.real, both.fake].map((t) => t.dataSync()[0]!);
+      });
+      expect(termReal).toBe(partReal);
+      expect(termFake).toBe(partFake);
+      expect(termReal).not.toBe(termFake);
+    }
     expect(tf.memory().numTensors).toBe(before);
   });
 

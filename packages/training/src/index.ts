@@ -13,7 +13,7 @@ export {
 } from './run-config.js';
 export { batchIndices, fakeClasses, noiseStream, shardRange, PHASES, type Phase, type ShardRange } from './batch.js';
 export { GanNetworks, type NetworkName } from './networks.js';
-export { ShardComputer, checkDatasetFits, type ShardResult, type ShardStats, type ShardTask } from './shard.js';
+export { ShardComputer, checkDatasetFits, type RealShare, type ShardResult, type ShardStats, type ShardTask } from './shard.js';
 export { ShardOrderedSum } from './accumulate.js';
 export { TrainingState, emaDecayAt, type TrainingStateData } from './state.js';
 export { trainStep, planTasks, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { discriminatorLoss, discriminatorScore, generatorLoss } from '@distgan/losses';
-import { dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
+import { discriminatorLossTerm, discriminatorScore, generatorLoss } from '@distgan/losses';
+import { computeToArray, dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig, type Network } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
 import { dropoutStream, fakeClasses, noiseStream, type DropoutPass, type Phase } from './batch.js';
 import { GanNetworks } from './networks.js';
@@ -29,6 +29,24 @@ export interface ShardStats {
   readonly dRealSum: number;
   /** Sum of D's score of fakes. */
   readonly dFakeSum: number;
+}
+
+/** A D task's real-image share of the gradient, computed ahead (see `ShardComputer.computeRealShare`). */
+export interface RealShare {
+  readonly step: number;
+  readonly shard: number;
+  /** The D snapshot it was computed at. */
+  readonly dVersion: number;
+  /**
+   * Gradient of the real term's sum w.r.t. D, flat in snapshot order. Kept in the backend until
+   * `compute` adds the fakes' share to it there and disposes it; whoever drops a share unused
+   * disposes it.
+   */
+  readonly gradient: tf.Tensor1D;
+  /** Sum of L(D(x), realLabel) over the real rows (a float32 value). */
+  readonly lossSum: number;
+  readonly dRealSum: number;
+  readonly computeMs: number;
 }
 
 export interface ShardResult extends ShardStats {
@@ -106,55 +124,140 @@ export class ShardComputer {
     return { fake, real };
   }
 
-  compute(task: ShardTask): ShardResult {
-    const started = performance.now();
-    const { networks, config } = this;
-    for (const name of ['D', 'G'] as const) {
+  /** Throws unless the snapshot versions `task` needs of `names` are the ones loaded. */
+  private checkVersions(task: ShardTask, names: readonly ('D' | 'G')[]): void {
+    for (const name of names) {
       const want = name === 'D' ? task.dVersion : task.gVersion;
-      if (networks.version(name) !== want) throw new Error(`task ${task.step}/${task.phase}/${task.shard} needs ${name}@${want} but ${name}@${networks.version(name)} is loaded`);
+      const held = this.networks.version(name);
+      if (held !== want) throw new Error(`task ${task.step}/${task.phase}/${task.shard} needs ${name}@${want} but ${name}@${held} is loaded`);
     }
-    const rows = task.count;
-    const noise = fillNoise(config.model.noise, noiseStream(config.seed, task.step, task.phase), task.start, rows, this.noiseBuffer).subarray(0, rows * config.model.noise.size);
-    const target = task.phase === 'D' ? networks.d : networks.g;
-    const classes = this.classesOf(task);
-    const model = config.model;
+  }
+
+  /** The task's noise rows, for G's input. */
+  private noiseOf(task: ShardTask): Float32Array {
+    const noise = this.config.model.noise;
+    return fillNoise(noise, noiseStream(this.config.seed, task.step, task.phase), task.start, task.count, this.noiseBuffer).subarray(0, task.count * noise.size);
+  }
+
+  /**
+   * Differentiates the loss function `build` returns with respect to `network`'s variables, all
+   * inside one tidy (`build` makes the inputs, off the gradient tape): the gradient as one flat
+   * tensor (the caller owns it; one download instead of one per parameter tensor) and the
+   * statistics the loss function returns beside its loss.
+   */
+  private gradientOf(network: Network, build: () => () => { loss: tf.Scalar; stats: tf.Tensor1D }): { gradient: tf.Tensor1D; stats: Float32Array } {
     let stats: tf.Tensor1D | undefined;
-    const gradient = tf.tidy(() => {
-      const z = withClassCode(model, tf.tensor2d(noise, [rows, model.noise.size]), classes.fake);
-      let lossFn: () => tf.Scalar;
-      if (task.phase === 'D') {
-        if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
-        const images = this.dataset.fillBatch(task.indices, this.imageBuffer, config.model.pixelRange).subarray(0, rows * this.dataset.imageSize);
-        const x = withClassCode(model, tf.tensor2d(images, [rows, this.dataset.imageSize]), classes.real);
-        const fake = withClassCode(model, networks.g.apply(z), classes.fake); // constant here: gradients flow to D only
-        const realMasks = this.dropoutMasks(task, 'real');
-        const fakeMasks = this.dropoutMasks(task, 'fake');
-        lossFn = () => {
-          const realLogits = networks.d.apply(x, 'weights', realMasks);
-          const fakeLogits = networks.d.apply(fake, 'weights', fakeMasks);
-          const loss = discriminatorLoss(realLogits, fakeLogits, { reduction: 'sum', realLabel: config.realLabel, objective: config.objective });
-          stats = tf.keep(tf.stack([loss.total, tf.sum(discriminatorScore(realLogits, config.objective)), tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D);
-          return loss.total;
-        };
-      } else {
+    const flat = tf.tidy(() => {
+      const lossFn = build();
+      const { grads } = tf.variableGrads(() => {
+        const out = lossFn();
+        stats = tf.keep(out.stats);
+        return out.loss;
+      }, network.variables as tf.Variable[]);
+      return tf.concat(network.variables.map((v) => tf.reshape(grads[v.name]!, [-1]))) as tf.Tensor1D;
+    });
+    const values = stats!.dataSync() as Float32Array;
+    stats!.dispose();
+    return { gradient: flat, stats: values };
+  }
+
+  /**
+   * The real images' share of a D task: the gradient of L(D(x), realLabel) over the shard's real
+   * rows. It needs D's snapshot only, so a worker computes it before G's new snapshot arrives
+   * (the coordinator sends the next step's D tasks during the G phase). `compute` adds the
+   * fakes' share; the sum has the same bits as differentiating both terms together, since either
+   * way each weight's gradient is the float32 sum of its two uses.
+   */
+  computeRealShare(task: ShardTask): RealShare {
+    const started = performance.now();
+    if (task.phase !== 'D') throw new Error(`task ${task.step}/${task.phase}/${task.shard}: only a D task has a real-image share`);
+    this.checkVersions(task, ['D']);
+    const rows = task.count;
+    if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
+    const { networks, config } = this;
+    const model = config.model;
+    const classes = this.classesOf(task);
+    const { gradient, stats } = this.gradientOf(networks.d, () => {
+      const images = this.dataset.fillBatch(task.indices!, this.imageBuffer, model.pixelRange).subarray(0, rows * this.dataset.imageSize);
+      const x = withClassCode(model, tf.tensor2d(images, [rows, this.dataset.imageSize]), classes.real);
+      const masks = this.dropoutMasks(task, 'real');
+      return () => {
+        const logits = networks.d.apply(x, 'weights', masks);
+        const loss = discriminatorLossTerm(logits, 'real', { reduction: 'sum', realLabel: config.realLabel, objective: config.objective });
+        return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, config.objective))]) as tf.Tensor1D };
+      };
+    });
+    return { step: task.step, shard: task.shard, dVersion: task.dVersion, gradient, lossSum: stats[0]!, dRealSum: stats[1]!, computeMs: performance.now() - started };
+  }
+
+  /**
+   * The task's gradient and statistics. For a D task, `realShare` (from `computeRealShare` for
+   * this task) saves recomputing the real images' share; this call owns it from then on and
+   * disposes it, whether it succeeds or throws.
+   */
+  compute(task: ShardTask, realShare?: RealShare): ShardResult {
+    const started = performance.now();
+    try {
+      this.checkVersions(task, ['D', 'G']);
+      if (realShare && (task.phase !== 'D' || realShare.step !== task.step || realShare.shard !== task.shard || realShare.dVersion !== task.dVersion)) {
+        throw new Error(`real-image share of ${realShare.step}/D/${realShare.shard} at D@${realShare.dVersion} given for task ${task.step}/${task.phase}/${task.shard} at D@${task.dVersion}`);
+      }
+    } catch (err) {
+      realShare?.gradient.dispose();
+      throw err;
+    }
+    const { networks, config } = this;
+    const model = config.model;
+    const rows = task.count;
+    const noise = this.noiseOf(task);
+    const classes = this.classesOf(task);
+    const options = { reduction: 'sum', realLabel: config.realLabel, objective: config.objective } as const;
+    if (task.phase === 'G') {
+      const { gradient, stats } = this.gradientOf(networks.g, () => {
+        const z = withClassCode(model, tf.tensor2d(noise, [rows, model.noise.size]), classes.fake);
         const masks = this.dropoutMasks(task, 'fake');
-        lossFn = () => {
+        return () => {
           // D held fixed: only its input gradient, which flows into G (through D's dropout, as D trains).
           const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), 'input', masks);
-          const loss = generatorLoss(fakeLogits, { reduction: 'sum', objective: config.objective });
-          stats = tf.keep(tf.stack([loss, tf.scalar(0), tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D);
-          return loss;
+          const loss = generatorLoss(fakeLogits, options);
+          return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D };
         };
-      }
-      const { grads } = tf.variableGrads(lossFn, target.variables as tf.Variable[]);
-      // One concatenated download instead of one per parameter tensor.
-      return tf.concat(target.variables.map((v) => tf.reshape(grads[v.name]!, [-1])));
-    });
-    const flat = gradient.dataSync() as Float32Array;
-    gradient.dispose();
-    const [lossSum = NaN, dRealSum = NaN, dFakeSum = NaN] = stats ? Array.from(stats.dataSync()) : [];
-    stats?.dispose();
-    return { step: task.step, phase: task.phase, shard: task.shard, gradient: flat, lossSum, dRealSum, dFakeSum, computeMs: performance.now() - started };
+      });
+      const flat = gradient.dataSync() as Float32Array;
+      gradient.dispose();
+      return { step: task.step, phase: task.phase, shard: task.shard, gradient: flat, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started };
+    }
+    const real = realShare ?? this.computeRealShare(task);
+    let gradient: Float32Array;
+    let fakeStats: Float32Array;
+    try {
+      const fake = this.gradientOf(networks.d, () => {
+        const z = withClassCode(model, tf.tensor2d(noise, [rows, model.noise.size]), classes.fake);
+        const fakes = withClassCode(model, networks.g.apply(z), classes.fake); // constant here: gradients flow to D only
+        const masks = this.dropoutMasks(task, 'fake');
+        return () => {
+          const logits = networks.d.apply(fakes, 'weights', masks);
+          const loss = discriminatorLossTerm(logits, 'fake', options);
+          return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, config.objective))]) as tf.Tensor1D };
+        };
+      });
+      fakeStats = fake.stats;
+      // float32 addition in the backend, as autodiff would have added the two uses of each weight.
+      gradient = computeToArray(() => tf.add(real.gradient, fake.gradient));
+      fake.gradient.dispose();
+    } finally {
+      real.gradient.dispose();
+    }
+    return {
+      step: task.step,
+      phase: task.phase,
+      shard: task.shard,
+      gradient,
+      lossSum: Math.fround(real.lossSum + fakeStats[0]!),
+      dRealSum: real.dRealSum,
+      dFakeSum: fakeStats[1]!,
+      computeMs: (realShare ? realShare.computeMs : 0) + performance.now() - started,
+    };
   }
 
   dispose(): void {
