@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { parameterCount, parameterSpec } from '@distgan/models';
+import type { RunConfig } from '@distgan/training';
 import { describe, expect, it } from 'vitest';
+import { RawClient } from './test-support/raw-client.js';
 import { coordinatorUrl, readMetrics, readSummary, runToEnd, startCoordinator, startWorker, testRuns } from './test-support/processes.js';
 
 const { runDir } = testRuns();
@@ -19,6 +22,35 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
       expect(inProcess.steps).toBe(4);
     });
   }
+
+  it("hands a worker with room the next step's D task during the G phase, ahead of G's new snapshot, which follows when the D phase starts", async () => {
+    const dir = runDir();
+    const coordinator = startCoordinator([...TINY, '--shards', '2', '--workers', '0', '--run-dir', dir]);
+    const client = new RawClient(await coordinatorUrl(coordinator));
+    const model = ((await client.handshake()).config as unknown as RunConfig).model;
+    const sizes = { D: parameterCount(parameterSpec(model.discriminator)), G: parameterCount(parameterSpec(model.generator)) };
+    // Plays a worker that answers every task at once with a zero (well-formed) gradient, logging what arrives in order.
+    const log: string[] = [];
+    const tasks = new Map<string, Record<string, unknown>>();
+    for (let i = 0; !log.includes('done'); i++) {
+      await expect.poll(() => client.inbox.length, { timeout: 20_000 }).toBeGreaterThan(i);
+      const m = client.inbox[i]!;
+      if (m.type === 'snapshot') log.push(`snapshot ${m.net as string}@${m.version as number}`);
+      else if (m.type === 'task') {
+        const key = `task ${m.step as number}/${m.phase as string}/${m.shard as number}`;
+        log.push(key);
+        tasks.set(key, m);
+        const phase = m.phase as 'D' | 'G';
+        client.send({ type: 'result', step: m.step, phase, shard: m.shard, gradient: new Float32Array(sizes[phase]), lossSum: 1, dRealSum: 0.5, dFakeSum: 0.5, computeMs: 1 });
+      } else log.push(String(m.type));
+    }
+    expect((await coordinator.exited).code).toBe(0);
+    // Step 0's G tasks fill the worker's two slots; the first G result frees one for step 1's first D task.
+    expect(log.slice(0, 9)).toEqual(['snapshot D@0', 'snapshot G@0', 'task 0/D/0', 'task 0/D/1', 'snapshot D@1', 'task 0/G/0', 'task 0/G/1', 'task 1/D/0', 'snapshot G@1']);
+    expect(tasks.get('task 1/D/0')).toMatchObject({ dVersion: 1, gVersion: 1 });
+    expect(log[9]).toBe('task 1/D/1');
+    expect(readSummary(dir).steps).toBe(4);
+  });
 
   it('different K or seed change the hash (the comparison can fail)', async () => {
     const a = (await runToEnd([...TINY, '--shards', '4', '--in-process', '--run-dir', runDir()])).summary;

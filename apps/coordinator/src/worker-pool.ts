@@ -97,6 +97,8 @@ export class WorkerPool implements ShardExecutor {
   private nextId = 1;
   private plan: PhasePlan | null = null;
   private queue: ShardTask[] = [];
+  /** The plan's `upcoming` tasks not yet handed out ahead (see `dispatchAhead`). */
+  private upcoming: ShardTask[] = [];
   private finishPhase: (() => void) | null = null;
   private readonly snapshots = new SnapshotFrames(trace);
   private readonly timers: NodeJS.Timeout[] = [];
@@ -152,7 +154,8 @@ export class WorkerPool implements ShardExecutor {
     trace('phaseStart', { step: plan.step, phase: plan.phase });
     return new Promise((resolve) => {
       this.plan = plan;
-      this.queue = [...plan.tasks];
+      this.queue = this.takeHeldAhead(plan);
+      this.upcoming = [...(plan.upcoming ?? [])];
       this.finishPhase = resolve;
       this.forgetOldTasks(plan.step);
       this.dispatch();
@@ -240,6 +243,7 @@ export class WorkerPool implements ShardExecutor {
         const finish = this.finishPhase;
         this.plan = null;
         this.queue = [];
+        this.upcoming = [];
         this.finishPhase = null;
         finish?.();
         return;
@@ -301,30 +305,77 @@ export class WorkerPool implements ShardExecutor {
     }
   }
 
-  private dispatch(): void {
-    const plan = this.plan;
-    if (!plan) return;
+  /**
+   * Sends `session` the snapshots `task` needs that it lacks and that exist: a task handed out
+   * ahead names a G version the current phase has yet to produce, which goes out when its phase
+   * starts (`takeHeldAhead`).
+   */
+  private sendSnapshotsFor(session: WorkerSession, plan: PhasePlan, task: ShardTask): void {
+    for (const net of ['D', 'G'] as const) {
+      const want = net === 'D' ? task.dVersion : task.gVersion;
+      if (session.versions[net] !== want && want === plan.state.version(net)) {
+        this.sendSnapshot(session, plan, net);
+        session.versions[net] = want;
+      }
+    }
+  }
+
+  private give(session: WorkerSession, plan: PhasePlan, task: ShardTask): void {
+    this.sendSnapshotsFor(session, plan, task);
+    this.send(session, { type: 'task', ...task });
+    const key = taskKey(task.step, task.phase, task.shard);
+    session.inFlight.set(key, { task, sentAt: Date.now() });
+    session.given.set(key, task.step);
+  }
+
+  /** Round-robin one task at a time from `tasks`, so idle workers share it evenly. */
+  private deal(plan: PhasePlan, tasks: ShardTask[]): void {
     let progressed = true;
-    // Round-robin one task at a time, so idle workers share a fresh queue evenly.
-    while (this.queue.length > 0 && progressed) {
+    while (tasks.length > 0 && progressed) {
       progressed = false;
       for (const session of this.sessions.values()) {
-        if (this.queue.length === 0) break;
+        if (tasks.length === 0) break;
         if (session.state !== 'ready' || session.inFlight.size >= this.opts.maxInFlight) continue;
-        const task = this.queue.shift()!;
-        for (const net of ['D', 'G'] as const) {
-          if (session.versions[net] !== plan.state.version(net)) {
-            this.sendSnapshot(session, plan, net);
-            session.versions[net] = plan.state.version(net);
-          }
-        }
-        this.send(session, { type: 'task', ...task });
-        const key = taskKey(task.step, task.phase, task.shard);
-        session.inFlight.set(key, { task, sentAt: Date.now() });
-        session.given.set(key, task.step);
+        this.give(session, plan, tasks.shift()!);
         progressed = true;
       }
     }
+  }
+
+  private dispatch(): void {
+    const plan = this.plan;
+    if (!plan) return;
+    this.deal(plan, this.queue);
+    // With this phase's tasks all out, workers with room start on the next phase's: a D task's
+    // real images need only D's snapshot, which they already hold, so they compute that share
+    // while the coordinator finishes this phase and steps G.
+    if (this.queue.length === 0) this.deal(plan, this.upcoming);
+  }
+
+  /**
+   * At a phase's start: the plan's tasks that no worker holds from being handed out ahead (the
+   * queue), after sending each holder the snapshots its tasks were waiting for. A held task
+   * that does not match the plan's (it cannot, short of a bug) is taken back and queued.
+   */
+  private takeHeldAhead(plan: PhasePlan): ShardTask[] {
+    const byKey = new Map(plan.tasks.map((t) => [taskKey(t.step, t.phase, t.shard), t]));
+    const held = new Set<string>();
+    for (const session of this.sessions.values()) {
+      if (session.state !== 'ready') continue;
+      for (const [key, flight] of session.inFlight) {
+        const task = byKey.get(key);
+        if (!task) continue;
+        if (task.dVersion !== flight.task.dVersion || task.gVersion !== flight.task.gVersion) {
+          session.inFlight.delete(key);
+          continue;
+        }
+        held.add(key);
+        this.sendSnapshotsFor(session, plan, task);
+        // Its deadline runs from its phase's start, not from when it was handed out ahead.
+        session.inFlight.set(key, { task, sentAt: Date.now() });
+      }
+    }
+    return plan.tasks.filter((t) => !held.has(taskKey(t.step, t.phase, t.shard)));
   }
 
   private requeue(tasks: ShardTask[]): void {

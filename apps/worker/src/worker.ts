@@ -16,7 +16,7 @@ import {
   type WorkerMessage,
 } from '@distgan/protocol';
 import { traceFromEnv } from '@distgan/runtime';
-import { runConfigHash, ShardComputer, validateRunConfig, type RunConfig } from '@distgan/training';
+import { runConfigHash, ShardComputer, validateRunConfig, type RealShare, type RunConfig } from '@distgan/training';
 
 /** DISTGAN_TRACE=DIR: frame arrivals, snapshot loads, compute and send times (see README Performance). */
 const trace = traceFromEnv('worker');
@@ -55,8 +55,11 @@ export class Worker {
   private settle: ((outcome: WorkerOutcome) => void) | undefined;
   private backoffMs = 250;
   private disconnectedSince = Date.now();
-  /** Queued tasks with the connection they came on: a result goes back only on that one. */
-  private tasks: { readonly task: TaskMessage; readonly ws: WebSocket }[] = [];
+  /**
+   * Queued tasks with the connection they came on (a result goes back only on that one) and, for
+   * a D task that arrived ahead of G's snapshot, its real images' share once computed.
+   */
+  private tasks: QueuedTask[] = [];
   private busy = false;
   /** Memory every result frame is encoded into (one at a time: see `drain`). */
   private readonly resultFrame = new FrameBuffer();
@@ -71,6 +74,7 @@ export class Worker {
     return new Promise((resolve) => {
       this.settle = (outcome) => {
         this.settle = undefined;
+        this.dropTasks(() => true);
         this.computer?.dispose();
         resolve(outcome);
       };
@@ -98,7 +102,7 @@ export class Worker {
       generateMask: (mask: Buffer) => void mask.fill(0),
     });
     this.ws = ws;
-    this.tasks = [];
+    this.dropTasks(() => true);
     let opened = false;
     ws.on('unexpected-response', (_req, res) => {
       if (res.statusCode === 401) {
@@ -189,6 +193,7 @@ export class Worker {
         } catch (err) {
           return this.reject(protocolError('BAD_FIELD', `snapshot of ${message.net}: ${(err as Error).message}`));
         }
+        this.drain(); // a task may have been waiting for it
         return;
       case 'task':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'task before welcome'));
@@ -244,28 +249,69 @@ export class Worker {
     this.send({ type: 'ready', configHash: hash, datasetFingerprint: fingerprint });
   }
 
+  /** Removes the queued tasks `which` selects, freeing their real-image shares. */
+  private dropTasks(which: (entry: QueuedTask) => boolean): void {
+    const kept: QueuedTask[] = [];
+    for (const entry of this.tasks) {
+      if (which(entry)) entry.share?.gradient.dispose();
+      else kept.push(entry);
+    }
+    this.tasks = kept;
+  }
+
   /**
-   * Computes queued tasks one at a time. After sending a result it waits until ws has handed the
-   * frame to the kernel before computing the next one: JavaScript cannot write to a socket while
-   * it computes, so a megabyte result left queued would otherwise sit until the next shard ends.
+   * Computes queued tasks one at a time: first any whose snapshots are loaded, in arrival order.
+   * When none is, a D task sent ahead of G's snapshot gets its real images' share computed (it
+   * needs D's snapshot only), so that only the rest is left when G's arrives. A task needing an
+   * older snapshot than the one loaded is dropped: the coordinator sends a network's next version
+   * only once every task of the old one is done (by this worker or, after a requeue, another).
+   * After sending a result it waits until ws has handed the frame to the kernel before computing
+   * the next one: JavaScript cannot write to a socket while it computes, so a megabyte result
+   * left queued would otherwise sit until the next shard ends.
    */
   private drain(): void {
-    if (this.busy) return;
-    const entry = this.tasks.shift();
-    if (!entry) return;
-    const { task, ws } = entry;
-    this.busy = true;
+    const computer = this.computer;
+    if (this.busy || !computer) return;
+    const held = { D: computer.networks.version('D'), G: computer.networks.version('G') };
+    // A task from a connection that has since dropped was requeued by the coordinator: skip it.
+    this.dropTasks(({ task, ws }) => ws !== this.ws || ws.readyState !== WebSocket.OPEN || task.dVersion < held.D || task.gVersion < held.G);
     const next = () => {
       this.busy = false;
       setImmediate(() => this.drain());
     };
+    const ready = this.tasks.findIndex(({ task }) => task.dVersion === held.D && task.gVersion === held.G);
+    if (ready < 0) {
+      const ahead = this.tasks.find(({ task, share }) => task.phase === 'D' && task.dVersion === held.D && !share);
+      if (!ahead) return; // a snapshot or task arriving calls drain again
+      this.busy = true;
+      setImmediate(() => {
+        // Still queued, and D unchanged? (A frame handled in between may have dropped it.)
+        if (this.tasks.includes(ahead) && computer.networks.version('D') === ahead.task.dVersion) {
+          const { task } = ahead;
+          try {
+            trace('shareStart', { step: task.step, phase: task.phase, shard: task.shard });
+            ahead.share = computer.computeRealShare(task);
+            trace('shareEnd', { step: task.step, phase: task.phase, shard: task.shard });
+          } catch (err) {
+            this.reject(protocolError('WORKER_FAILED', `task ${task.step}/${task.phase}/${task.shard}: ${(err as Error).message}`));
+          }
+        }
+        next();
+      });
+      return;
+    }
+    const [entry] = this.tasks.splice(ready, 1) as [QueuedTask];
+    const { task, ws } = entry;
+    this.busy = true;
     const run = () => {
-      // A task from a connection that has since dropped was requeued by the coordinator: skip it.
-      if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return next();
+      if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) {
+        entry.share?.gradient.dispose();
+        return next();
+      }
       let sent = false;
       try {
         trace('computeStart', { step: task.step, phase: task.phase, shard: task.shard });
-        const result = this.computer!.compute(task);
+        const result = computer.compute(task, entry.share);
         trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
         this.shardsDone++;
         if (ws.readyState === WebSocket.OPEN) {
@@ -286,4 +332,10 @@ export class Worker {
     if (this.options.delayMs > 0) setTimeout(run, this.options.delayMs);
     else setImmediate(run);
   }
+}
+
+interface QueuedTask {
+  readonly task: TaskMessage;
+  readonly ws: WebSocket;
+  share?: RealShare;
 }

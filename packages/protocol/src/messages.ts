@@ -1,4 +1,8 @@
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: a task may arrive before the snapshot it names (the next step's D tasks go out during the G
+ * phase, ahead of G's new version); a worker of version 1 would fail such a task.
+ */
+export const PROTOCOL_VERSION = 2;
 
 export type Phase = 'D' | 'G';
 export type NetworkName = 'D' | 'G';
@@ -57,6 +61,11 @@ export interface SnapshotMessage {
   readonly weights: Float32Array;
 }
 
+/**
+ * One shard to compute at the snapshot versions it names. It may arrive before a snapshot it
+ * needs, which follows; the worker waits for it (and may compute meanwhile what needs only the
+ * snapshots it holds).
+ */
 export interface TaskMessage {
   readonly type: 'task';
   readonly step: number;

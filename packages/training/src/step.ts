@@ -17,6 +17,14 @@ export interface PhasePlan {
   readonly phase: Phase;
   readonly tasks: readonly ShardTask[];
   readonly state: TrainingState;
+  /**
+   * Tasks of the next phase that an executor may hand out ahead, once this phase's are all out:
+   * the next step's D tasks during a G phase (none after the last step). They name the snapshot
+   * versions they need, and G's is the one this phase will produce, so a worker can compute only
+   * their real images' share (`ShardComputer.computeRealShare`) until G's snapshot arrives. The
+   * next phase's plan lists the same tasks again.
+   */
+  readonly upcoming?: readonly ShardTask[];
   /** Returns false for a result that was not needed (duplicate); throws for an invalid one. */
   readonly accept: (result: ShardResult) => boolean;
   readonly isComplete: () => boolean;
@@ -66,10 +74,12 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
   // Only the statistics are kept: the gradients are already folded into (or waiting in) `sum`.
   const statsByShard: (ShardStats | undefined)[] = new Array(shards);
   let closed = false;
+  const upcoming = phase === 'G' && step + 1 < state.config.steps ? planTasks(state, step + 1, 'D', datasetSize).map((t) => ({ ...t, gVersion: t.gVersion + 1 })) : [];
   const phaseDone = executor.runPhase({
     step,
     phase,
     tasks,
+    upcoming,
     state,
     accept: (result) => {
       // The accumulator is reused by the next phase: once this one is over, its plan takes nothing.

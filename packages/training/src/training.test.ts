@@ -24,6 +24,7 @@ import {
   type RunConfig,
   type ShardResult,
   type ShardExecutor,
+  type ShardTask,
 } from './index.js';
 
 const dataset = loadMnist();
@@ -382,6 +383,26 @@ describe('trainStep', () => {
     expect(result.step).toBe(1);
     expect(Number.isFinite(result.d.loss) && Number.isFinite(result.g.loss)).toBe(true);
     computer.dispose();
+  });
+
+  it("plans the next step's D tasks during the G phase, at the G version that phase produces, as the next D phase plans them (none after the last step)", async () => {
+    const config = makeRunConfig('tiny', { steps: 2, shards: 3 });
+    const state = new TrainingState(config);
+    const computer = new ShardComputer(config, dataset);
+    const plans: { step: number; phase: string; tasks: readonly ShardTask[]; upcoming: readonly ShardTask[] | undefined }[] = [];
+    const local = new LocalExecutor(computer);
+    const recording: ShardExecutor = {
+      runPhase: (plan) => {
+        plans.push({ step: plan.step, phase: plan.phase, tasks: plan.tasks, upcoming: plan.upcoming });
+        return local.runPhase(plan);
+      },
+    };
+    for (let s = 0; s < 2; s++) await trainStep(state, recording, dataset.count);
+    computer.dispose();
+    expect(plans.map((p) => `${p.step}${p.phase}:${p.upcoming?.length ?? 0}`)).toEqual(['0D:0', '0G:3', '1D:0', '1G:0']);
+    expect(plans[1]!.upcoming).toEqual(plans[2]!.tasks);
+    expect(plans[2]!.tasks.map((t) => [t.dVersion, t.gVersion])).toEqual([[1, 1], [1, 1], [1, 1]]);
+    expect(plans[1]!.tasks[0]!.gVersion).toBe(0); // the G phase itself ran at G@0
   });
 
   it('gives bit-identical weights whatever order shard results arrive in', async () => {

@@ -17,6 +17,11 @@ export interface PhaseBreakdown {
   readonly toWorkersMs: number;
   /** The busiest worker's compute time (the phase cannot be shorter). */
   readonly computeMs: number;
+  /**
+   * The most any worker spent in the phase on the next phase's D tasks, handed out ahead: their
+   * real images' share (`shareStart` to `shareEnd`), computed while waiting for G's snapshot.
+   */
+  readonly aheadMs: number;
   /** From the last compute ending to the coordinator having folded its result. */
   readonly resultBackMs: number;
   /** From the last result folded to the next phase starting: the optimizer step and bookkeeping. */
@@ -48,12 +53,20 @@ export function phaseBreakdowns(coordinator: readonly TraceEvent[], workers: rea
     let firstCompute = Infinity;
     let lastCompute = -Infinity;
     let busiest = 0;
+    let ahead = 0;
     let workerGc = 0;
     for (const events of workers) {
       workerGc = Math.max(workerGc, gcMs(events.filter(inPhase)));
       let busy = 0;
+      let sharing = 0;
       let startedAt: number | null = null;
+      let shareStartedAt: number | null = null;
       for (const e of events.filter(inPhase)) {
+        if (e.event === 'shareStart') shareStartedAt = e.t;
+        else if (e.event === 'shareEnd' && shareStartedAt !== null) {
+          sharing += e.t - shareStartedAt;
+          shareStartedAt = null;
+        }
         if (e.event === 'computeStart') {
           startedAt = e.t;
           firstCompute = Math.min(firstCompute, e.t);
@@ -64,6 +77,7 @@ export function phaseBreakdowns(coordinator: readonly TraceEvent[], workers: rea
         }
       }
       busiest = Math.max(busiest, busy);
+      ahead = Math.max(ahead, sharing);
     }
     if (!dispatched || accepted.length === 0 || !Number.isFinite(firstCompute)) continue;
     const lastAccepted = accepted.at(-1)!.t;
@@ -74,6 +88,7 @@ export function phaseBreakdowns(coordinator: readonly TraceEvent[], workers: rea
       dispatchMs: dispatched.t - from,
       toWorkersMs: firstCompute - dispatched.t,
       computeMs: busiest,
+      aheadMs: ahead,
       resultBackMs: lastAccepted - lastCompute,
       betweenPhasesMs: to - lastAccepted,
       coordinatorGcMs: gcMs(ours),

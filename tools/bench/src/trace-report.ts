@@ -41,6 +41,7 @@ const columns: [keyof PhaseBreakdown, string][] = [
   ['dispatchMs', 'encode + hand snapshot and tasks to sockets'],
   ['toWorkersMs', 'until the first worker computes'],
   ['computeMs', "busiest worker's compute"],
+  ['aheadMs', "next D tasks' real-image share, computed ahead"],
   ['resultBackMs', 'last compute end to its result folded'],
   ['betweenPhasesMs', 'optimizer step and bookkeeping'],
   ['coordinatorGcMs', "coordinator's garbage collection (any time)"],
