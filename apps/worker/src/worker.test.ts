@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadMnist } from '@distgan/mnist';
 import { CLOSE_TRAINING_DONE, decodeFrame, encodeMessage, PROTOCOL_VERSION } from '@distgan/protocol';
-import { makeRunConfig, runConfigHash, type RunConfig } from '@distgan/training';
+import { makeRunConfig, planTasks, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -131,6 +131,39 @@ describe('distgan-worker', () => {
     server.close();
     for (const pid of pids) process.kill(pid, 'SIGTERM');
     expect((await run).code).toBe(0); // it reconnected and was still alive
+  });
+
+  it('holds a task that names a snapshot it lacks until that snapshot arrives, then answers it', async () => {
+    const config = TINY_CONFIG as unknown as RunConfig;
+    const state = new TrainingState(config);
+    const dataset = loadMnist();
+    const events: string[] = [];
+    const server = await peer((ws) => {
+      ws.on('message', (data) => {
+        const message = decodeFrame(data as Buffer);
+        if (message.type === 'hello') {
+          ws.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 'w1', config: TINY_CONFIG, configHash: runConfigHash(config), datasetFingerprint: dataset.fingerprint }));
+        } else if (message.type === 'ready') {
+          ws.send(encodeMessage({ type: 'snapshot', net: 'D', version: 0, weights: state.dWeights }));
+          ws.send(encodeMessage({ type: 'snapshot', net: 'G', version: 0, weights: state.gWeights }));
+          // A D task ahead of G's next version, as the coordinator sends one during a G phase.
+          const [task] = planTasks(state, 1, 'D', dataset.count);
+          ws.send(encodeMessage({ type: 'task', ...task!, gVersion: 1 }));
+          setTimeout(() => {
+            events.push('sent G@1');
+            ws.send(encodeMessage({ type: 'snapshot', net: 'G', version: 1, weights: state.gWeights.map((w) => w * 0.5) }));
+          }, 1_500);
+        } else if (message.type === 'result') {
+          events.push(`result ${message.step as number}/${message.phase as string}/${message.shard as number} of ${(message.gradient as Uint8Array).byteLength / 4} floats`);
+        }
+      });
+    });
+    const run = runWorker(['--connect', server.url, '--backend', 'cpu']);
+    await expect.poll(() => events.length, { timeout: 30_000 }).toBe(2);
+    expect(events).toEqual(['sent G@1', `result 1/D/0 of ${state.dWeights.length} floats`]);
+    server.close();
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    expect((await run).code).toBe(0);
   });
 
   it('exits 0 when the coordinator says done', async () => {
