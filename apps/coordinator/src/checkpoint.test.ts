@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRunConfig, runConfigHash, TrainingState } from '@distgan/training';
+import { checkpointKey, makeRunConfig, runConfigHash, TrainingState } from '@distgan/training';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointStore, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { tempDir } from './test-support/processes.js';
@@ -54,6 +54,21 @@ describe('checkpoints', () => {
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch({ truncate: /truncated/, flip: /checksum mismatch/, 'other-config': /another run config/ }[damage]);
     }
+  });
+
+  it("of a run fit it at any length (so --resume --steps can extend it), still load when written under the full config hash as before, and refuse another seed", () => {
+    const dir = join(tmp.path, 'for-run');
+    mkdirSync(dir, { recursive: true });
+    new CheckpointStore(dir, runConfigHash(config)).save(stateAt(1).data()); // as distgan wrote them before keying by checkpointKey
+    const longer = makeRunConfig('tiny', { steps: config.steps * 10 });
+    const store = CheckpointStore.forRun(dir, config);
+    expect(store.loadLatest(() => undefined)?.data.nextStep).toBe(1);
+    store.save(stateAt(2).data());
+    expect(store.configHash).toBe(checkpointKey(longer));
+    expect(CheckpointStore.forRun(dir, longer).loadLatest(() => undefined)?.data.nextStep).toBe(2);
+    const warnings: string[] = [];
+    expect(CheckpointStore.forRun(dir, makeRunConfig('tiny', { seed: 99 })).loadLatest((w) => warnings.push(w))).toBeNull();
+    expect(warnings.join('\n')).toMatch(/step-000002\.ckpt: written for another run config[\s\S]*step-000001\.ckpt: written for another run config/);
   });
 
   it('returns null (not a crash) when there is no checkpoint at all', () => {

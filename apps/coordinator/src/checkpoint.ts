@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAdamState, encodeAdamState } from '@distgan/optim';
-import type { TrainingStateData } from '@distgan/training';
+import { checkpointKey, runConfigHash, type RunConfig, type TrainingStateData } from '@distgan/training';
 
 const MAGIC = 'DGCK';
 const FORMAT_VERSION = 1;
@@ -15,6 +15,7 @@ export class CheckpointError extends Error {
 
 interface CheckpointMeta {
   readonly format: number;
+  /** The run's `checkpointKey` (before the eighth session: its full config hash). */
   readonly configHash: string;
   readonly nextStep: number;
   readonly parts: readonly { readonly name: string; readonly bytes: number }[];
@@ -44,8 +45,9 @@ export function encodeCheckpoint(data: TrainingStateData, configHash: string): B
   return Buffer.concat([prefix, header, ...parts.map((p) => p.bytes)]);
 }
 
-/** Parses and verifies a checkpoint; throws CheckpointError saying what is wrong. */
-export function decodeCheckpoint(buf: Buffer, expectedConfigHash: string, file: string): TrainingStateData {
+/** Parses and verifies a checkpoint written under one of `acceptedHashes`; throws CheckpointError saying what is wrong. */
+export function decodeCheckpoint(buf: Buffer, acceptedHashes: string | readonly string[], file: string): TrainingStateData {
+  const accepted = typeof acceptedHashes === 'string' ? [acceptedHashes] : acceptedHashes;
   if (buf.length < 8 || buf.toString('ascii', 0, 4) !== MAGIC) throw new CheckpointError(`${file}: not a distgan checkpoint (bad magic)`);
   const headerLength = buf.readUInt32LE(4);
   if (8 + headerLength > buf.length) throw new CheckpointError(`${file}: truncated header`);
@@ -56,7 +58,7 @@ export function decodeCheckpoint(buf: Buffer, expectedConfigHash: string, file: 
     throw new CheckpointError(`${file}: corrupt header`);
   }
   if (meta.format !== FORMAT_VERSION) throw new CheckpointError(`${file}: format ${meta.format}, this build reads ${FORMAT_VERSION}`);
-  if (meta.configHash !== expectedConfigHash) throw new CheckpointError(`${file}: written for another run config (hash ${meta.configHash.slice(0, 12)}, this run ${expectedConfigHash.slice(0, 12)})`);
+  if (!accepted.includes(meta.configHash)) throw new CheckpointError(`${file}: written for another run config (hash ${meta.configHash.slice(0, 12)}, this run ${accepted[0]!.slice(0, 12)})`);
   const payload = buf.subarray(8 + headerLength);
   const total = meta.parts.reduce((n, p) => n + p.bytes, 0);
   if (payload.length !== total) throw new CheckpointError(`${file}: payload is ${payload.length} bytes, header says ${total} (truncated?)`);
@@ -99,13 +101,26 @@ export function writeFileAtomic(file: string, bytes: Uint8Array | string): void 
   }
 }
 
-/** A folder of `step-NNNNNN.ckpt` files plus a `latest` pointer; keeps the newest `keep`. */
+/**
+ * A folder of `step-NNNNNN.ckpt` files plus a `latest` pointer; keeps the newest `keep`. Writes
+ * under `configHash` and reads checkpoints written under it or any of `alsoAccepted`.
+ */
 export class CheckpointStore {
   constructor(
     readonly dir: string,
     readonly configHash: string,
     readonly keep = 3,
+    readonly alsoAccepted: readonly string[] = [],
   ) {}
+
+  /**
+   * A run's checkpoints: keyed by `checkpointKey` (the config without its length, so that
+   * `--resume --steps` can extend the run), still reading those an earlier distgan keyed by the
+   * full config hash.
+   */
+  static forRun(dir: string, config: RunConfig): CheckpointStore {
+    return new CheckpointStore(dir, checkpointKey(config), 3, [runConfigHash(config)]);
+  }
 
   save(data: TrainingStateData): string {
     const name = `step-${String(data.nextStep).padStart(6, '0')}.ckpt`;
@@ -141,7 +156,7 @@ export class CheckpointStore {
     for (const name of candidates) {
       const file = join(this.dir, name);
       try {
-        return { data: decodeCheckpoint(readFileSync(file), this.configHash, file), file };
+        return { data: decodeCheckpoint(readFileSync(file), [this.configHash, ...this.alsoAccepted], file), file };
       } catch (err) {
         warn(`skipping checkpoint ${file}: ${(err as Error).message}`);
       }

@@ -28,7 +28,7 @@ export function buildCommand(): Command {
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// and https://')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--checkpoint-every <n>', 'also write a checkpoint (and export G) every n steps; one is always written at the end', integerArg(0), 0)
-    .option('--resume', 'continue the run in --run-dir from its latest good checkpoint', false)
+    .option('--resume', 'continue the run in --run-dir from its latest good checkpoint (with --steps: to that many steps)', false)
     .option('--task-timeout-ms <ms>', 'requeue a shard not answered in this time', integerArg(1), 120_000)
     .option('--heartbeat-ms <ms>', 'ping period; a worker missing one ping is dropped', integerArg(50), 5_000)
     .option('--eval-every <n>', 'score samples with the evaluation classifier every n steps into metrics.jsonl (0: never)', integerArg(0), 0)

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   coordinatorUrl,
@@ -158,9 +160,27 @@ describe('coordinator faults', () => {
   it('refuses --resume with a flag that would change the run, naming it and the value the run keeps', async () => {
     const dir = runDir();
     const done = await runToEnd([...ARGS, '--steps', '1', '--in-process', '--run-dir', dir]);
-    const longer = startCoordinator([...ARGS, '--steps', '3', '--in-process', '--run-dir', dir, '--resume']);
-    expect((await longer.exited).code).toBe(1);
-    expect(longer.stderr).toMatch(/--resume continues .* with the settings in its config\.json; --steps 3 \(the run has 1\) would change the run/);
+    const other = startCoordinator([...ARGS, '--steps', '1', '--shards', '3', '--in-process', '--run-dir', dir, '--resume']);
+    expect((await other.exited).code).toBe(1);
+    expect(other.stderr).toMatch(/--resume continues .* with the settings in its config\.json; --shards 3 \(the run has 6\) would change the run/);
     expect(readSummary(dir).weightsSha256).toBe(done.summary.weightsSha256); // nothing was trained or overwritten
+  });
+
+  it('--resume --steps N continues a finished run to N steps, bit for bit as a run of N steps from the start; N at or below its step is refused', async () => {
+    const dir = runDir();
+    await runToEnd([...ARGS, '--steps', '4', '--in-process', '--run-dir', dir]);
+    const extended = await runToEnd([...ARGS, '--steps', '7', '--workers', '2', '--run-dir', dir, '--resume']);
+    expect(extended.proc.stderr).toMatch(/resumed from .*step-000004\.ckpt at step 4[\s\S]*--steps 7: the run goes on to step 7 \(it was set to 4\)/);
+    const fresh = (await runToEnd([...ARGS, '--steps', '7', '--in-process', '--run-dir', runDir()])).summary;
+    expect(extended.summary.steps).toBe(7);
+    expect(extended.summary.weightsSha256).toBe(fresh.weightsSha256);
+    expect(readMetrics(dir).map((m) => m.step)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { run: { steps: number } }).run.steps).toBe(7);
+    const shorter = startCoordinator([...ARGS, '--steps', '7', '--in-process', '--run-dir', dir, '--resume']);
+    expect((await shorter.exited).code).toBe(0); // the run's own length: nothing left to do
+    const back = startCoordinator([...ARGS, '--steps', '5', '--in-process', '--run-dir', dir, '--resume']);
+    expect((await back.exited).code).toBe(1);
+    expect(back.stderr).toMatch(/--steps 5: .* is already at step 7; pass more steps to continue it/);
+    expect(readSummary(dir).weightsSha256).toBe(fresh.weightsSha256);
   });
 });

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
-import { defaultSampleCount, encodeSampleGrid, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
+import { defaultSampleCount, encodeSampleGrid, TrainingState, type RunConfig } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
 
 
@@ -23,7 +23,7 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
       g.dispose();
     }
   }
-  const found = new CheckpointStore(join(runDir, 'checkpoints'), runConfigHash(config)).loadLatest(log);
+  const found = CheckpointStore.forRun(join(runDir, 'checkpoints'), config).loadLatest(log);
   if (!found) throw new Error(`${runDir} has neither generator/model.json nor a usable checkpoint`);
   log(`generator: ${found.file}`);
   const state = new TrainingState(config, found.data);

@@ -15,6 +15,7 @@ import {
   renderSampleGrid,
   runConfigHash,
   ShardComputer,
+  validateRunConfig,
   trainStep,
   TrainingState,
   type PresetName,
@@ -80,14 +81,16 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   if (options.inProcess && (options.minWorkers ?? 1) > 1) throw new Error('--min-workers waits for workers, but --in-process uses none: drop one of them');
   const runDir = new RunDirectory(options.runDir ?? defaultRunDir(options.preset, options.seed ?? PRESETS[options.preset].seed));
   let config: RunConfig;
+  /** With --resume: a --steps that sets a new length for the run (checked against its progress below). */
+  let newSteps: number | undefined;
   if (options.resume) {
     if (!options.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
     if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
     config = (runDir.readJson('config.json') as { run: RunConfig }).run;
     // The run's config (and its hash, which workers check) comes from config.json; a flag that
-    // would change it is an error rather than silently ignored.
+    // would change what a step computes is an error rather than silently ignored. Its length may
+    // change: no step reads it.
     const given: [string, number | undefined, number][] = [
-      ['--steps', options.steps, config.steps],
       ['--batch-size', options.batchSize, config.batchSize],
       ['--shards', options.shards, config.shards],
       ['--seed', options.seed, config.seed],
@@ -96,10 +99,13 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     if (clashes.length > 0) {
       throw new Error(`--resume continues ${runDir.display()} with the settings in its config.json; ${clashes.join(', ')} would change the run: leave the flag out, or start a new run in another --run-dir`);
     }
+    if (options.steps !== undefined && options.steps !== config.steps) {
+      validateRunConfig({ ...config, steps: options.steps });
+      newSteps = options.steps;
+    }
   } else {
     config = makeRunConfig(options.preset, { steps: options.steps, batchSize: options.batchSize, shards: options.shards, seed: options.seed });
   }
-  const configHash = runConfigHash(config);
   // On resume the run's own sample period holds unless --sample-every says otherwise.
   const storedSampleEvery = options.resume ? (runDir.readJson('config.json') as { sampleEvery?: number }).sampleEvery : undefined;
   const sampleEvery = options.sampleEvery ?? storedSampleEvery ?? PRESETS[config.preset].sampleEvery;
@@ -111,7 +117,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   checkDatasetFits(config.model, dataset); // here, not in every worker
   runDir.prepare(options.resume);
 
-  const checkpoints = new CheckpointStore(runDir.checkpointsDir, configHash);
+  const checkpoints = CheckpointStore.forRun(runDir.checkpointsDir, config);
   const metricsLog: StepMetrics[] = [];
   let state = new TrainingState(config);
   if (options.resume) {
@@ -120,11 +126,22 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       state = new TrainingState(config, found.data);
       log(`resumed from ${runDir.display(found.file)} at step ${state.nextStep}`);
     } else log('no usable checkpoint: starting from step 0');
+    if (newSteps !== undefined) {
+      if (newSteps <= state.nextStep) {
+        throw new Error(`--steps ${newSteps}: ${runDir.display()} is already at step ${state.nextStep}; pass more steps to continue it, or leave --steps out`);
+      }
+      log(`--steps ${newSteps}: the run goes on to step ${newSteps} (it was set to ${config.steps})`);
+      config = { ...config, steps: newSteps };
+      state = new TrainingState(config, state.data());
+      const stored = runDir.readJson('config.json') as Record<string, unknown>;
+      runDir.writeJson('config.json', { ...stored, run: config, configHash: runConfigHash(config) });
+    }
     runDir.truncateMetricsFrom(state.nextStep);
     metricsLog.push(...runDir.readMetrics());
   } else {
-    runDir.writeJson('config.json', { run: config, configHash, sampleEvery, backend: selection.backend, createdAt: new Date().toISOString(), host: hostname() });
+    runDir.writeJson('config.json', { run: config, configHash: runConfigHash(config), sampleEvery, backend: selection.backend, createdAt: new Date().toISOString(), host: hostname() });
   }
+  const configHash = runConfigHash(config);
 
   const evalNets = new GanNetworks(config.model);
   let evaluator: QualityEvaluator | null = null;

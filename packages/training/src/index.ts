@@ -4,6 +4,7 @@ export {
   makeRunConfig,
   parsePresetName,
   runConfigHash,
+  checkpointKey,
   validateRunConfig,
   type PresetName,
   type RunConfig,

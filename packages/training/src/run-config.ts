@@ -152,3 +152,12 @@ export function makeRunConfig(preset: PresetName, overrides: RunOverrides = {}):
 export function runConfigHash(config: RunConfig): string {
   return configHash(config);
 }
+
+/**
+ * What a checkpoint of the run fits: the run config's hash without its length. No step's
+ * arithmetic reads `steps` (only the loop's end does), so a run's checkpoint can continue it to
+ * more steps, bit for bit as if it had been started with them (`--resume --steps N`).
+ */
+export function checkpointKey(config: RunConfig): string {
+  return configHash({ ...config, steps: 0 });
+}
