@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { checkpointKey, runConfigHash, type RunConfig } from '@distgan/training';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import {
   coordinatorUrl,
   freePort,
@@ -169,6 +171,10 @@ describe('coordinator faults', () => {
   it('--resume --steps N continues a finished run to N steps, bit for bit as a run of N steps from the start; N at or below its step is refused', async () => {
     const dir = runDir();
     await runToEnd([...ARGS, '--steps', '4', '--in-process', '--run-dir', dir]);
+    // Keyed as an earlier distgan wrote checkpoints, by the full config hash (4 steps included).
+    const run = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { run: RunConfig }).run;
+    const saved = join(dir, 'checkpoints', 'step-000004.ckpt');
+    writeFileSync(saved, encodeCheckpoint(decodeCheckpoint(readFileSync(saved), checkpointKey(run), saved), runConfigHash(run)));
     const extended = await runToEnd([...ARGS, '--steps', '7', '--workers', '2', '--run-dir', dir, '--resume']);
     expect(extended.proc.stderr).toMatch(/resumed from .*step-000004\.ckpt at step 4[\s\S]*--steps 7: the run goes on to step 7 \(it was set to 4\)/);
     const fresh = (await runToEnd([...ARGS, '--steps', '7', '--in-process', '--run-dir', runDir()])).summary;
@@ -176,6 +182,8 @@ describe('coordinator faults', () => {
     expect(extended.summary.weightsSha256).toBe(fresh.weightsSha256);
     expect(readMetrics(dir).map((m) => m.step)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { run: { steps: number } }).run.steps).toBe(7);
+    // The step it resumed from was saved again under the length-free key, before config.json changed.
+    expect(decodeCheckpoint(readFileSync(saved), checkpointKey(run), saved).nextStep).toBe(4);
     const shorter = startCoordinator([...ARGS, '--steps', '7', '--in-process', '--run-dir', dir, '--resume']);
     expect((await shorter.exited).code).toBe(0); // the run's own length: nothing left to do
     const back = startCoordinator([...ARGS, '--steps', '5', '--in-process', '--run-dir', dir, '--resume']);

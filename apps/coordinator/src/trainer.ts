@@ -133,6 +133,9 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       log(`--steps ${newSteps}: the run goes on to step ${newSteps} (it was set to ${config.steps})`);
       config = { ...config, steps: newSteps };
       state = new TrainingState(config, state.data());
+      // Saved again under checkpointKey first: a checkpoint an earlier distgan keyed by the full
+      // config hash would not load once config.json names the new length.
+      if (found) checkpoints.save(state.data());
       const stored = runDir.readJson('config.json') as Record<string, unknown>;
       runDir.writeJson('config.json', { ...stored, run: config, configHash: runConfigHash(config) });
     }
