@@ -23,13 +23,13 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
     });
   }
 
-  it("hands a worker with room the next step's D task during the G phase, ahead of G's new snapshot, which follows when the D phase starts", async () => {
-    const dir = runDir();
-    const coordinator = startCoordinator([...TINY, '--shards', '2', '--workers', '0', '--run-dir', dir]);
-    const client = new RawClient(await coordinatorUrl(coordinator));
+  /**
+   * Plays a worker on `client`: answers every task at once with a zero (well-formed) gradient
+   * until the coordinator says done; resolves with what arrived, in order.
+   */
+  async function playWorker(client: RawClient): Promise<{ log: string[]; tasks: Map<string, Record<string, unknown>> }> {
     const model = ((await client.handshake()).config as unknown as RunConfig).model;
     const sizes = { D: parameterCount(parameterSpec(model.discriminator)), G: parameterCount(parameterSpec(model.generator)) };
-    // Plays a worker that answers every task at once with a zero (well-formed) gradient, logging what arrives in order.
     const log: string[] = [];
     const tasks = new Map<string, Record<string, unknown>>();
     for (let i = 0; !log.includes('done'); i++) {
@@ -44,12 +44,33 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
         client.send({ type: 'result', step: m.step, phase, shard: m.shard, gradient: new Float32Array(sizes[phase]), lossSum: 1, dRealSum: 0.5, dFakeSum: 0.5, computeMs: 1 });
       } else log.push(String(m.type));
     }
+    return { log, tasks };
+  }
+
+  it("hands a worker with room the next step's D task during the G phase, ahead of G's new snapshot, which follows when the D phase starts", async () => {
+    const dir = runDir();
+    const coordinator = startCoordinator([...TINY, '--shards', '2', '--workers', '0', '--run-dir', dir]);
+    const { log, tasks } = await playWorker(new RawClient(await coordinatorUrl(coordinator)));
     expect((await coordinator.exited).code).toBe(0);
     // Step 0's G tasks fill the worker's two slots; the first G result frees one for step 1's first D task.
     expect(log.slice(0, 9)).toEqual(['snapshot D@0', 'snapshot G@0', 'task 0/D/0', 'task 0/D/1', 'snapshot D@1', 'task 0/G/0', 'task 0/G/1', 'task 1/D/0', 'snapshot G@1']);
     expect(tasks.get('task 1/D/0')).toMatchObject({ dVersion: 1, gVersion: 1 });
     expect(log[9]).toBe('task 1/D/1');
     expect(readSummary(dir).steps).toBe(4);
+  });
+
+  it('hands the task ahead to an idle worker rather than to one still computing', async () => {
+    const dir = runDir();
+    const coordinator = startCoordinator([...TINY, '--shards', '1', '--workers', '0', '--min-workers', '2', '--run-dir', dir]);
+    const url = await coordinatorUrl(coordinator);
+    const [a, b] = await Promise.all([playWorker(new RawClient(url)), playWorker(new RawClient(url))]);
+    expect((await coordinator.exited).code).toBe(0);
+    // Each step's G task goes to one worker; the next step's D task (one shard) to the other.
+    for (let step = 0; step < 3; step++) {
+      const gTaker = a.tasks.has(`task ${step}/G/0`) ? a : b;
+      const other = gTaker === a ? b : a;
+      expect(other.tasks.has(`task ${step + 1}/D/0`), `step ${step}: ${a.log.join(', ')} | ${b.log.join(', ')}`).toBe(true);
+    }
   });
 
   it('different K or seed change the hash (the comparison can fail)', async () => {

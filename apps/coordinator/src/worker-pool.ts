@@ -97,7 +97,7 @@ export class WorkerPool implements ShardExecutor {
   private nextId = 1;
   private plan: PhasePlan | null = null;
   private queue: ShardTask[] = [];
-  /** The plan's `upcoming` tasks not yet handed out ahead (see `dispatchAhead`). */
+  /** The plan's `upcoming` tasks not yet handed out ahead (see `dispatch`). */
   private upcoming: ShardTask[] = [];
   private finishPhase: (() => void) | null = null;
   private readonly snapshots = new SnapshotFrames(trace);
@@ -328,12 +328,16 @@ export class WorkerPool implements ShardExecutor {
     session.given.set(key, task.step);
   }
 
-  /** Round-robin one task at a time from `tasks`, so idle workers share it evenly. */
+  /**
+   * Round-robin one task at a time from `tasks`, so idle workers share it evenly; each round
+   * starts with the workers holding the fewest tasks (an idle one takes a task handed out ahead
+   * before one still computing this phase's).
+   */
   private deal(plan: PhasePlan, tasks: ShardTask[]): void {
     let progressed = true;
     while (tasks.length > 0 && progressed) {
       progressed = false;
-      for (const session of this.sessions.values()) {
+      for (const session of [...this.sessions.values()].sort((a, b) => a.inFlight.size - b.inFlight.size)) {
         if (tasks.length === 0) break;
         if (session.state !== 'ready' || session.inFlight.size >= this.opts.maxInFlight) continue;
         this.give(session, plan, tasks.shift()!);
