@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
-import { runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
+import { TrainingState, type RunConfig } from '@distgan/training';
 import { PNG } from 'pngjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointStore } from './checkpoint.js';
@@ -37,7 +37,7 @@ describe('run directory outputs', () => {
 
   it('exports G as a tfjs LayersModel that draws the same images as the checkpointed generator', async () => {
     const config = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { run: RunConfig }).run;
-    const found = new CheckpointStore(join(dir, 'checkpoints'), runConfigHash(config)).loadLatest(() => undefined);
+    const found = CheckpointStore.forRun(join(dir, 'checkpoints'), config).loadLatest(() => undefined);
     const state = new TrainingState(config, found!.data);
     const g = new Network('G', config.model.generator, config.model.leakyReluAlpha);
     // The default preset exports the moving average of G, which differs from G itself.
