@@ -71,6 +71,13 @@ export interface RunSummary {
   readonly runDir: string;
 }
 
+/** What config.json holds: the run config and its hash, plus how the run was started. */
+interface StoredRun {
+  readonly run: RunConfig;
+  readonly sampleEvery?: number;
+  readonly [other: string]: unknown;
+}
+
 function log(message: string): void {
   process.stderr.write(`[coordinator] ${message}\n`);
 }
@@ -81,12 +88,15 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   if (options.inProcess && (options.minWorkers ?? 1) > 1) throw new Error('--min-workers waits for workers, but --in-process uses none: drop one of them');
   const runDir = new RunDirectory(options.runDir ?? defaultRunDir(options.preset, options.seed ?? PRESETS[options.preset].seed));
   let config: RunConfig;
+  /** With --resume: the run's config.json, read once. */
+  let stored: StoredRun | undefined;
   /** With --resume: a --steps that sets a new length for the run (checked against its progress below). */
   let newSteps: number | undefined;
   if (options.resume) {
     if (!options.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
     if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
-    config = (runDir.readJson('config.json') as { run: RunConfig }).run;
+    stored = runDir.readJson('config.json') as StoredRun;
+    config = stored.run;
     // The run's config (and its hash, which workers check) comes from config.json; a flag that
     // would change what a step computes is an error rather than silently ignored. Its length may
     // change: no step reads it.
@@ -107,8 +117,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     config = makeRunConfig(options.preset, { steps: options.steps, batchSize: options.batchSize, shards: options.shards, seed: options.seed });
   }
   // On resume the run's own sample period holds unless --sample-every says otherwise.
-  const storedSampleEvery = options.resume ? (runDir.readJson('config.json') as { sampleEvery?: number }).sampleEvery : undefined;
-  const sampleEvery = options.sampleEvery ?? storedSampleEvery ?? PRESETS[config.preset].sampleEvery;
+  const sampleEvery = options.sampleEvery ?? stored?.sampleEvery ?? PRESETS[config.preset].sampleEvery;
   // Everything that can fail on bad input is checked before the run directory is created.
   const selection = await selectBackend(options.backend);
   log(describeSelection(selection));
@@ -136,7 +145,6 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       // Saved again under checkpointKey first: a checkpoint an earlier distgan keyed by the full
       // config hash would not load once config.json names the new length.
       if (found) checkpoints.save(state.data());
-      const stored = runDir.readJson('config.json') as Record<string, unknown>;
       runDir.writeJson('config.json', { ...stored, run: config, configHash: runConfigHash(config) });
     }
     runDir.truncateMetricsFrom(state.nextStep);
