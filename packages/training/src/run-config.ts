@@ -58,7 +58,7 @@ const SEED: RunPreset = {
 };
 
 /**
- * Chosen by measurement (`npm run sweep`, README "Sample quality"): for the unconditional MLP at
+ * Chosen by measurement (`npm run sweep`; every sweep is in docs/sample-quality.md): for the unconditional MLP at
  * 3,000 steps, rate 2e-3 at B = 128 scored best of 2e-4 to 3e-3 and B = 64 to 256 (beta2 0.99
  * tied; a slower G and a decay to 0 did worse), and the moving average of G cut the Frechet
  * distance by more than half. With the class code, 1e-3 and 2e-3 tie on score at 6,000 steps
@@ -71,7 +71,7 @@ const DEFAULT: RunPreset = {
   preset: 'default',
   // Conditioned on the digit (a one-hot code in G's and D's input, the class drawn uniformly):
   // at 3,000 steps its moving average scored 8.67 / 5.47 where the same MLP without the code
-  // scored 7.19 / 10.4 (README "Sample quality").
+  // scored 7.19 / 10.4 (docs/sample-quality.md).
   model: classConditional(DEFAULT_MODEL, 10),
   dAdam: DEFAULT_ADAM,
   gAdam: DEFAULT_ADAM,
@@ -81,7 +81,7 @@ const DEFAULT: RunPreset = {
   // The distance keeps falling to 16,000 steps (2,000 samples: 2.20 at 8,000, 1.95 at 10,000,
   // 1.62 at 12,000, 1.28 at 16,000), but issue 6 allows `npm start` 20 minutes on 2 cores:
   // 10,000 steps took 17.0 minutes in the seventh session, and about 20 in the slowest hour seen
-  // on this VM (README "Sample quality"). 9,000 is the fallback if a machine needs the margin.
+  // on this VM (docs/sample-quality.md). 9,000 is the fallback if a machine needs the margin.
   steps: 10000,
   seed: 1,
   // No label smoothing: with it the same run stood at 2.87 at 6,000 steps (2.64 without).

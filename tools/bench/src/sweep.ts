@@ -3,7 +3,7 @@
  * npm run sweep -- --lr 2e-3 --batch-size 128 [--g-lr R --beta1 0.5 --beta2 0.999 --steps 3000 --every 1000
  *   --samples 2000 --cooldown --real-label 0.9 --decays 0.99,0.999,0.9999/3 --model mlp|mlp-large|conv|conv-dense-d|conv-wide|hybrid|mlp-conditional|mlp-conditional-wide-g|mlp-conditional-dropout|mlp-conditional-narrow-d|mlp-conditional-narrow|mlp-projection]
  *
- * How the `default` preset's Adam rate and batch size were chosen (README "Sample quality"):
+ * How the `default` preset's Adam rate and batch size were chosen (docs/sample-quality.md):
  * trains the default model in this process with one recipe and prints, every `--every` steps, one
  * JSON line with the classifier score and Frechet distance of G itself and of moving averages of G
  * (`--decays`, default 0.99 and 0.999, with the warm-up the training package uses; `d/w` sets its constant). One process runs on one
