@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
 # Runs a distgan coordinator and N workers as separate "hosts": one Linux network namespace each,
-# joined by veth pairs on a bridge, optionally with tc netem delay/rate limits on every link.
+# joined by veth pairs on a bridge, optionally with shaped links.
 # Needs root (CI has it). Prints the coordinator's output; its last line names the run directory.
 #
-#   tools/multihost/multihost.sh [--workers N] [--delay 5ms] [--rate 1gbit] -- <coordinator flags>
+#   tools/multihost/multihost.sh [--workers N] [--delay 5ms] [--rate 1gbit] [--shaper netem|tbf] -- <coordinator flags>
 #
-# Exit codes: 0 trained, 1 training failed, 77 namespaces (or netem, when asked for) unavailable.
+# --shaper netem (the default) puts `tc netem` delay and/or rate on each host's outgoing side.
+# --shaper tbf rate-limits with a token bucket instead (`sch_tbf`, in kernels that lack netem),
+# on both sides of each host's link, so every host has a full-duplex link of --rate each way, like
+# a switch port; it has no delay, so it takes --rate and refuses --delay.
+#
+# Exit codes: 0 trained, 1 training failed, 2 bad flags, 77 namespaces (or the shaper asked for)
+# unavailable.
 set -euo pipefail
 
 workers=2
 delay=""
 rate=""
+shaper="netem"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --workers) workers="$2"; shift 2 ;;
     --delay) delay="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
+    --shaper) shaper="$2"; shift 2 ;;
     --) shift; break ;;
     *) echo "multihost: unknown flag $1 (flags for the coordinator go after --)" >&2; exit 2 ;;
   esac
 done
+
+case "$shaper" in
+  netem) ;;
+  tbf)
+    [[ -n "$rate" ]] || { echo "multihost: --shaper tbf needs --rate" >&2; exit 2; }
+    [[ -z "$delay" ]] || { echo "multihost: --shaper tbf cannot add delay (use netem for --delay)" >&2; exit 2; }
+    ;;
+  *) echo "multihost: --shaper must be netem or tbf, got $shaper" >&2; exit 2 ;;
+esac
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 coordinator_cli="$root/apps/coordinator/dist/cli.js"
@@ -61,7 +78,16 @@ add_host() {
   ip netns exec "$ns" ip link set "${tag}p$index" name eth0
   ip netns exec "$ns" ip addr add "$subnet.$index/24" dev eth0
   ip netns exec "$ns" ip link set eth0 up
-  if [[ -n "$delay" || -n "$rate" ]]; then
+  if [[ "$shaper" == tbf ]]; then
+    # A token bucket on each end's egress: eth0 in the namespace shapes what the host sends, the
+    # bridge-side veth what it receives. The 64 KB bucket holds one GSO segment (tbf splits
+    # larger ones) and lets little more than that through faster than --rate.
+    if ! ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst 64kb latency 200ms 2>/dev/null \
+      || ! tc qdisc add dev "${tag}v$index" root tbf rate "$rate" burst 64kb latency 200ms 2>/dev/null; then
+      echo "multihost: tc tbf is not available in this kernel (module sch_tbf)" >&2
+      exit 77
+    fi
+  elif [[ -n "$delay" || -n "$rate" ]]; then
     local args=()
     [[ -n "$delay" ]] && args+=(delay "$delay")
     [[ -n "$rate" ]] && args+=(rate "$rate")

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSummary, runToEnd, tempDir } from './test-support/processes.js';
+import { readMetrics, readSummary, runToEnd, tempDir } from './test-support/processes.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../tools/multihost/multihost.sh', import.meta.url));
 const tmp = tempDir();
@@ -19,8 +19,13 @@ const ns = `dgprobe${process.pid}`;
 const namespaceProblem = probe([['ip', 'netns', 'add', ns], ['ip', 'netns', 'del', ns]]);
 const netemProblem = namespaceProblem ?? probe([['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`], ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', 'netem', 'delay', '1ms']]);
 spawnSync('ip', ['link', 'del', `${ns}a`]);
+const tbfProblem = namespaceProblem ?? probe([['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`], ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', 'tbf', 'rate', '1mbit', 'burst', '64kb', 'latency', '200ms']]);
+spawnSync('ip', ['link', 'del', `${ns}a`]);
 if (namespaceProblem) console.log(`multihost tests skipped: network namespaces unavailable here: ${namespaceProblem}`);
-else if (netemProblem) console.log(`multihost netem variant skipped: ${netemProblem}`);
+else {
+  if (netemProblem) console.log(`multihost netem variant skipped: ${netemProblem}`);
+  if (tbfProblem) console.log(`multihost tbf variant skipped: ${tbfProblem}`);
+}
 
 const ARGS = ['--preset', 'tiny', '--steps', '4', '--shards', '4', '--seed', '11', '--sample-every', '0'];
 
@@ -39,6 +44,21 @@ describe('across machines for real: coordinator and workers in separate network 
     expect(output).toMatch(/worker w\d \(host2@/);
     expect(output).toMatch(/worker w\d \(host3@/);
     expect(readSummary(`${tmp.path}/mh`).weightsSha256).toBe(reference);
+  });
+
+  it.skipIf(tbfProblem !== null)('with every link rate-limited by tbf: the same hash, and steps as slow as the link says', async () => {
+    const reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', `${tmp.path}/ref3`])).summary.weightsSha256;
+    const bytesPerMs = 1_000; // 8 Mbit/s
+    const { status, output } = multihost(['--workers', '2', '--shaper', 'tbf', '--rate', '8mbit'], `${tmp.path}/mh-tbf`);
+    expect(status, output).toBe(0);
+    expect(readSummary(`${tmp.path}/mh-tbf`).weightsSha256).toBe(reference);
+    // The coordinator's link carries every byte: each direction takes at least bytes / rate. Step 0
+    // is left out (the buckets start full). Unshaped, these steps take a few ms.
+    const steps = readMetrics(`${tmp.path}/mh-tbf`).slice(1) as { stepMs: number; bytesIn: number; bytesOut: number }[];
+    const linkMs = steps.reduce((sum, m) => sum + Math.max(m.bytesIn, m.bytesOut) / bytesPerMs, 0);
+    const wallMs = steps.reduce((sum, m) => sum + m.stepMs, 0);
+    expect(linkMs).toBeGreaterThan(600);
+    expect(wallMs).toBeGreaterThan(0.8 * linkMs);
   });
 
   it.skipIf(netemProblem !== null)('with 5 ms netem delay on every link, still the same hash', async () => {
