@@ -82,9 +82,10 @@ add_host() {
     # A token bucket on each end's egress: eth0 in the namespace shapes what the host sends, the
     # bridge-side veth what it receives. The 64 KB bucket holds one GSO segment (tbf splits
     # larger ones) and lets little more than that through faster than --rate.
-    if ! ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst 64kb latency 200ms 2>/dev/null \
-      || ! tc qdisc add dev "${tag}v$index" root tbf rate "$rate" burst 64kb latency 200ms 2>/dev/null; then
-      echo "multihost: tc tbf is not available in this kernel (module sch_tbf)" >&2
+    local err
+    if ! err=$(ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst 64kb latency 200ms 2>&1) \
+      || ! err=$(tc qdisc add dev "${tag}v$index" root tbf rate "$rate" burst 64kb latency 200ms 2>&1); then
+      echo "multihost: cannot shape with tc tbf (module sch_tbf missing, or a bad --rate \"$rate\"): $err" >&2
       exit 77
     fi
   elif [[ -n "$delay" || -n "$rate" ]]; then
