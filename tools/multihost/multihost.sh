@@ -50,7 +50,18 @@ token="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 namespaces=()
 pids=()
 
+# With tbf, what the coordinator's link did: "overlimits" counts packets the bucket held back.
+report_shaping() {
+  [[ "$shaper" == tbf && ${#namespaces[@]} -gt 0 ]] || return 0
+  local out in
+  out=$(ip netns exec "${tag}h1" tc -s qdisc show dev eth0 2>/dev/null | grep -o 'Sent .*)' || true)
+  in=$(tc -s qdisc show dev "${tag}v1" 2>/dev/null | grep -o 'Sent .*)' || true)
+  echo "multihost: coordinator link out: ${out:-no tbf stats}" >&2
+  echo "multihost: coordinator link in: ${in:-no tbf stats}" >&2
+}
+
 cleanup() {
+  report_shaping
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   ip link del "$bridge" 2>/dev/null || true

@@ -46,19 +46,24 @@ describe('across machines for real: coordinator and workers in separate network 
     expect(readSummary(`${tmp.path}/mh`).weightsSha256).toBe(reference);
   });
 
-  it.skipIf(tbfProblem !== null)('with every link rate-limited by tbf: the same hash, and steps as slow as the link says', async () => {
+  it.skipIf(tbfProblem !== null)('with every link rate-limited by tbf: the same hash, and the shaper held traffic back', async () => {
     const reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', `${tmp.path}/ref3`])).summary.weightsSha256;
-    const bytesPerMs = 1_000; // 8 Mbit/s
     const { status, output } = multihost(['--workers', '2', '--shaper', 'tbf', '--rate', '8mbit'], `${tmp.path}/mh-tbf`);
     expect(status, output).toBe(0);
     expect(readSummary(`${tmp.path}/mh-tbf`).weightsSha256).toBe(reference);
-    // The coordinator's link carries every byte: each direction takes at least bytes / rate. Step 0
-    // is left out (the buckets start full). Unshaped, the same three steps took 0.17 s in all here.
-    const steps = readMetrics(`${tmp.path}/mh-tbf`).slice(1) as { stepMs: number; bytesIn: number; bytesOut: number }[];
-    const linkMs = steps.reduce((sum, m) => sum + Math.max(m.bytesIn, m.bytesOut) / bytesPerMs, 0);
-    const wallMs = steps.reduce((sum, m) => sum + m.stepMs, 0);
-    expect(linkMs).toBeGreaterThan(600);
-    expect(wallMs).toBeGreaterThan(0.8 * linkMs);
+    // The script reports the tbf counters of the coordinator's link before tearing it down: every
+    // byte the coordinator received passed its inbound bucket, which had to hold packets back
+    // (at 8 Mbit/s a step's 0.4 MB cannot pass unthrottled). Timings stay out of the test.
+    const stats = (direction: string) => {
+      const m = new RegExp(`coordinator link ${direction}: Sent (\\d+) bytes \\d+ pkt \\(dropped \\d+, overlimits (\\d+)`).exec(output);
+      expect(m, output).not.toBeNull();
+      return { sent: Number(m![1]), overlimits: Number(m![2]) };
+    };
+    const bytesIn = readMetrics(`${tmp.path}/mh-tbf`).reduce((sum, m) => sum + (m.bytesIn as number), 0);
+    const inbound = stats('in');
+    expect(inbound.sent).toBeGreaterThanOrEqual(bytesIn);
+    expect(inbound.overlimits).toBeGreaterThan(0);
+    expect(stats('out').overlimits).toBeGreaterThan(0);
   });
 
   it.skipIf(netemProblem !== null)('with 5 ms netem delay on every link, still the same hash', async () => {
