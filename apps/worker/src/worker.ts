@@ -311,10 +311,11 @@ export class Worker {
       let sent = false;
       try {
         trace('computeStart', { step: task.step, phase: task.phase, shard: task.shard });
-        const result = computer.compute(task, entry.share);
-        trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
-        this.shardsDone++;
-        if (ws.readyState === WebSocket.OPEN) {
+        // The gradient stays in the backend's memory until it is encoded (computeWith).
+        computer.computeWith(task, entry.share, (result) => {
+          trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
+          this.shardsDone++;
+          if (ws.readyState !== WebSocket.OPEN) return;
           // Safe to reuse: the next task waits for this send's callback (below).
           const frame = encodeMessage({ type: 'result', ...result }, this.resultFrame);
           trace('encoded', { bytes: frame.byteLength });
@@ -323,7 +324,7 @@ export class Worker {
             next();
           });
           sent = true;
-        }
+        });
       } catch (err) {
         this.reject(protocolError('WORKER_FAILED', `task ${task.step}/${task.phase}/${task.shard}: ${(err as Error).message}`));
       }

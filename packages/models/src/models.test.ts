@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { describe, expect, it } from 'vitest';
-import { balancedClasses, classConditional, configHash, CONV_MODEL, DEFAULT_MODEL, dropoutWidths, fillDropoutMask, quantizedDropoutRate, generatorInput, imageSizeOf, withClassCode, fillNoise, initialSnapshot, layerShapes, Network, parameterCount, parameterSpec, SEED_MODEL, snapshotSha256, validateModelConfig, type GanModelConfig, type GradientFlow, type Layer, type NetworkConfig } from './index.js';
+import { balancedClasses, classConditional, configHash, CONV_MODEL, DEFAULT_MODEL, dropoutWidths, fillDropoutMask, quantizedDropoutRate, generatorInput, imageSizeOf, withClassCode, fillNoise, initialSnapshot, layerShapes, Network, parameterCount, parameterSpec, SEED_MODEL, snapshotSha256, validateModelConfig, valuesView, type GanModelConfig, type GradientFlow, type Layer, type NetworkConfig } from './index.js';
 
 describe('seed preset', () => {
   it('has the tutorial parameter counts: G 591,784 and D 471,601', () => {
@@ -74,6 +74,16 @@ describe('fillNoise and configHash', () => {
   it('hashes configs independently of key order', () => {
     expect(configHash({ a: 1, b: [1, { c: 2, d: 3 }] })).toBe(configHash({ b: [1, { d: 3, c: 2 }], a: 1 }));
     expect(configHash(SEED_MODEL)).not.toBe(configHash(DEFAULT_MODEL));
+  });
+});
+
+describe('valuesView', () => {
+  it("reads a float32 tensor's values as dataSync does, and refuses other dtypes", () => {
+    const values = tf.tensor1d([1.5, -2, 3e-8]);
+    const ints = tf.tensor1d([1, 2], 'int32');
+    expect(Array.from(valuesView(values))).toEqual(Array.from(values.dataSync()));
+    expect(() => valuesView(ints)).toThrow(/reads float32 tensors, got int32/);
+    tf.dispose([values, ints]);
   });
 });
 

@@ -265,3 +265,25 @@ export function computeToArray(build: () => tf.Tensor): Float32Array {
     result.dispose();
   }
 }
+
+interface HeapBackend {
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+function isHeapBackend(backend: unknown): backend is HeapBackend {
+  return typeof (backend as Partial<HeapBackend>).typedArrayFromHeap === 'function';
+}
+
+/**
+ * A float32 tensor's values without downloading them where the backend keeps them in memory
+ * JavaScript can see (wasm: a view of its heap), else `dataSync()`. `dataSync` allocates and
+ * copies: 1.2 to 1.5 ms for a 560k-float gradient here, against 0.15 to 0.2 ms to copy the view
+ * into a frame. The view is valid only until the tensor is disposed or tfjs runs another op
+ * (which may move or grow the heap): read or copy it at once.
+ */
+export function valuesView(tensor: tf.Tensor): Float32Array {
+  if (tensor.dtype !== 'float32') throw new TypeError(`valuesView reads float32 tensors, got ${tensor.dtype}`);
+  const backend = tf.backend();
+  if (tf.getBackend() === 'wasm' && isHeapBackend(backend)) return backend.typedArrayFromHeap(tensor) as Float32Array;
+  return tensor.dataSync() as Float32Array;
+}

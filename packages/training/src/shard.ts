@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { discriminatorLossTerm, discriminatorScore, generatorLoss } from '@distgan/losses';
-import { computeToArray, dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig, type Network } from '@distgan/models';
+import { dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig, type Network, valuesView } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
 import { dropoutStream, fakeClasses, noiseStream, type DropoutPass, type Phase } from './batch.js';
 import { GanNetworks } from './networks.js';
@@ -196,6 +196,16 @@ export class ShardComputer {
    * disposes it, whether it succeeds or throws.
    */
   compute(task: ShardTask, realShare?: RealShare): ShardResult {
+    return this.computeWith(task, realShare, (result) => ({ ...result, gradient: result.gradient.slice() }));
+  }
+
+  /**
+   * `compute`, handing the result to `use` with its gradient still in the backend's memory where
+   * the backend allows (`valuesView`), which spares a worker a 2.2 MB download per result: `use`
+   * must copy what it keeps (a worker encodes it into its frame) and must not call tfjs. Returns
+   * what `use` returns.
+   */
+  computeWith<T>(task: ShardTask, realShare: RealShare | undefined, use: (result: ShardResult) => T): T {
     const started = performance.now();
     try {
       this.checkVersions(task, ['D', 'G']);
@@ -223,12 +233,15 @@ export class ShardComputer {
           return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D };
         };
       });
-      const flat = gradient.dataSync() as Float32Array;
-      gradient.dispose();
-      return { step: task.step, phase: task.phase, shard: task.shard, gradient: flat, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started };
+      try {
+        const values = valuesView(gradient);
+        return use({ step: task.step, phase: task.phase, shard: task.shard, gradient: values, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started });
+      } finally {
+        gradient.dispose();
+      }
     }
     const real = realShare ?? this.computeRealShare(task);
-    let gradient: Float32Array;
+    let gradient: tf.Tensor1D;
     let fakeStats: Float32Array;
     try {
       const fake = this.gradientOf(networks.d, () => {
@@ -243,21 +256,26 @@ export class ShardComputer {
       });
       fakeStats = fake.stats;
       // float32 addition in the backend, as autodiff would have added the two uses of each weight.
-      gradient = computeToArray(() => tf.add(real.gradient, fake.gradient));
+      gradient = tf.add(real.gradient, fake.gradient);
       fake.gradient.dispose();
     } finally {
       real.gradient.dispose();
     }
-    return {
-      step: task.step,
-      phase: task.phase,
-      shard: task.shard,
-      gradient,
-      lossSum: Math.fround(real.lossSum + fakeStats[0]!),
-      dRealSum: real.dRealSum,
-      dFakeSum: fakeStats[1]!,
-      computeMs: (realShare ? realShare.computeMs : 0) + performance.now() - started,
-    };
+    try {
+      const values = valuesView(gradient);
+      return use({
+        step: task.step,
+        phase: task.phase,
+        shard: task.shard,
+        gradient: values,
+        lossSum: Math.fround(real.lossSum + fakeStats[0]!),
+        dRealSum: real.dRealSum,
+        dFakeSum: fakeStats[1]!,
+        computeMs: (realShare ? realShare.computeMs : 0) + performance.now() - started,
+      });
+    } finally {
+      gradient.dispose();
+    }
   }
 
   dispose(): void {

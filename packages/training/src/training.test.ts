@@ -163,6 +163,34 @@ describe('shard gradients', () => {
     computer.dispose();
   });
 
+  it("computeWith hands `use` compute's gradient read in place (wasm: a view of the heap) and frees it even when `use` throws", () => {
+    const config = makeRunConfig('tiny', { batchSize: 8, shards: 2 });
+    const state = new TrainingState(config);
+    const computer = new ShardComputer(config, dataset);
+    computer.networks.load('D', 0, state.dWeights);
+    computer.networks.load('G', 0, state.gWeights);
+    const before = tf.memory().numTensors;
+    for (const phase of ['D', 'G'] as const) {
+      const [task] = planTasks(state, 0, phase, dataset.count);
+      const copied = computer.compute(task!);
+      let seen: Float32Array | undefined;
+      const kept = computer.computeWith(task!, undefined, (result) => {
+        seen = result.gradient;
+        return Float32Array.from(result.gradient);
+      });
+      expect(Buffer.from(kept.buffer).equals(Buffer.from(copied.gradient.buffer))).toBe(true);
+      // A download would have its own buffer; the wasm heap's is larger than any one tensor.
+      expect(seen!.buffer.byteLength > seen!.byteLength).toBe(tf.getBackend() === 'wasm');
+      expect(() =>
+        computer.computeWith(task!, undefined, () => {
+          throw new Error('encoding failed');
+        }),
+      ).toThrow('encoding failed');
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    computer.dispose();
+  });
+
   it('cuts the batch into contiguous shards that cover it exactly', () => {
     const ranges = Array.from({ length: 5 }, (_, k) => shardRange(24, 5, k));
     expect(ranges).toEqual([
