@@ -73,6 +73,15 @@ export function checkDatasetFits(model: GanModelConfig, dataset: MnistDataset): 
   if (bad >= 0) throw new Error(`${dataset.source}: image ${bad} has label ${dataset.labels[bad]}, outside the model's ${classes} classes`);
 }
 
+/** Calls `use` with the result, its gradient read in place (`valuesView`), then frees the gradient. */
+function handOver<T>(gradient: tf.Tensor1D, result: Omit<ShardResult, 'gradient'>, use: (result: ShardResult) => T): T {
+  try {
+    return use({ ...result, gradient: valuesView(gradient) });
+  } finally {
+    gradient.dispose();
+  }
+}
+
 /**
  * Computes shard gradients: the worker's whole job, also run in-process by the single-process
  * trainer and by tests. Holds G and D as variables; call `networks.load` when a snapshot arrives.
@@ -233,12 +242,7 @@ export class ShardComputer {
           return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D };
         };
       });
-      try {
-        const values = valuesView(gradient);
-        return use({ step: task.step, phase: task.phase, shard: task.shard, gradient: values, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started });
-      } finally {
-        gradient.dispose();
-      }
+      return handOver(gradient, { step: task.step, phase: task.phase, shard: task.shard, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started }, use);
     }
     const real = realShare ?? this.computeRealShare(task);
     let gradient: tf.Tensor1D;
@@ -261,21 +265,16 @@ export class ShardComputer {
     } finally {
       real.gradient.dispose();
     }
-    try {
-      const values = valuesView(gradient);
-      return use({
-        step: task.step,
-        phase: task.phase,
-        shard: task.shard,
-        gradient: values,
-        lossSum: Math.fround(real.lossSum + fakeStats[0]!),
-        dRealSum: real.dRealSum,
-        dFakeSum: fakeStats[1]!,
-        computeMs: (realShare ? realShare.computeMs : 0) + performance.now() - started,
-      });
-    } finally {
-      gradient.dispose();
-    }
+    const fields = {
+      step: task.step,
+      phase: task.phase,
+      shard: task.shard,
+      lossSum: Math.fround(real.lossSum + fakeStats[0]!),
+      dRealSum: real.dRealSum,
+      dFakeSum: fakeStats[1]!,
+      computeMs: (realShare ? realShare.computeMs : 0) + performance.now() - started,
+    };
+    return handOver(gradient, fields, use);
   }
 
   dispose(): void {
