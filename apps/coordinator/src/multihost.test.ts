@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readMetrics, readSummary, runToEnd, tempDir } from './test-support/processes.js';
@@ -17,10 +18,17 @@ function probe(commands: string[][]): string | null {
 
 const ns = `dgprobe${process.pid}`;
 const namespaceProblem = probe([['ip', 'netns', 'add', ns], ['ip', 'netns', 'del', ns]]);
-const netemProblem = namespaceProblem ?? probe([['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`], ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', 'netem', 'delay', '1ms']]);
-spawnSync('ip', ['link', 'del', `${ns}a`]);
-const tbfProblem = namespaceProblem ?? probe([['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`], ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', 'tbf', 'rate', '1mbit', 'burst', '64kb', 'latency', '200ms']]);
-spawnSync('ip', ['link', 'del', `${ns}a`]);
+
+/** Why this kernel cannot put the queueing discipline `qdisc` on a veth (null: it can). */
+function qdiscProblem(...qdisc: string[]): string | null {
+  if (namespaceProblem) return namespaceProblem;
+  const problem = probe([['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`], ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', ...qdisc]]);
+  spawnSync('ip', ['link', 'del', `${ns}a`]);
+  return problem;
+}
+
+const netemProblem = qdiscProblem('netem', 'delay', '1ms');
+const tbfProblem = qdiscProblem('tbf', 'rate', '1mbit', 'burst', '64kb', 'latency', '200ms');
 if (namespaceProblem) console.log(`multihost tests skipped: network namespaces unavailable here: ${namespaceProblem}`);
 else {
   if (netemProblem) console.log(`multihost netem variant skipped: ${netemProblem}`);
@@ -37,6 +45,20 @@ function multihost(flags: string[], runDir: string): { status: number | null; ou
 }
 
 describe('across machines for real: coordinator and workers in separate network namespaces', () => {
+  it('refuses a shaper it does not know, and tbf without --rate or with --delay, before touching the network', () => {
+    for (const [flags, message] of [
+      [['--shaper', 'htb'], /--shaper must be netem or tbf, got htb/],
+      [['--shaper', 'tbf'], /--shaper tbf needs --rate/],
+      [['--shaper', 'tbf', '--rate', '1gbit', '--delay', '5ms'], /--shaper tbf cannot add delay/],
+    ] as const) {
+      const runDir = `${tmp.path}/refused-${flags.length}`;
+      const { status, output } = multihost([...flags], runDir);
+      expect(status, output).toBe(2);
+      expect(output).toMatch(message);
+      expect(existsSync(runDir)).toBe(false);
+    }
+  });
+
   it.skipIf(namespaceProblem !== null)('3 hosts joined by veth on a bridge train to the in-process hash', async () => {
     const reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', `${tmp.path}/ref`])).summary.weightsSha256;
     const { status, output } = multihost(['--workers', '2'], `${tmp.path}/mh`);
