@@ -21,13 +21,15 @@ describe('Adam (TF1 rule)', () => {
     expect(adam.step).toBe(1);
   });
 
-  it('keeps its exact arithmetic: float64 per parameter, moments and weights rounded to float32 on store (checkpoints and hashes depend on it)', () => {
+  it.each(['wasm-simd', 'js'] as const)('keeps its exact arithmetic with the %s kernel: float64 per parameter, moments and weights rounded to float32 on store (checkpoints and hashes depend on it)', (kernel) => {
     const config = { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
     const weights = randomStream(9, 'w').fillNormal(new Float32Array(SIZE), 0);
     const expected = Float32Array.from(weights);
     const m = new Float32Array(SIZE);
     const v = new Float32Array(SIZE);
-    const adam = new Adam(SIZE, config);
+    const adam = new Adam(SIZE, config, undefined, { kernel });
+    // Node 20 has WebAssembly SIMD: the default kernel must be it, not a silent fallback.
+    expect(adam.kernel).toBe(kernel);
     for (let t = 1; t <= 5; t++) {
       // A float64 sum, divided by the batch size inside apply, as the coordinator passes it.
       const sum = Float64Array.from(gradientAt(t), (g, i) => g * 37 + i * 1e-9);
@@ -43,6 +45,36 @@ describe('Adam (TF1 rule)', () => {
     expect(Buffer.from(weights.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
     const state = adam.state();
     expect(Buffer.from(state.m.buffer).equals(Buffer.from(m.buffer)) && Buffer.from(state.v.buffer).equals(Buffer.from(v.buffer))).toBe(true);
+  });
+
+  it('gives the same bits with either kernel, in place or through copies, across magnitudes from subnormal to huge', () => {
+    const size = 4097; // odd: the SIMD kernel's last parameter goes through the JavaScript loop
+    const config = { learningRate: 2e-3, beta1: 0.5, beta2: 0.99, epsilon: 1e-8 };
+    const start = randomStream(3, 'w').fillNormal(new Float32Array(size), 0);
+    const simd = new Adam(size, config);
+    const js = new Adam(size, config, undefined, { kernel: 'js' });
+    const copied = Float32Array.from(start);
+    const plain = Float32Array.from(start);
+    simd.weightBuffer.set(start);
+    for (let t = 0; t < 6; t++) {
+      const unit = randomStream(3, 'g', t).fillNormal(new Float32Array(size), 0);
+      // Sums spanning 1e-45 to 1e30 (so v's float32 rounding goes subnormal and huge), with exact zeros and -0.
+      const sum = Float64Array.from(unit, (g, i) => (i % 97 === 0 ? (i % 2 ? -0 : 0) : g * 10 ** ((i % 76) - 45)));
+      simd.gradientBuffer.set(sum);
+      simd.apply(simd.weightBuffer, simd.gradientBuffer, 128);
+      const viaCopies = new Adam(size, config, { step: js.step, m: js.state().m, v: js.state().v });
+      viaCopies.apply(copied, sum, 128);
+      js.apply(plain, sum, 128);
+      expect(Buffer.from(copied.buffer).equals(Buffer.from(plain.buffer))).toBe(true);
+    }
+    const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    const differing = simd.weightBuffer.reduce((n, w, i) => n + (Object.is(w, plain[i]) ? 0 : 1), 0);
+    expect(differing).toBe(0);
+    const [a, b] = [simd.state(), js.state()];
+    expect(bits(a.m).equals(bits(b.m)) && bits(a.v).equals(bits(b.v))).toBe(true);
+    // The weights really moved, and some moments went subnormal (the range this test is about).
+    expect(plain.some((w, i) => w !== start[i])).toBe(true);
+    expect(b.v.some((x) => x > 0 && x < 1.1754943508222875e-38)).toBe(true);
   });
 
   it('tracks tf.train.adam over 100 steps on the same gradients (max |diff| < 1e-6)', () => {

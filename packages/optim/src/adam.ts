@@ -1,3 +1,5 @@
+import { instantiateSimdAdam, type SimdAdamStep } from './simd-kernel.js';
+
 export interface AdamConfig {
   readonly learningRate: number;
   readonly beta1: number;
@@ -29,33 +31,83 @@ export interface AdamState {
   readonly v: Float32Array;
 }
 
+/** Which implementation runs Adam's loop: WebAssembly SIMD where the runtime has it, else JavaScript. */
+export type AdamKernel = 'wasm-simd' | 'js';
+
+export interface AdamOptions {
+  /** 'js' forces the JavaScript loop (same bits, slower); default: 'wasm-simd' where available. */
+  readonly kernel?: AdamKernel;
+}
+
+/** Where the SIMD kernel keeps one instance's arrays in its own WebAssembly memory. */
+interface SimdWorkspace {
+  readonly step: SimdAdamStep;
+  readonly weightsAt: number;
+  readonly gradientAt: number;
+  readonly mAt: number;
+  readonly vAt: number;
+}
+
 /**
  * Adam over a flat Float32Array with TensorFlow 1's update rule:
  *   t += 1; lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  w -= lr_t m / (sqrt(v) + eps)
- * Arithmetic is float64 rounded to float32 on store, which is deterministic in JavaScript.
+ * Arithmetic is float64 rounded to float32 on store, which is deterministic in JavaScript and in
+ * WebAssembly alike: both kernels give the same bits.
+ *
+ * With the SIMD kernel the moments live in a WebAssembly memory together with a weight array
+ * (`weightBuffer`) and a float64 gradient array (`gradientBuffer`). `apply` accepts any arrays, and
+ * copies only those that are not these two, so a caller that keeps its weights in `weightBuffer`
+ * and sums its gradient into `gradientBuffer` (the coordinator does) steps without a copy.
  */
 export class Adam {
   private t: number;
   private readonly m: Float32Array;
   private readonly v: Float32Array;
+  readonly kernel: AdamKernel;
+  /** Weights that `apply` updates without copying (in the SIMD kernel's memory when it runs). */
+  readonly weightBuffer: Float32Array;
+  /** A gradient array that `apply` reads without copying. */
+  readonly gradientBuffer: Float64Array;
+  private readonly simd: SimdWorkspace | null;
 
   constructor(
     readonly size: number,
     readonly config: AdamConfig = TF1_ADAM_DEFAULTS,
     state?: AdamState,
+    options: AdamOptions = {},
   ) {
     validateAdamConfig(config);
+    if (!(Number.isInteger(size) && size >= 0)) throw new RangeError(`Adam size must be a non-negative integer, got ${size}`);
     if (state) {
       if (state.m.length !== size || state.v.length !== size) throw new RangeError(`Adam state holds ${state.m.length}/${state.v.length} moments, expected ${size}`);
       if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`Adam state step ${state.step} is not a non-negative integer`);
-      this.t = state.step;
-      this.m = Float32Array.from(state.m);
-      this.v = Float32Array.from(state.v);
+    }
+    this.t = state?.step ?? 0;
+    // float32 weights, float64 gradient (8-aligned), then the float32 moments; the memory never
+    // grows, so the views below stay valid for the instance's life.
+    const gradientAt = Math.ceil((4 * size) / 8) * 8;
+    const mAt = gradientAt + 8 * size;
+    const vAt = mAt + 4 * size;
+    const kernel = options.kernel === 'js' ? null : instantiateSimdAdam(vAt + 4 * size);
+    this.kernel = kernel ? 'wasm-simd' : 'js';
+    if (kernel) {
+      const { buffer } = kernel;
+      this.simd = { step: kernel.step, weightsAt: 0, gradientAt, mAt, vAt };
+      this.weightBuffer = new Float32Array(buffer, 0, size);
+      this.gradientBuffer = new Float64Array(buffer, gradientAt, size);
+      this.m = new Float32Array(buffer, mAt, size);
+      this.v = new Float32Array(buffer, vAt, size);
     } else {
-      this.t = 0;
+      this.simd = null;
+      this.weightBuffer = new Float32Array(size);
+      this.gradientBuffer = new Float64Array(size);
       this.m = new Float32Array(size);
       this.v = new Float32Array(size);
+    }
+    if (state) {
+      this.m.set(state.m);
+      this.v.set(state.v);
     }
   }
 
@@ -74,25 +126,48 @@ export class Adam {
     const { learningRate, beta1, beta2, epsilon } = this.config;
     this.t += 1;
     const lrT = (learningRate * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
-    const m = this.m;
-    const v = this.v;
-    const oneMinusBeta1 = 1 - beta1;
-    const oneMinusBeta2 = 1 - beta2;
-    for (let i = 0; i < weights.length; i++) {
-      const g = gradient[i]! / divisor;
-      // The moments are used as stored (rounded to float32), without reading them back: the same
-      // bits as before, about 10% faster on the coordinator's path between phases.
-      const mi = Math.fround(beta1 * m[i]! + oneMinusBeta1 * g);
-      const vi = Math.fround(beta2 * v[i]! + oneMinusBeta2 * g * g);
-      m[i] = mi;
-      v[i] = vi;
-      weights[i] = weights[i]! - (lrT * mi) / (Math.sqrt(vi) + epsilon);
+    const simd = this.simd;
+    if (!simd) {
+      adamLoop(weights, gradient, this.m, this.v, 0, this.size, divisor, this.config, lrT);
+      return;
     }
+    if (gradient !== this.gradientBuffer) this.gradientBuffer.set(gradient);
+    if (weights !== this.weightBuffer) this.weightBuffer.set(weights);
+    const even = this.size - (this.size % 2);
+    simd.step(simd.weightsAt, simd.gradientAt, simd.mAt, simd.vAt, even, divisor, beta1, 1 - beta1, beta2, 1 - beta2, lrT, epsilon);
+    adamLoop(this.weightBuffer, this.gradientBuffer, this.m, this.v, even, this.size, divisor, this.config, lrT);
+    if (weights !== this.weightBuffer) weights.set(this.weightBuffer);
   }
 
   /** A copy of the state, safe to keep or serialise. */
   state(): AdamState {
     return { step: this.t, m: Float32Array.from(this.m), v: Float32Array.from(this.v) };
+  }
+}
+
+/** Adam's loop over parameters [from, to), in JavaScript; simd-kernel.ts mirrors it. */
+function adamLoop(
+  weights: Float32Array,
+  gradient: ArrayLike<number>,
+  m: Float32Array,
+  v: Float32Array,
+  from: number,
+  to: number,
+  divisor: number,
+  { beta1, beta2, epsilon }: AdamConfig,
+  lrT: number,
+): void {
+  const oneMinusBeta1 = 1 - beta1;
+  const oneMinusBeta2 = 1 - beta2;
+  for (let i = from; i < to; i++) {
+    const g = gradient[i]! / divisor;
+    // The moments are used as stored (rounded to float32), without reading them back: the same
+    // bits as before, about 10% faster on the coordinator's path between phases.
+    const mi = Math.fround(beta1 * m[i]! + oneMinusBeta1 * g);
+    const vi = Math.fround(beta2 * v[i]! + oneMinusBeta2 * g * g);
+    m[i] = mi;
+    v[i] = vi;
+    weights[i] = weights[i]! - (lrT * mi) / (Math.sqrt(vi) + epsilon);
   }
 }
 

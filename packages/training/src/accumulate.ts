@@ -15,11 +15,14 @@ export class ShardOrderedSum {
   private firstFolded = 0;
   private readonly seen: Uint8Array;
 
+  /** `into`: where to keep the sum (e.g. `TrainingState.gradientBuffer`); a new array by default. */
   constructor(
     readonly size: number,
     readonly shards: number,
+    into: Float64Array = new Float64Array(size),
   ) {
-    this.sum = new Float64Array(size);
+    if (into.length !== size) throw new RangeError(`a sum of ${size} values cannot live in an array of ${into.length}`);
+    this.sum = into;
     this.seen = new Uint8Array(shards);
   }
 

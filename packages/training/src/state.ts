@@ -25,6 +25,12 @@ export function emaDecayAt(decay: number, updates: number, warmup = 10): number 
   return Math.min(decay, (1 + updates) / (warmup + updates));
 }
 
+/** The weights kept in the array `adam` updates in place (its SIMD kernel's memory), set to `initial`. */
+function adopt(adam: Adam, initial: Float32Array): Float32Array {
+  adam.weightBuffer.set(initial);
+  return adam.weightBuffer;
+}
+
 /**
  * The coordinator's master copy: weights and Adam state of both networks. A network's snapshot
  * version is its Adam step count, so versions never need storing separately.
@@ -50,10 +56,10 @@ export class TrainingState {
         throw new Error(`state holds D ${data.dWeights.length} / G ${data.gWeights.length} weights, the config needs ${dSize} / ${gSize}`);
       }
       this.nextStep = data.nextStep;
-      this.dWeights = Float32Array.from(data.dWeights);
-      this.gWeights = Float32Array.from(data.gWeights);
       this.dAdam = new Adam(dSize, config.dAdam, data.dAdam);
       this.gAdam = new Adam(gSize, config.gAdam, data.gAdam);
+      this.dWeights = adopt(this.dAdam, data.dWeights);
+      this.gWeights = adopt(this.gAdam, data.gWeights);
       if ((config.gEmaDecay === null) !== (data.gEma === null)) {
         throw new Error(`state ${data.gEma ? 'holds' : 'lacks'} a G moving average but the config ${config.gEmaDecay === null ? 'keeps none' : 'keeps one'}`);
       }
@@ -61,16 +67,24 @@ export class TrainingState {
       this.ema = data.gEma ? Float32Array.from(data.gEma) : null;
     } else {
       this.nextStep = 0;
-      this.dWeights = initialSnapshot(parameterSpec(config.model.discriminator), config.model.initializer, [config.seed, 'init', 'D']);
-      this.gWeights = initialSnapshot(parameterSpec(config.model.generator), config.model.initializer, [config.seed, 'init', 'G']);
       this.dAdam = new Adam(dSize, config.dAdam);
       this.gAdam = new Adam(gSize, config.gAdam);
+      this.dWeights = adopt(this.dAdam, initialSnapshot(parameterSpec(config.model.discriminator), config.model.initializer, [config.seed, 'init', 'D']));
+      this.gWeights = adopt(this.gAdam, initialSnapshot(parameterSpec(config.model.generator), config.model.initializer, [config.seed, 'init', 'G']));
       this.ema = config.gEmaDecay === null ? null : Float32Array.from(this.gWeights);
     }
   }
 
   weights(name: NetworkName): Float32Array {
     return name === 'D' ? this.dWeights : this.gWeights;
+  }
+
+  /**
+   * Where to sum `name`'s shard gradients: an array `apply` reads in place (Adam's own, see
+   * `Adam.gradientBuffer`), so the step between phases copies nothing.
+   */
+  gradientBuffer(name: NetworkName): Float64Array {
+    return name === 'D' ? this.dAdam.gradientBuffer : this.gAdam.gradientBuffer;
   }
 
   version(name: NetworkName): number {

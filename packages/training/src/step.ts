@@ -59,7 +59,7 @@ const accumulators = new WeakMap<TrainingState, Partial<Record<Phase, ShardOrder
 function accumulatorFor(state: TrainingState, phase: Phase): ShardOrderedSum {
   let byPhase = accumulators.get(state);
   if (!byPhase) accumulators.set(state, (byPhase = {}));
-  const sum = (byPhase[phase] ??= new ShardOrderedSum(state.weights(phase).length, state.config.shards));
+  const sum = (byPhase[phase] ??= new ShardOrderedSum(state.weights(phase).length, state.config.shards, state.gradientBuffer(phase)));
   sum.reset();
   return sum;
 }

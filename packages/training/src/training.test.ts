@@ -204,11 +204,14 @@ describe('shard gradients', () => {
 });
 
 describe('ShardOrderedSum', () => {
-  it('gives the same bits reused after reset() as fresh, whatever the arrival order, -0 included', () => {
+  it('gives the same bits reused after reset() or in a given array as fresh, whatever the arrival order, -0 included', () => {
     const shards = [Float32Array.of(-0, 1.5, 1e-8, -0), Float32Array.of(-0, 2 ** -30, 3, 0), Float32Array.of(-0, 7, -1e-8, -0)];
     const fresh = new ShardOrderedSum(4, 3);
     shards.forEach((g, k) => fresh.add(k, g));
-    const reused = new ShardOrderedSum(4, 3);
+    // A given array (the coordinator passes Adam's gradient buffer) holding leftovers.
+    const into = Float64Array.of(5, -5, 5, -5);
+    const reused = new ShardOrderedSum(4, 3, into);
+    expect(() => new ShardOrderedSum(4, 3, new Float64Array(3))).toThrow(/a sum of 4 values cannot live in an array of 3/);
     reused.add(0, Float32Array.of(9, 9, 9, 9)); // leaves non-zero values behind
     reused.reset();
     expect(reused.complete).toBe(false);
@@ -216,6 +219,7 @@ describe('ShardOrderedSum', () => {
     expect(reused.add(1, shards[1]!)).toBe(false);
     const bits = (a: Float64Array) => Array.from(new Uint32Array(a.buffer));
     expect(bits(reused.total())).toEqual(bits(fresh.total()));
+    expect(reused.total()).toBe(into);
     expect(Object.is(fresh.total()[0], 0)).toBe(true); // 0 + -0 + -0 + -0 is +0, as from a zeroed sum
     expect(Object.is(fresh.total()[3], 0)).toBe(true);
   });
