@@ -1,6 +1,7 @@
 import { pack, Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import {
+  firstNonFinite,
   codeForClose,
   COORDINATOR_MESSAGE_TYPES,
   decodeCoordinatorMessage,
@@ -164,6 +165,19 @@ describe('hostile and broken frames', () => {
       const g = Float32Array.of(1, 2, bad, 4, 5);
       expect(codeOf(() => decodeWorkerMessage(mutate({ gradient: new Uint8Array(g.buffer) }), limits))).toBe('NON_FINITE');
       expect(codeOf(() => decodeWorkerMessage(mutate({ lossSum: bad }), limits))).toBe('NON_FINITE');
+    }
+  });
+
+  it('finds the first NaN or infinity at every position, inside the eight-value blocks and in the tail', () => {
+    const finite = Float32Array.from({ length: 37 }, (_, i) => [3.4e38, -3.4e38, -0, 1e-45, 0, 1][i % 6]!);
+    expect(firstNonFinite(finite)).toBe(-1);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (let at = 0; at < finite.length; at++) {
+        const values = Float32Array.from(finite);
+        values[at] = bad;
+        if (at + 3 < values.length) values[at + 3] = NaN; // a later one does not hide the first
+        expect(firstNonFinite(values), `${bad} at ${at}`).toBe(at);
+      }
     }
   });
 
