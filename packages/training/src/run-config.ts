@@ -80,8 +80,8 @@ const DEFAULT: RunPreset = {
   shards: 2,
   // The distance keeps falling with more steps and meets issue 6's target (1.1) at 18,000
   // (10,000 samples: 1.72 at 10,000, 1.17 at 16,000, 1.09 at 18,000), but issue 6 allows
-  // `npm start` 20 minutes on 2 cores: 10,000 steps took 16 to 17 minutes here, 18,000 took 25
-  // (README "Sample quality"). 9,000 is the fallback if a machine needs the margin.
+  // `npm start` 20 minutes on 2 cores: 10,000 steps took 12 to 17 minutes here, 18,000 took 22
+  // to 25 (README "Sample quality"). 9,000 is the fallback if a machine needs the margin.
   steps: 10000,
   seed: 1,
   // No label smoothing: with it the same run stood at 2.87 at 6,000 steps (2.64 without).

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '@distgan/mnist';
 import { parameterCount, parameterSpec, SEED_MODEL } from '@distgan/models';
+import { Adam } from '@distgan/optim';
 import { selectBackend } from '@distgan/runtime';
 import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState } from '@distgan/training';
 import { naiveSeedSteps } from './naive.js';
@@ -82,7 +83,9 @@ async function main(): Promise<void> {
   const selection = await selectBackend(values.backend as 'auto');
   const backend = selection.backend;
   const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
-  log(`backend ${backend}, ${availableParallelism()} cores, ${quick ? 'quick' : 'full'} run`);
+  // The coordinator's Adam runs WebAssembly SIMD where the runtime has it, else JavaScript (same bits).
+  const adamKernel = new Adam(0).kernel;
+  log(`backend ${backend}, Adam kernel ${adamKernel}, ${availableParallelism()} cores, ${quick ? 'quick' : 'full'} run`);
 
   const rounds = quick ? 1 : 3;
   log(`in-process step and naive tfjs step (the tutorial written plainly), seed model, B=128 K=4, ${rounds} round(s)`);
@@ -173,6 +176,7 @@ async function main(): Promise<void> {
     memorySteps,
     rounds,
     backend,
+    adamKernel,
     cores: availableParallelism(),
     quick,
     ...rounded(t),
