@@ -469,6 +469,23 @@ describe('trainStep', () => {
     computer.dispose();
   });
 
+  it("keeps each network's weights and gradient sum in its Adam kernel's memory, and hands out copies in data()", async () => {
+    const config = makeRunConfig('tiny', { shards: 2 });
+    const state = new TrainingState(config);
+    const computer = new ShardComputer(config, dataset);
+    await trainStep(state, new LocalExecutor(computer), dataset.count);
+    for (const name of ['D', 'G'] as const) {
+      // One memory per network (WebAssembly SIMD on Node): Adam steps in place, with no copy in or out.
+      expect(state.weights(name).buffer).toBe(state.gradientBuffer(name).buffer);
+      expect(state.gradientBuffer(name).some((g) => g !== 0)).toBe(true); // the last phase's sum
+    }
+    expect(state.weights('D').buffer).not.toBe(state.weights('G').buffer);
+    const data = state.data();
+    expect(data.dWeights.buffer).not.toBe(state.weights('D').buffer);
+    expect(Array.from(data.dWeights)).toEqual(Array.from(state.weights('D')));
+    computer.dispose();
+  });
+
   it('resumes from its state data to the same weights as an uninterrupted run', async () => {
     const config = makeRunConfig('tiny', { shards: 2 });
     const straight = new TrainingState(config);
