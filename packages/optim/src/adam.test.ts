@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { describe, expect, it } from 'vitest';
 import { Adam, decodeAdamState, encodeAdamState, TF1_ADAM_DEFAULTS, validateAdamConfig } from './index.js';
+import { instantiateSimdAdam } from './simd-kernel.js';
 
 const SIZE = 257;
 
@@ -75,6 +76,11 @@ describe('Adam (TF1 rule)', () => {
     // The weights really moved, and some moments went subnormal (the range this test is about).
     expect(plain.some((w, i) => w !== start[i])).toBe(true);
     expect(b.v.some((x) => x > 0 && x < 1.1754943508222875e-38)).toBe(true);
+  });
+
+  it('leaves a network too large for 32-bit WebAssembly memory to the JavaScript loop', () => {
+    expect(instantiateSimdAdam(20 * 1000)).not.toBeNull();
+    expect(instantiateSimdAdam(2 ** 32 + 1)).toBeNull(); // one byte past 4 GiB: refused before allocating anything
   });
 
   it('tracks tf.train.adam over 100 steps on the same gradients (max |diff| < 1e-6)', () => {

@@ -176,12 +176,23 @@ function simdAdamModule(wasm: WebAssemblyApi | undefined): object | null {
   return compiled;
 }
 
-/** An instance of the kernel over a fresh memory of at least `byteLength` bytes, or null without WebAssembly SIMD. */
+/**
+ * An instance of the kernel over a fresh memory of at least `byteLength` bytes, or null without
+ * WebAssembly SIMD or when that memory is more than 32-bit wasm can address (about 214 M
+ * parameters) or can be had: `Adam` then runs its JavaScript loop.
+ */
 export function instantiateSimdAdam(byteLength: number): { readonly step: SimdAdamStep; readonly buffer: ArrayBuffer } | null {
   const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   const module = simdAdamModule(wasm);
   if (!wasm || !module) return null;
-  const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(byteLength / 65_536)) });
+  let memory;
+  try {
+    memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(byteLength / 65_536)) });
+  } catch (err) {
+    // Over 65,536 pages, or no memory for it: the JavaScript loop's arrays may still fit.
+    if (err instanceof RangeError) return null;
+    throw err;
+  }
   const instance = new wasm.Instance(module, { env: { memory } });
   return { step: instance.exports['adam'] as SimdAdamStep, buffer: memory.buffer };
 }
