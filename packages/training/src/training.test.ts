@@ -227,14 +227,17 @@ describe('ShardOrderedSum', () => {
   it('gives the in-order bits for every arrival order of 2 and 3 shards, where reordering later terms would change them', () => {
     const tiny = 2 ** -53; // 1 + tiny rounds to 1 in float64, tiny + tiny + 1 does not
     // Per coordinate (column) the shards' values; column 1 and 2 tell apart sums in different orders.
-    const shards = [Float32Array.of(-0, tiny, 1, 1.5, 0), Float32Array.of(-0, tiny, tiny, -(2 ** -30), -0), Float32Array.of(-0, 1, tiny, 7, -0)];
+    // Six columns: the sum folds four values per iteration, so columns 4 and 5 take the loop's tail.
+    const shards = [Float32Array.of(-0, tiny, 1, 1.5, 0, 2.5), Float32Array.of(-0, tiny, tiny, -(2 ** -30), -0, 0.25), Float32Array.of(-0, 1, tiny, 7, -0, 3)];
     const bits = (a: Float64Array) => Array.from(new Uint32Array(a.buffer.slice(0)));
     const permutations = (items: number[]): number[][] => (items.length <= 1 ? [items] : items.flatMap((x, i) => permutations(items.filter((_, j) => j !== i)).map((rest) => [x, ...rest])));
     for (const k of [2, 3]) {
-      const inOrder = new ShardOrderedSum(5, k);
+      const inOrder = new ShardOrderedSum(6, k);
       for (let s = 0; s < k; s++) inOrder.add(s, shards[s]!);
       const expected = bits(inOrder.total());
-      const sum = new ShardOrderedSum(5, k);
+      // In order is the plain left-to-right float64 sum, column by column.
+      expect(expected).toEqual(bits(Float64Array.from(shards[0]!, (_, c) => shards.slice(0, k).reduce((acc, g) => acc + g[c]!, 0))));
+      const sum = new ShardOrderedSum(6, k);
       for (const order of permutations([...Array(k).keys()])) {
         sum.reset();
         order.forEach((s, i) => {
@@ -248,8 +251,8 @@ describe('ShardOrderedSum', () => {
       }
     }
     // The guard itself: summing the 3 shards in another order than 0, 1, 2 (or 1, 0, 2) gives other bits.
-    const reordered = new Float64Array(5).map((_, i) => 0 + shards[0]![i]! + shards[2]![i]! + shards[1]![i]!);
-    expect(bits(reordered)).not.toEqual(bits(Float64Array.from([0, 1, 2, 3, 4], (i) => 0 + shards[0]![i]! + shards[1]![i]! + shards[2]![i]!)));
+    const reordered = new Float64Array(6).map((_, i) => 0 + shards[0]![i]! + shards[2]![i]! + shards[1]![i]!);
+    expect(bits(reordered)).not.toEqual(bits(new Float64Array(6).map((_, i) => 0 + shards[0]![i]! + shards[1]![i]! + shards[2]![i]!)));
   });
 });
 
