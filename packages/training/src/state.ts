@@ -112,9 +112,19 @@ export class TrainingState {
     if (!this.emaPending || ema === null || this.config.gEmaDecay === null) return;
     this.emaPending = false;
     const decay = emaDecayAt(this.config.gEmaDecay, this.gAdam.step);
+    const keep = 1 - decay;
     const w = this.gWeights;
-    // float64 arithmetic rounded to float32 on store: the same bits on every machine.
-    for (let i = 0; i < ema.length; i++) ema[i] = decay * ema[i]! + (1 - decay) * w[i]!;
+    // float64 arithmetic rounded to float32 on store: the same bits on every machine. Four values
+    // per iteration run about 40% faster in V8 (see ShardOrderedSum) with each value's arithmetic unchanged.
+    const n = ema.length;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      ema[i] = decay * ema[i]! + keep * w[i]!;
+      ema[i + 1] = decay * ema[i + 1]! + keep * w[i + 1]!;
+      ema[i + 2] = decay * ema[i + 2]! + keep * w[i + 2]!;
+      ema[i + 3] = decay * ema[i + 3]! + keep * w[i + 3]!;
+    }
+    for (; i < n; i++) ema[i] = decay * ema[i]! + keep * w[i]!;
   }
 
   /** Moving average of gWeights (config.gEmaDecay), or null. */

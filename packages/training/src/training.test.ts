@@ -507,9 +507,13 @@ describe('trainStep', () => {
 
 describe("G's moving average", () => {
   it('follows G with the warm-up decay, in float32, and only when the config keeps one', () => {
-    const config = makeRunConfig('tiny');
+    const tiny = makeRunConfig('tiny');
+    // 15 hidden units: 12,679 parameters, so the average's four-at-a-time loop has a tail of 3.
+    const generator = { ...tiny.model.generator, layers: [{ units: 15, activation: 'tanh' as const }, tiny.model.generator.layers[1]!] };
+    const config = { ...tiny, model: { ...tiny.model, generator } };
     expect(config.gEmaDecay).toBe(0.9);
     const state = new TrainingState(config);
+    expect(state.gWeights.length % 4).toBe(3);
     const expected = Float32Array.from(state.gWeights);
     for (let t = 1; t <= 4; t++) {
       state.apply('G', Float64Array.from(state.gWeights, (_, i) => Math.sin(i + t)), 1);
