@@ -29,7 +29,7 @@ describe('Adam (TF1 rule)', () => {
     const m = new Float32Array(SIZE);
     const v = new Float32Array(SIZE);
     const adam = new Adam(SIZE, config, undefined, { kernel });
-    // Node 20 has WebAssembly SIMD: the default kernel must be it, not a silent fallback.
+    // Node 20 has WebAssembly SIMD: asking for it (the default) must not fall back silently.
     expect(adam.kernel).toBe(kernel);
     for (let t = 1; t <= 5; t++) {
       // A float64 sum, divided by the batch size inside apply, as the coordinator passes it.
