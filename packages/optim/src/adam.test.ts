@@ -151,6 +151,8 @@ describe('Adam (TF1 rule)', () => {
 
   it('rejects mismatched sizes and corrupt state with a clear message', () => {
     expect(() => new Adam(3).apply(new Float32Array(3), [1, 2])).toThrow(/3 parameters got 3 weights and 2 gradients/);
+    expect(() => new Adam(-1)).toThrow(/Adam size must be a non-negative integer, got -1/);
+    expect(() => new Adam(2.5)).toThrow(/got 2.5/);
     const bytes = encodeAdamState(new Adam(4).state());
     expect(() => decodeAdamState(bytes.subarray(0, bytes.length - 1))).toThrow(/must be 44 bytes, got 43/);
     const bad = bytes.slice();

@@ -39,10 +39,9 @@ export interface AdamOptions {
   readonly kernel?: AdamKernel;
 }
 
-/** Where the SIMD kernel keeps one instance's arrays in its own WebAssembly memory. */
+/** Where the SIMD kernel keeps one instance's arrays in its own WebAssembly memory (weights at 0). */
 interface SimdWorkspace {
   readonly step: SimdAdamStep;
-  readonly weightsAt: number;
   readonly gradientAt: number;
   readonly mAt: number;
   readonly vAt: number;
@@ -93,7 +92,7 @@ export class Adam {
     this.kernel = kernel ? 'wasm-simd' : 'js';
     if (kernel) {
       const { buffer } = kernel;
-      this.simd = { step: kernel.step, weightsAt: 0, gradientAt, mAt, vAt };
+      this.simd = { step: kernel.step, gradientAt, mAt, vAt };
       this.weightBuffer = new Float32Array(buffer, 0, size);
       this.gradientBuffer = new Float64Array(buffer, gradientAt, size);
       this.m = new Float32Array(buffer, mAt, size);
@@ -134,7 +133,7 @@ export class Adam {
     if (gradient !== this.gradientBuffer) this.gradientBuffer.set(gradient);
     if (weights !== this.weightBuffer) this.weightBuffer.set(weights);
     const even = this.size - (this.size % 2);
-    simd.step(simd.weightsAt, simd.gradientAt, simd.mAt, simd.vAt, even, divisor, beta1, 1 - beta1, beta2, 1 - beta2, lrT, epsilon);
+    simd.step(0, simd.gradientAt, simd.mAt, simd.vAt, even, divisor, beta1, 1 - beta1, beta2, 1 - beta2, lrT, epsilon);
     adamLoop(this.weightBuffer, this.gradientBuffer, this.m, this.v, even, this.size, divisor, this.config, lrT);
     if (weights !== this.weightBuffer) weights.set(this.weightBuffer);
   }
