@@ -61,6 +61,31 @@ describe('Network', () => {
   });
 });
 
+  it("infers with flow 'none': one row as a matrix-vector product, more rows as before, no leaks", () => {
+    const before = tf.memory().numTensors;
+    // 3 -> 2 linear -> 1 linear: rectangular, so a transposed product would not fit or would differ.
+    const small = new Network('G', { inputSize: 3, layers: [{ units: 2, activation: 'linear' }, { units: 1, activation: 'linear' }] });
+    // w1 = [[1,2],[3,4],[5,6]], b1 = [0.5,-0.5], w2 = [[2],[-1]], b2 = [0.25]
+    small.load(Float32Array.of(1, 2, 3, 4, 5, 6, 0.5, -0.5, 2, -1, 0.25));
+    const x = [0.1, -0.2, 0.3];
+    const h = [x[0]! * 1 + x[1]! * 3 + x[2]! * 5 + 0.5, x[0]! * 2 + x[1]! * 4 + x[2]! * 6 - 0.5];
+    const one = tf.tidy(() => small.apply(tf.tensor2d([x]), 'none').dataSync());
+    expect(one.length).toBe(1);
+    expect(one[0]).toBeCloseTo(2 * h[0]! - h[1]! + 0.25, 6);
+    small.dispose();
+
+    const d = new Network('D', SEED_MODEL.discriminator, SEED_MODEL.leakyReluAlpha);
+    d.load(initialSnapshot(d.spec, 'normalInvFanIn', [3]));
+    const rows = tf.tidy(() => tf.randomUniform([3, 784], -1, 1, 'float32', 7) as tf.Tensor2D);
+    const batched = tf.tidy(() => d.apply(rows).dataSync());
+    expect(tf.tidy(() => d.apply(rows, 'none').dataSync())).toEqual(batched);
+    const single = tf.tidy(() => d.apply(tf.slice(rows, [0, 0], [1, 784]), 'none').dataSync());
+    expect(single[0]).toBeCloseTo(batched[0]!, 5);
+    rows.dispose();
+    d.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
 describe('fillNoise and configHash', () => {
   it('draws row i the same whether alone or inside a larger block', () => {
     const stream = randomStream(1, 'noise');

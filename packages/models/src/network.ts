@@ -101,10 +101,24 @@ function frozenConv(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D
 
 /**
  * What a backward pass through `Network.apply` must produce: `weights` (training this network on
- * data), `weightsAndInput`, or `input` alone (training what feeds a network held fixed, as G is
- * trained through D).
+ * data), `weightsAndInput`, `input` alone (training what feeds a network held fixed, as G is
+ * trained through D), or `none`: no backward pass follows (inference).
  */
-export type GradientFlow = 'weights' | 'weightsAndInput' | 'input';
+export type GradientFlow = 'weights' | 'weightsAndInput' | 'input' | 'none';
+
+/**
+ * x @ w + b for inference. One row is a matrix-vector product, and XNNPACK (the wasm backend's
+ * matMul without transposes) would first pack all of w, which a network loaded with new weights
+ * pays again on every call: the coordinator's per-step probe of the seed preset (one row through
+ * G and D, reloaded every step) spent 4 ms a step mostly packing. A transposed first operand takes
+ * the backend's unpacked loop instead: 0.43 against 1.43 ms for one row through 784 x 512, with
+ * a different summation order (not the same bits as the batched product). More rows keep the
+ * batched product, so sample grids and evaluations are unchanged.
+ */
+function inferenceDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const product = x.shape[0] === 1 ? tf.matMul(tf.reshape(x, [x.shape[1], 1]), w, true, false) : tf.matMul(x, w);
+  return tf.add(product, b);
+}
 
 function activate<T extends tf.Tensor>(x: T, activation: Activation, leakyReluAlpha: number): T {
   switch (activation) {
@@ -169,8 +183,9 @@ export class Network {
 
   /**
    * Forward pass; call inside tf.tidy (or dispose the result). `flow` says which gradients a
-   * backward pass needs: the weights' (the default), the input's too, or the input's alone (D
-   * applied to G's output in the G phase). `dropoutMasks` (training a network with `dropout`:
+   * backward pass needs: the weights' (the default), the input's too, the input's alone (D
+   * applied to G's output in the G phase), or none (inference; a single row then multiplies
+   * without packing the weights, see `inferenceDense`). `dropoutMasks` (training a network with `dropout`:
    * one [rows, units] mask per hidden layer, from `fillDropoutMask`) multiply the hidden outputs;
    * left out, the network runs without dropout, as at inference.
    */
@@ -190,7 +205,7 @@ export class Network {
       switch (layer.kind) {
         case undefined:
         case 'dense': {
-          const dense = flow === 'input' ? frozenDense : needInputGradient ? denseWithInputGradient : denseWithoutInputGradient;
+          const dense = flow === 'none' ? inferenceDense : flow === 'input' ? frozenDense : needInputGradient ? denseWithInputGradient : denseWithoutInputGradient;
           h = activate(dense(h as tf.Tensor2D, this.variables[param] as tf.Tensor2D, this.variables[param + 1] as tf.Tensor1D), layer.activation, this.leakyReluAlpha);
           const mask = i < last ? dropoutMasks?.[i] : undefined;
           if (mask) h = tf.mul(h, mask);
@@ -198,7 +213,7 @@ export class Network {
           return;
         }
         case 'conv': {
-          const conv = flow === 'input' ? frozenConv : needInputGradient ? convWithInputGradient : convWithoutInputGradient;
+          const conv = flow === 'input' || flow === 'none' ? frozenConv : needInputGradient ? convWithInputGradient : convWithoutInputGradient;
           h = activate(conv(h as tf.Tensor4D, this.variables[param] as tf.Tensor4D, this.variables[param + 1] as tf.Tensor1D), layer.activation, this.leakyReluAlpha);
           param += 2;
           return;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { discriminatorScore, type GanObjective } from '@distgan/losses';
-import { balancedClasses, computeToArray, fillNoise, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
+import { balancedClasses, computeToArray, fillNoise, generatorInput, imageSizeOf, withClassCode, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { PNG } from 'pngjs';
 import type { GanNetworks } from './networks.js';
@@ -67,8 +67,9 @@ export function renderSampleGrid(networks: GanNetworks, seed: number, count = de
 export function probeSample(networks: GanNetworks, seed: number, step: number, objective?: GanObjective): { maxPixel: number; dFake: number } {
   const noise = fillNoise(networks.model.noise, randomStream(seed, 'probe', step), 0, 1);
   return tf.tidy(() => {
-    const image = networks.generate(noise, 1);
-    const dFake = discriminatorScore(networks.d.apply(withClassCode(networks.model, image, balancedClasses(networks.model, 1))), objective).dataSync()[0]!;
+    // 'none': one row through networks reloaded every step multiplies without packing their weights.
+    const image = networks.g.apply(generatorInput(networks.model, noise, 1), 'none');
+    const dFake = discriminatorScore(networks.d.apply(withClassCode(networks.model, image, balancedClasses(networks.model, 1)), 'none'), objective).dataSync()[0]!;
     const { min, max } = networks.model.pixelRange;
     const maxPixel = ((tf.max(image).dataSync()[0]! - min) / (max - min)) * 255;
     return { maxPixel, dFake };
