@@ -259,9 +259,12 @@ export class ShardComputer {
         };
       });
       fakeStats = fake.stats;
-      // float32 addition in the backend, as autodiff would have added the two uses of each weight.
-      gradient = tf.add(real.gradient, fake.gradient);
-      fake.gradient.dispose();
+      try {
+        // float32 addition in the backend, as autodiff would have added the two uses of each weight.
+        gradient = tf.add(real.gradient, fake.gradient);
+      } finally {
+        fake.gradient.dispose();
+      }
     } finally {
       real.gradient.dispose();
     }

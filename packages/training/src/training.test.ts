@@ -159,6 +159,10 @@ describe('shard gradients', () => {
     // A share belongs to its own task: another shard's is refused (and freed).
     expect(() => computer.compute(second!, computer.computeRealShare(first!))).toThrow(/real-image share of 0\/D\/0 at D@0 given for task 0\/D\/1/);
     expect(() => computer.computeRealShare(planTasks(state, 0, 'G', dataset.count)[0]!)).toThrow(/only a D task has a real-image share/);
+    // A share whose gradient is gone fails where the two halves are added; the fake half is freed too.
+    const spent = computer.computeRealShare(first!);
+    spent.gradient.dispose();
+    expect(() => computer.compute(first!, spent)).toThrow();
     expect(tf.memory().numTensors).toBe(before);
     computer.dispose();
   });
