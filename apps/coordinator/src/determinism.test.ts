@@ -41,7 +41,7 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
         log.push(key);
         tasks.set(key, m);
         const phase = m.phase as 'D' | 'G';
-        client.send({ type: 'result', step: m.step, phase, shard: m.shard, gradient: new Float32Array(sizes[phase]), lossSum: 1, dRealSum: 0.5, dFakeSum: 0.5, computeMs: 1 });
+        client.send({ type: 'result', step: m.step, phase, shard: m.shard, gradient: new Float32Array(sizes[phase]), lossSum: 1, dRealSum: 0.5, dFakeSum: 0.5, computeMs: 1, cpuMs: 1 });
       } else log.push(String(m.type));
     }
     return { log, tasks };

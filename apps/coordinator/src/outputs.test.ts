@@ -29,7 +29,9 @@ describe('run directory outputs', () => {
     for (const key of ['weightsSha256', 'dSha256', 'gSha256', 'backend', 'wallSeconds', 'meanSamplesPerSec', 'lastSample', 'lastCheckpoint', 'generator']) expect(summary[key], key).toBeTruthy();
     const metrics = readMetrics(dir);
     expect(metrics.map((m) => m.step)).toEqual([0, 1, 2]);
-    for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake', 'stepMs', 'samplesPerSec', 'workers', 'bytesIn', 'bytesOut', 'shardsByWorker']) expect(metrics[0], key).toHaveProperty(key);
+    for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake', 'stepMs', 'samplesPerSec', 'workers', 'bytesIn', 'bytesOut', 'shardsByWorker', 'coordinatorCpuMs', 'workerCpuMs']) expect(metrics[0], key).toHaveProperty(key);
+    // In process, the coordinator's CPU time is the whole step's, and no worker reports any.
+    for (const m of metrics) expect([Number(m.coordinatorCpuMs) > 0, m.workerCpuMs]).toEqual([true, 0]);
     // The default preset is class-conditional: ten digits of each class, one class per column.
     const png = PNG.sync.read(readFileSync(join(dir, 'samples', 'step-000002.png')));
     expect([png.width, png.height]).toEqual([10 * 30 + 2, 10 * 30 + 2]);
@@ -73,6 +75,9 @@ describe('run directory outputs', () => {
     const fields = (runDir: string) => readMetrics(runDir).map(({ step, dLoss, gLoss, probeMaxPixel, probeDFake }) => ({ step, dLoss, gLoss, probeMaxPixel, probeDFake }));
     expect(fields(overlapped)).toEqual(fields(sequential));
     expect(fields(overlapped).every((m) => typeof m.probeDFake === 'number')).toBe(true);
+    // The worker's results report its CPU time (protocol 3), and it computed every shard: some CPU
+    // each step; the coordinator's own time is counted apart.
+    for (const m of readMetrics(overlapped)) expect([m.step, Number(m.workerCpuMs) > 0, Number(m.coordinatorCpuMs) > 0]).toEqual([m.step, true, true]);
     for (const step of [0, 1, 2, 3]) {
       const file = `samples/step-${String(step).padStart(6, '0')}.png`;
       expect(readFileSync(join(overlapped, file)).equals(readFileSync(join(sequential, file))), file).toBe(true);

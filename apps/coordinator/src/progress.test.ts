@@ -10,7 +10,7 @@ function stream(isTTY: boolean): { out: NodeJS.WriteStream; text: () => string }
   return { out: Object.assign(s, { isTTY }) as unknown as NodeJS.WriteStream, text: () => text };
 }
 
-const metrics = (step: number): StepMetrics => ({ step, dLoss: 1.2345, gLoss: 0.9, dReal: 0.61, dFake: 0.42, stepMs: 100, samplesPerSec: 640, workers: 2, bytesIn: 0, bytesOut: 0, shardsByWorker: {}, shardComputeMs: 0, time: '' });
+const metrics = (step: number): StepMetrics => ({ step, dLoss: 1.2345, gLoss: 0.9, dReal: 0.61, dFake: 0.42, stepMs: 100, samplesPerSec: 640, workers: 2, bytesIn: 0, bytesOut: 0, shardsByWorker: {}, shardComputeMs: 0, coordinatorCpuMs: 0, workerCpuMs: 0, time: '' });
 
 describe('ProgressLine', () => {
   it('shows step/total, losses, D(x), D(G(z)), samples/s, workers and ETA', () => {

@@ -24,6 +24,13 @@ export interface StepMetrics {
   readonly shardsByWorker: Readonly<Record<string, number>>;
   /** Sum of the workers' own compute time for this step's shards (in-process: the step time). */
   readonly shardComputeMs: number;
+  /**
+   * CPU time (user + system) this process used since the previous step ended (in-process: the
+   * compute too), and what the workers' results reported for theirs. Their sum over the machine's
+   * cores bounds the step time from below where every process shares one machine.
+   */
+  readonly coordinatorCpuMs: number;
+  readonly workerCpuMs: number;
   readonly time: string;
   /** The tutorial's probe: max pixel (0..255) and D(G(z)) of one sample, when computed. */
   readonly probeMaxPixel?: number;

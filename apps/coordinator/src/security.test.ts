@@ -102,7 +102,7 @@ describe('hostile and broken input: each violation closes that connection with i
         })
       ).code,
     ).toBe(4005);
-    const fakeResult = (over: Record<string, unknown>) => ({ type: 'result', step: 0, phase: 'D', shard: 0, gradient: new Uint8Array(4 * 12_577), lossSum: 1, dRealSum: 1, dFakeSum: 1, computeMs: 1, ...over });
+    const fakeResult = (over: Record<string, unknown>) => ({ type: 'result', step: 0, phase: 'D', shard: 0, gradient: new Uint8Array(4 * 12_577), lossSum: 1, dRealSum: 1, dFakeSum: 1, computeMs: 1, cpuMs: 1, ...over });
     expect((await closeOf((cl) => cl.sendRaw(pack(fakeResult({})))) ).code).toBe(4008);
 
     // As an authenticated, handshaken worker: answer its real task with bad results.
@@ -137,7 +137,7 @@ describe('hostile and broken input: each violation closes that connection with i
     const seeds = [
       encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'f', host: 'h', pid: 1, backend: 'b' } }),
       encodeMessage({ type: 'ready', configHash: 'a'.repeat(64), datasetFingerprint: 'b'.repeat(64) }),
-      encodeMessage({ type: 'result', step: 0, phase: 'G', shard: 1, gradient: new Float32Array(64).fill(0.5), lossSum: 1, dRealSum: 0, dFakeSum: 1, computeMs: 2 }),
+      encodeMessage({ type: 'result', step: 0, phase: 'G', shard: 1, gradient: new Float32Array(64).fill(0.5), lossSum: 1, dRealSum: 0, dFakeSum: 1, computeMs: 2, cpuMs: 2 }),
       encodeMessage({ type: 'error', code: 'X', message: 'y' }),
     ];
     let state = 42;

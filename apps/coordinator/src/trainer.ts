@@ -27,6 +27,7 @@ import { ProgressLine } from './progress.js';
 import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
 import { exportGenerator } from './generator-export.js';
 import { startRemote, type Remote, type RemoteOptions } from './remote.js';
+import type { StepStats } from './worker-pool.js';
 
 /** Every coordinator option: the run's own, plus the distributed side's (`RemoteOptions`). */
 export interface CoordinatorOptions extends RemoteOptions {
@@ -230,10 +231,14 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       return { started, done };
     };
     let running = moreSteps() ? startStep() : null;
+    let cpuMark = process.cpuUsage();
     while (running) {
       const result = await running.done;
       const stepMs = performance.now() - running.started;
-      const wire = remote ? remote.pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs };
+      const cpuNow = process.cpuUsage();
+      const coordinatorCpuMs = (cpuNow.user - cpuMark.user + cpuNow.system - cpuMark.system) / 1000;
+      cpuMark = cpuNow;
+      const wire: StepStats = remote ? remote.pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs, workerCpuMs: 0 };
       const checkpointDue = options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0;
       // The next step's D phase goes out before this step's bookkeeping (probe, samples, evaluation,
       // metrics), which then runs while the workers compute instead of between steps. Everything
@@ -268,6 +273,8 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         bytesOut: wire.bytesOut,
         shardsByWorker: wire.shardsByWorker,
         shardComputeMs: wire.shardComputeMs,
+        coordinatorCpuMs,
+        workerCpuMs: wire.workerCpuMs,
         time: new Date().toISOString(),
         ...(probe ? { probeMaxPixel: probe.maxPixel, probeDFake: probe.dFake } : {}),
         ...(wantEval ? { eval: quickEval(result.step) } : {}),

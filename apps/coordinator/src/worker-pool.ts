@@ -44,6 +44,18 @@ interface InFlight {
   readonly sentAt: number;
 }
 
+/** What the pool counted since the last `takeStepStats()`. */
+export interface StepStats {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly shardsByWorker: Record<string, number>;
+  readonly workers: number;
+  /** The accepted results' compute times, summed. */
+  readonly shardComputeMs: number;
+  /** CPU time the workers' results reported, summed (protocol 3's `cpuMs`). */
+  readonly workerCpuMs: number;
+}
+
 /** One connected worker, as the coordinator sees it. */
 export interface WorkerStatus {
   readonly id: string;
@@ -113,6 +125,8 @@ export class WorkerPool implements ShardExecutor {
   private bytesOut = 0;
   private shardsByWorker: Record<string, number> = {};
   private shardComputeMs = 0;
+  /** The workers' CPU time as their results report it (late and repeated results too: it was spent). */
+  private workerCpuMs = 0;
   private readyWaiters: { readonly count: number; readonly resolve: () => void }[] = [];
   /** Results dropped as late or duplicate, since start. */
   droppedResults = 0;
@@ -227,11 +241,13 @@ export class WorkerPool implements ShardExecutor {
     if (!session.inFlight.delete(key)) {
       if (session.given.has(key)) {
         this.droppedResults++; // late (its task was requeued) or repeated: not an attack, just useless
+        this.workerCpuMs += message.cpuMs;
         return;
       }
       this.violation(session, protocolError('NOT_IN_FLIGHT', `result for step ${message.step} ${message.phase} shard ${message.shard}, which this worker was never given`));
       return;
     }
+    this.workerCpuMs += message.cpuMs;
     const plan = this.plan;
     if (plan && plan.step === message.step && plan.phase === message.phase && plan.accept(message)) {
       session.shardsDone++;
@@ -459,10 +475,11 @@ export class WorkerPool implements ShardExecutor {
     return n;
   }
 
-  /** Per-step counters (bytes, shards per worker), reset on each call. */
-  takeStepStats(): { bytesIn: number; bytesOut: number; shardsByWorker: Record<string, number>; workers: number; shardComputeMs: number } {
-    const stats = { bytesIn: this.bytesIn, bytesOut: this.bytesOut, shardsByWorker: this.shardsByWorker, workers: this.readyCount(), shardComputeMs: this.shardComputeMs };
+  /** Per-step counters (bytes, shards per worker, compute and CPU time), reset on each call. */
+  takeStepStats(): StepStats {
+    const stats = { bytesIn: this.bytesIn, bytesOut: this.bytesOut, shardsByWorker: this.shardsByWorker, workers: this.readyCount(), shardComputeMs: this.shardComputeMs, workerCpuMs: this.workerCpuMs };
     this.shardComputeMs = 0;
+    this.workerCpuMs = 0;
     this.bytesIn = 0;
     this.bytesOut = 0;
     this.shardsByWorker = {};

@@ -1,8 +1,9 @@
 /**
  * 2: a task may arrive before the snapshot it names (the next step's D tasks go out during the G
  * phase, ahead of G's new version); a worker of version 1 would fail such a task.
+ * 3: results carry `cpuMs`, the worker process's CPU time since its previous result.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export type Phase = 'D' | 'G';
 export type NetworkName = 'D' | 'G';
@@ -40,6 +41,12 @@ export interface ResultMessage {
   readonly dRealSum: number;
   readonly dFakeSum: number;
   readonly computeMs: number;
+  /**
+   * CPU time (user + system, all threads) the worker process used since its previous result, in
+   * ms: decoding snapshots and sending included, so that the coordinator can report how much of
+   * the machine a step takes (a step cannot be shorter than its CPU time over the cores).
+   */
+  readonly cpuMs: number;
 }
 
 // ---- coordinator -> worker ----

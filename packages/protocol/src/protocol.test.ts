@@ -24,7 +24,7 @@ const SHA = 'a'.repeat(64);
 const workerSamples: { [T in WorkerMessage['type']]: Extract<WorkerMessage, { type: T }> } = {
   hello: { type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'w1', host: 'box', pid: 42, backend: 'wasm' } },
   ready: { type: 'ready', configHash: SHA, datasetFingerprint: 'b'.repeat(64) },
-  result: { type: 'result', step: 3, phase: 'D', shard: 1, gradient: Float32Array.of(1, -2.5, 3e-8, 0, 7), lossSum: 1.25, dRealSum: 0.5, dFakeSum: 0.25, computeMs: 12.5 },
+  result: { type: 'result', step: 3, phase: 'D', shard: 1, gradient: Float32Array.of(1, -2.5, 3e-8, 0, 7), lossSum: 1.25, dRealSum: 0.5, dFakeSum: 0.25, computeMs: 12.5, cpuMs: 9.75 },
   error: { type: 'error', code: 'DATASET_MISMATCH', message: 'fingerprints differ' },
 };
 
@@ -153,6 +153,13 @@ describe('hostile and broken frames', () => {
     expect(codeOf(() => decodeWorkerMessage(mutate({ phase: 'X' }), limits))).toBe('BAD_FIELD');
     expect(codeOf(() => decodeWorkerMessage(mutate({ gradient: [1, 2, 3, 4, 5] }), limits))).toBe('BAD_FIELD');
     expect(codeOf(() => decodeWorkerMessage(pack({ type: 'ready', configHash: 'nope', datasetFingerprint: SHA }), limits))).toBe('BAD_FIELD');
+    // A worker's CPU time since its last result: a number, never negative (the coordinator sums it).
+    const { cpuMs: _cpuMs, ...noCpu } = workerSamples.result;
+    expect(codeOf(() => decodeWorkerMessage(encodeMessage(noCpu as typeof workerSamples.result), limits))).toBe('BAD_FIELD');
+    expect(codeOf(() => decodeWorkerMessage(mutate({ cpuMs: -0.5 }), limits))).toBe('BAD_FIELD');
+    expect(codeOf(() => decodeWorkerMessage(mutate({ cpuMs: '5' }), limits))).toBe('BAD_FIELD');
+    expect(codeOf(() => decodeWorkerMessage(mutate({ cpuMs: NaN }), limits))).toBe('NON_FINITE');
+    expect((decodeWorkerMessage(mutate({ cpuMs: 0 }), limits) as { cpuMs: number }).cpuMs).toBe(0);
   });
 
   it('rejects gradients of the wrong length for their phase', () => {

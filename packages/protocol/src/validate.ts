@@ -39,6 +39,12 @@ function finite(o: Fields, name: string): number {
   return v;
 }
 
+function nonNegative(o: Fields, name: string): number {
+  const v = finite(o, name);
+  if (v < 0) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must not be negative, got ${v}`);
+  return v;
+}
+
 function phase(o: Fields, name: string): Phase {
   const v = field(o, name);
   if (v !== 'D' && v !== 'G') throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be "D" or "G"`);
@@ -137,6 +143,7 @@ export function validateWorkerMessage(o: Fields, limits: WorkerMessageLimits): W
         dRealSum: finite(o, 'dRealSum'),
         dFakeSum: finite(o, 'dFakeSum'),
         computeMs: finite(o, 'computeMs'),
+        cpuMs: nonNegative(o, 'cpuMs'),
       };
     }
     case 'error':

@@ -31,6 +31,8 @@ interface StepLine {
   shardComputeMs: number;
   bytesIn: number;
   bytesOut: number;
+  coordinatorCpuMs: number;
+  workerCpuMs: number;
 }
 
 /** Runs the real coordinator (and its local workers) and returns per-step metrics after warm-up. */
@@ -143,6 +145,14 @@ async function main(): Promise<void> {
   const ratio = (a: Config, b: Config) => median(roundRatios(a, b));
   // Step time not covered by the mean worker's compute: transfers, decoding, Adam, waiting.
   const coordinationMs = (name: Config, workers: number) => median(all(name).map((l) => l.stepMs - l.shardComputeMs / workers));
+  // CPU time per step of every process (coordinator and workers, all on this machine). Spread
+  // perfectly over the cores it still takes cpu / cores, so a step cannot be shorter, and the most
+  // 2 workers can gain over 1 is T1 / (cpu2 / cores): the ceiling that CPU time alone puts on
+  // scaling2. `busy` is the share of the machine's CPU a run kept busy (near 1: saturated).
+  const cores = availableParallelism();
+  const cpuMs = (name: Config) => median(all(name).map((l) => l.coordinatorCpuMs + l.workerCpuMs));
+  const ceiling = (one: Config, two: Config) => Math.round((stepMs(one) / (cpuMs(two) / cores)) * 1000) / 1000;
+  const busy = (name: Config) => Math.round((cpuMs(name) / (cores * stepMs(name))) * 1000) / 1000;
 
   const t = {
     inProcessMs: median(localTimes),
@@ -156,6 +166,10 @@ async function main(): Promise<void> {
     dist2B512Ms: stepMs('b512w2'),
     coordination1K2Ms: coordinationMs('k2w1', 1),
     coordination2K2Ms: coordinationMs('k2w2', 2),
+    cpu1K2Ms: cpuMs('k2w1'),
+    cpu2K2Ms: cpuMs('k2w2'),
+    cpu1B512Ms: cpuMs('b512w1'),
+    cpu2B512Ms: cpuMs('b512w2'),
     ...(quick ? {} : { dist1B512K8Ms: stepMs('b512k8w1'), dist2B512K8Ms: stepMs('b512k8w2') }),
   };
   const result = {
@@ -164,6 +178,10 @@ async function main(): Promise<void> {
     scaling2_b512: ratio('b512w1', 'b512w2'),
     scaling2_b128_k4: ratio('k4w1', 'k4w2'),
     ...(quick ? {} : { scaling2_b512_k8: ratio('b512k8w1', 'b512k8w2') }),
+    cpuCeiling2_b128: ceiling('k2w1', 'k2w2'),
+    cpuCeiling2_b512: ceiling('b512w1', 'b512w2'),
+    busy2_b128: busy('k2w2'),
+    busy2_b512: busy('b512w2'),
     wireRatio: wire('k2w2', 2),
     wireRatio_k4: wire('k4w2', 2),
     stepVsNaive: median(oursVsNaive),
@@ -177,7 +195,7 @@ async function main(): Promise<void> {
     rounds,
     backend,
     adamKernel,
-    cores: availableParallelism(),
+    cores,
     quick,
     ...rounded(t),
   };
@@ -187,6 +205,10 @@ async function main(): Promise<void> {
     ['scaling2_b512', 'throughput 2 workers / 1 worker, B=512 K=2', result.scaling2_b512.toFixed(3)],
     ['scaling2_b128_k4', 'throughput 2 workers / 1 worker, B=128 K=4', result.scaling2_b128_k4.toFixed(3)],
     ...(result.scaling2_b512_k8 !== undefined ? [['scaling2_b512_k8', 'throughput 2 workers / 1 worker, B=512 K=8', result.scaling2_b512_k8.toFixed(3)] as [string, string, string]] : []),
+    ['cpuCeiling2_b128', `most scaling2_b128 can be: 1-worker step / (2-worker CPU per step / ${cores} cores)`, result.cpuCeiling2_b128.toFixed(3)],
+    ['cpuCeiling2_b512', 'the same at B=512', result.cpuCeiling2_b512.toFixed(3)],
+    ['busy2_b128', `CPU used / (${cores} cores x step time), 2 workers, B=128`, result.busy2_b128.toFixed(3)],
+    ['busy2_b512', 'the same at B=512', result.busy2_b512.toFixed(3)],
     ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers', result.wireRatio.toFixed(3)],
     ['wireRatio_k4', 'bytes per step / minimum, K=4 with 2 workers', result.wireRatio_k4.toFixed(3)],
     ['stepVsNaive', 'in-process step / naive tfjs step, B=128', result.stepVsNaive.toFixed(3)],
@@ -199,7 +221,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${'metric'.padEnd(nameWidth)}${'what'.padEnd(whatWidth)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(nameWidth)}${what.padEnd(whatWidth)}${v}\n`);
   const r = rounded(t);
-  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}\n`);
+  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes: B=128 K=2 ${r.cpu1K2Ms} / ${r.cpu2K2Ms}, B=512 K=2 ${r.cpu1B512Ms} / ${r.cpu2B512Ms}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
