@@ -42,9 +42,10 @@ export interface ResultMessage {
   readonly dFakeSum: number;
   readonly computeMs: number;
   /**
-   * CPU time (user + system, all threads) the worker process used since its previous result, in
-   * ms: decoding snapshots and sending included, so that the coordinator can report how much of
-   * the machine a step takes (a step cannot be shorter than its CPU time over the cores).
+   * CPU time (user + system, all threads) the worker process used since its previous result (the
+   * first result: since the worker started, loading included), in ms: decoding snapshots and
+   * sending included, so that the coordinator can report how much of the machine a step takes (a
+   * step cannot be shorter than its CPU time over the cores).
    */
   readonly cpuMs: number;
 }
