@@ -43,6 +43,11 @@ describe('dashboard in a real browser (headless Debian chromium)', () => {
       await page.waitForFunction((s) => Number(document.getElementById('sample')!.dataset.step) > s, firstSample, { timeout: 30_000 });
       await page.waitForFunction(() => (document.getElementById('sample') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 10_000 });
       expect(await page.textContent('#workers')).toMatch(/w1.*wasm|w1.*cpu|w1.*node/);
+      // Step time and CPU time per step, one point per step, both positive (the worker reports its CPU time).
+      const speed = await page.evaluate(() => (globalThis as any).Chart.getChart('speed').data.datasets.map((d: { data: number[] }) => d.data) as number[][]);
+      expect(speed).toHaveLength(2);
+      expect(speed[0]!.length).toBeGreaterThan(3);
+      expect(speed.every((series) => series.length === speed[0]!.length && series.every((v) => Number.isFinite(v) && v > 0))).toBe(true);
       expect(await page.textContent('#progress')).toMatch(/step \d+ \/ 60/);
       expect(await page.textContent('#error')).toBe('');
       await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
