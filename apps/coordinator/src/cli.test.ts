@@ -24,6 +24,9 @@ describe('distgan-coordinator command line', () => {
     for (const flag of ['--preset', '--steps', '--batch-size', '--shards', '--seed', '--run-dir', '--backend', '--sample-every', '--data-dir', '--workers', '--min-workers', '--in-process', '--host', '--port', '--token', '--tls-cert', '--tls-key', '--checkpoint-every', '--resume', '--task-timeout-ms', '--heartbeat-ms']) {
       expect(c.stdout).toContain(flag);
     }
+    // Checkpoints are periodic unless asked otherwise: a coordinator killed outright loses at most this many steps.
+    // (Within its own help entry: --eval-samples has the same default.)
+    expect(c.stdout).toMatch(/--checkpoint-every <n>(?:(?!\n  --)[\s\S])*\(default: 1000\)/);
   });
 
   it('rejects bad values with a message naming the flag', async () => {
