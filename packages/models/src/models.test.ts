@@ -59,7 +59,6 @@ describe('Network', () => {
     expect(() => net.load(new Float32Array(3))).toThrow(/expected 9/);
     net.dispose();
   });
-});
 
   it("infers with flow 'none': one row as a matrix-vector product, more rows as before, no leaks", () => {
     const before = tf.memory().numTensors;
@@ -85,6 +84,7 @@ describe('Network', () => {
     d.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
+});
 
 describe('fillNoise and configHash', () => {
   it('draws row i the same whether alone or inside a larger block', () => {
