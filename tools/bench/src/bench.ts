@@ -151,6 +151,7 @@ async function main(): Promise<void> {
   // scaling2. `busy` is the share of the machine's CPU a run kept busy (near 1: saturated).
   const cores = availableParallelism();
   const cpuMs = (name: Config) => median(all(name).map((l) => l.coordinatorCpuMs + l.workerCpuMs));
+  const workerCpuMs = (name: Config) => median(all(name).map((l) => l.workerCpuMs));
   const ceiling = (one: Config, two: Config) => Math.round((stepMs(one) / (cpuMs(two) / cores)) * 1000) / 1000;
   const busy = (name: Config) => Math.round((cpuMs(name) / (cores * stepMs(name))) * 1000) / 1000;
 
@@ -170,6 +171,11 @@ async function main(): Promise<void> {
     cpu2K2Ms: cpuMs('k2w2'),
     cpu1B512Ms: cpuMs('b512w1'),
     cpu2B512Ms: cpuMs('b512w2'),
+    // The workers' share of those (the rest is the coordinator's).
+    workerCpu1K2Ms: workerCpuMs('k2w1'),
+    workerCpu2K2Ms: workerCpuMs('k2w2'),
+    workerCpu1B512Ms: workerCpuMs('b512w1'),
+    workerCpu2B512Ms: workerCpuMs('b512w2'),
     ...(quick ? {} : { dist1B512K8Ms: stepMs('b512k8w1'), dist2B512K8Ms: stepMs('b512k8w2') }),
   };
   const result = {
@@ -221,7 +227,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${'metric'.padEnd(nameWidth)}${'what'.padEnd(whatWidth)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(nameWidth)}${what.padEnd(whatWidth)}${v}\n`);
   const r = rounded(t);
-  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes: B=128 K=2 ${r.cpu1K2Ms} / ${r.cpu2K2Ms}, B=512 K=2 ${r.cpu1B512Ms} / ${r.cpu2B512Ms}\n`);
+  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms})\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
