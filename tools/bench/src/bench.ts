@@ -148,11 +148,15 @@ async function main(): Promise<void> {
   // CPU time per step of every process (coordinator and workers, all on this machine). Spread
   // perfectly over the cores it still takes cpu / cores, so a step cannot be shorter, and the most
   // 2 workers can gain over 1 is T1 / (cpu2 / cores): the ceiling that CPU time alone puts on
-  // scaling2. `busy` is the share of the machine's CPU a run kept busy (near 1: saturated).
+  // scaling2. Per round, like the ratios it bounds (a slow spell moves a round's ratio and ceiling
+  // together), then the median. `busy` is the share of the machine's CPU a run kept busy (near 1:
+  // saturated).
   const cores = availableParallelism();
-  const cpuMs = (name: Config) => median(all(name).map((l) => l.coordinatorCpuMs + l.workerCpuMs));
+  const cpuOf = (lines: StepLine[]) => median(lines.map((l) => l.coordinatorCpuMs + l.workerCpuMs));
+  const cpuMs = (name: Config) => cpuOf(all(name));
   const workerCpuMs = (name: Config) => median(all(name).map((l) => l.workerCpuMs));
-  const ceiling = (one: Config, two: Config) => Math.round((stepMs(one) / (cpuMs(two) / cores)) * 1000) / 1000;
+  const roundCeilings = (one: Config, two: Config) => lines[one].map((_, r) => Math.round((roundMs(one, r) / (cpuOf(lines[two][r]!) / cores)) * 1000) / 1000);
+  const ceiling = (one: Config, two: Config) => median(roundCeilings(one, two));
   const busy = (name: Config) => Math.round((cpuMs(name) / (cores * stepMs(name))) * 1000) / 1000;
 
   const t = {
@@ -195,6 +199,8 @@ async function main(): Promise<void> {
     rounds_overhead1: roundRatios('k4w1', 'inProcessK4'),
     rounds_scaling2_b128: roundRatios('k2w1', 'k2w2'),
     rounds_scaling2_b512: roundRatios('b512w1', 'b512w2'),
+    rounds_cpuCeiling2_b128: roundCeilings('k2w1', 'k2w2'),
+    rounds_cpuCeiling2_b512: roundCeilings('b512w1', 'b512w2'),
     tensorGrowth: memory.tensorGrowth,
     rssGrowthMB: Math.round(memory.rssGrowthMB * 10) / 10,
     memorySteps,
