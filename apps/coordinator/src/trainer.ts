@@ -4,7 +4,7 @@ import { loadOrTrainClassifier, QualityEvaluator, toUnitRange, type QualityMetri
 import { loadMnist } from '@distgan/mnist';
 import { computeToArray, fillNoise } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import { describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
+import { CpuClock, describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
 import {
   checkDatasetFits,
   GanNetworks,
@@ -231,13 +231,11 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       return { started, done };
     };
     let running = moreSteps() ? startStep() : null;
-    let cpuMark = process.cpuUsage();
+    const cpuClock = new CpuClock();
     while (running) {
       const result = await running.done;
       const stepMs = performance.now() - running.started;
-      const cpuNow = process.cpuUsage();
-      const coordinatorCpuMs = (cpuNow.user - cpuMark.user + cpuNow.system - cpuMark.system) / 1000;
-      cpuMark = cpuNow;
+      const coordinatorCpuMs = cpuClock.lap();
       const wire: StepStats = remote ? remote.pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs, workerCpuMs: 0 };
       const checkpointDue = options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0;
       // The next step's D phase goes out before this step's bookkeeping (probe, samples, evaluation,

@@ -125,7 +125,7 @@ export class WorkerPool implements ShardExecutor {
   private bytesOut = 0;
   private shardsByWorker: Record<string, number> = {};
   private shardComputeMs = 0;
-  /** The workers' CPU time as their results report it (late and repeated results too: it was spent). */
+  /** The workers' CPU time as their results report it. */
   private workerCpuMs = 0;
   private readyWaiters: { readonly count: number; readonly resolve: () => void }[] = [];
   /** Results dropped as late or duplicate, since start. */
@@ -238,16 +238,16 @@ export class WorkerPool implements ShardExecutor {
 
   private onResult(session: WorkerSession, message: ResultMessage): void {
     const key = taskKey(message.step, message.phase, message.shard);
-    if (!session.inFlight.delete(key)) {
-      if (session.given.has(key)) {
-        this.droppedResults++; // late (its task was requeued) or repeated: not an attack, just useless
-        this.workerCpuMs += message.cpuMs;
-        return;
-      }
+    const inFlight = session.inFlight.delete(key);
+    if (!inFlight && !session.given.has(key)) {
       this.violation(session, protocolError('NOT_IN_FLIGHT', `result for step ${message.step} ${message.phase} shard ${message.shard}, which this worker was never given`));
       return;
     }
-    this.workerCpuMs += message.cpuMs;
+    this.workerCpuMs += message.cpuMs; // late and repeated results too: the CPU was spent
+    if (!inFlight) {
+      this.droppedResults++; // late (its task was requeued) or repeated: not an attack, just useless
+      return;
+    }
     const plan = this.plan;
     if (plan && plan.step === message.step && plan.phase === message.phase && plan.accept(message)) {
       session.shardsDone++;

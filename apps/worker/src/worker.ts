@@ -15,7 +15,7 @@ import {
   type WelcomeMessage,
   type WorkerMessage,
 } from '@distgan/protocol';
-import { traceFromEnv } from '@distgan/runtime';
+import { CpuClock, traceFromEnv } from '@distgan/runtime';
 import { runConfigHash, ShardComputer, validateRunConfig, type RealShare, type RunConfig } from '@distgan/training';
 
 /** DISTGAN_TRACE=DIR: frame arrivals, snapshot loads, compute and send times (see README Performance). */
@@ -63,8 +63,8 @@ export class Worker {
   private busy = false;
   /** Memory every result frame is encoded into (one at a time: see `drain`). */
   private readonly resultFrame = new FrameBuffer();
-  /** Process CPU time at the previous result: each result reports the CPU used since (`cpuMs`). */
-  private cpuMark = process.cpuUsage();
+  /** Each result reports the process's CPU time since the previous one (`cpuMs`). */
+  private readonly cpuClock = new CpuClock();
   shardsDone = 0;
 
   constructor(private readonly options: WorkerOptions) {}
@@ -143,13 +143,6 @@ export class Worker {
       }
       this.scheduleReconnect();
     });
-  }
-
-  private cpuSinceLastResult(): number {
-    const now = process.cpuUsage();
-    const used = (now.user - this.cpuMark.user + now.system - this.cpuMark.system) / 1000;
-    this.cpuMark = now;
-    return used;
   }
 
   private scheduleReconnect(): void {
@@ -326,7 +319,7 @@ export class Worker {
           this.shardsDone++;
           if (ws.readyState !== WebSocket.OPEN) return;
           // Safe to reuse: the next task waits for this send's callback (below).
-          const frame = encodeMessage({ type: 'result', ...result, cpuMs: this.cpuSinceLastResult() }, this.resultFrame);
+          const frame = encodeMessage({ type: 'result', ...result, cpuMs: this.cpuClock.lap() }, this.resultFrame);
           trace('encoded', { bytes: frame.byteLength });
           ws.send(frame, { binary: true }, () => {
             trace('sent', { step: task.step, phase: task.phase, shard: task.shard });

@@ -2,3 +2,4 @@ export { selectBackend, parseBackendChoice, describeSelection, BACKEND_CHOICES, 
 export { backendOption, integerArg } from './cli-args.js';
 export { traceFromEnv, type Trace } from './trace.js';
 export { relaxHeapGrowth, HEAP_GROWING_PERCENT } from './heap.js';
+export { CpuClock } from './cpu-clock.js';
