@@ -16,6 +16,7 @@ import { parameterCount, parameterSpec, SEED_MODEL } from '@distgan/models';
 import { Adam } from '@distgan/optim';
 import { selectBackend } from '@distgan/runtime';
 import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState } from '@distgan/training';
+import { computeOnly, throughputRatio, type ComputeRun } from './compute-ceiling.js';
 import { naiveSeedSteps } from './naive.js';
 
 const COORDINATOR = fileURLToPath(new URL('../../../apps/coordinator/dist/cli.js', import.meta.url));
@@ -125,10 +126,19 @@ async function main(): Promise<void> {
   // Round after round, every configuration once: a slow spell of a shared machine then hits all of
   // them, and each ratio is the median of its per-round ratios.
   const lines = Object.fromEntries(Object.keys(configs).map((k) => [k, [] as StepLine[][]])) as Record<Config, StepLine[][]>;
+  // The compute ceiling of each batch size, in the same rounds: the workers' compute alone, one
+  // process at the whole batch against two at half of it (compute-ceiling.ts).
+  const computeSeconds = quick ? 3 : 6;
+  const computeRuns: Record<'b128' | 'b512', { whole: ComputeRun; halves: ComputeRun[] }[]> = { b128: [], b512: [] };
   for (let r = 0; r < rounds; r++) {
     for (const [name, measure] of Object.entries(configs) as [Config, () => StepLine[]][]) {
       log(`round ${r + 1}/${rounds}: ${name}`);
       lines[name].push(measure());
+    }
+    for (const [key, batchSize] of [['b128', 128], ['b512', 512]] as const) {
+      log(`round ${r + 1}/${rounds}: compute only, B=${batchSize}, 1 process then 2`);
+      const [whole] = await computeOnly(batchSize, 1, computeSeconds, backend);
+      computeRuns[key].push({ whole: whole!, halves: await computeOnly(batchSize, 2, computeSeconds, backend) });
     }
   }
 
@@ -157,6 +167,10 @@ async function main(): Promise<void> {
   const workerCpuMs = (name: Config) => median(all(name).map((l) => l.workerCpuMs));
   const roundCeilings = (one: Config, two: Config) => lines[one].map((_, r) => Math.round((roundMs(one, r) / (cpuOf(lines[two][r]!) / cores)) * 1000) / 1000);
   const ceiling = (one: Config, two: Config) => median(roundCeilings(one, two));
+  const roundComputeCeilings = (key: 'b128' | 'b512') => computeRuns[key].map(({ whole, halves }) => Math.round(throughputRatio(whole, halves) * 1000) / 1000);
+  // Milliseconds per step: of the one process, and of the two (the mean of theirs).
+  const computeOnlyMs = (key: 'b128' | 'b512', processes: 1 | 2) =>
+    median(computeRuns[key].map(({ whole, halves }) => (processes === 1 ? whole.ms / whole.steps : halves.reduce((sum, h) => sum + h.ms / h.steps, 0) / halves.length)));
   const busy = (name: Config) => Math.round((cpuMs(name) / (cores * stepMs(name))) * 1000) / 1000;
 
   const t = {
@@ -180,6 +194,10 @@ async function main(): Promise<void> {
     workerCpu2K2Ms: workerCpuMs('k2w2'),
     workerCpu1B512Ms: workerCpuMs('b512w1'),
     workerCpu2B512Ms: workerCpuMs('b512w2'),
+    computeOnly1Ms: computeOnlyMs('b128', 1),
+    computeOnly2Ms: computeOnlyMs('b128', 2),
+    computeOnly1B512Ms: computeOnlyMs('b512', 1),
+    computeOnly2B512Ms: computeOnlyMs('b512', 2),
     ...(quick ? {} : { dist1B512K8Ms: stepMs('b512k8w1'), dist2B512K8Ms: stepMs('b512k8w2') }),
   };
   const result = {
@@ -190,6 +208,8 @@ async function main(): Promise<void> {
     ...(quick ? {} : { scaling2_b512_k8: ratio('b512k8w1', 'b512k8w2') }),
     cpuCeiling2_b128: ceiling('k2w1', 'k2w2'),
     cpuCeiling2_b512: ceiling('b512w1', 'b512w2'),
+    computeCeiling2_b128: median(roundComputeCeilings('b128')),
+    computeCeiling2_b512: median(roundComputeCeilings('b512')),
     busy2_b128: busy('k2w2'),
     busy2_b512: busy('b512w2'),
     wireRatio: wire('k2w2', 2),
@@ -201,6 +221,8 @@ async function main(): Promise<void> {
     rounds_scaling2_b512: roundRatios('b512w1', 'b512w2'),
     rounds_cpuCeiling2_b128: roundCeilings('k2w1', 'k2w2'),
     rounds_cpuCeiling2_b512: roundCeilings('b512w1', 'b512w2'),
+    rounds_computeCeiling2_b128: roundComputeCeilings('b128'),
+    rounds_computeCeiling2_b512: roundComputeCeilings('b512'),
     tensorGrowth: memory.tensorGrowth,
     rssGrowthMB: Math.round(memory.rssGrowthMB * 10) / 10,
     memorySteps,
@@ -219,6 +241,8 @@ async function main(): Promise<void> {
     ...(result.scaling2_b512_k8 !== undefined ? [['scaling2_b512_k8', 'throughput 2 workers / 1 worker, B=512 K=8', result.scaling2_b512_k8.toFixed(3)] as [string, string, string]] : []),
     ['cpuCeiling2_b128', `most scaling2_b128 can be: 1-worker step / (2-worker CPU per step / ${cores} cores)`, result.cpuCeiling2_b128.toFixed(3)],
     ['cpuCeiling2_b512', 'the same at B=512', result.cpuCeiling2_b512.toFixed(3)],
+    ['computeCeiling2_b128', 'most scaling2_b128 can be: workers\' compute alone, 1 process at B / 2 at B/2 together', result.computeCeiling2_b128.toFixed(3)],
+    ['computeCeiling2_b512', 'the same at B=512', result.computeCeiling2_b512.toFixed(3)],
     ['busy2_b128', `CPU used / (${cores} cores x step time), 2 workers, B=128`, result.busy2_b128.toFixed(3)],
     ['busy2_b512', 'the same at B=512', result.busy2_b512.toFixed(3)],
     ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers', result.wireRatio.toFixed(3)],
@@ -233,7 +257,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${'metric'.padEnd(nameWidth)}${'what'.padEnd(whatWidth)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(nameWidth)}${what.padEnd(whatWidth)}${v}\n`);
   const r = rounded(t);
-  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms})\n`);
+  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms}); compute only, 1 process / 2: B=128 ${r.computeOnly1Ms} / ${r.computeOnly2Ms}, B=512 ${r.computeOnly1B512Ms} / ${r.computeOnly2B512Ms}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

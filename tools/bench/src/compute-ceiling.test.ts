@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { computeOnly, throughputRatio } from './compute-ceiling.js';
+
+describe('throughputRatio', () => {
+  it('is whole steps per ms of the halves together, times the whole process step time', () => {
+    // 10 ms a whole step; two halves at 150 half-steps a second each: 0.15 whole steps per ms.
+    expect(throughputRatio({ steps: 100, ms: 1000 }, [{ steps: 150, ms: 1000 }, { steps: 150, ms: 1000 }])).toBeCloseTo(1.5, 12);
+    // Unequal halves and windows: (30/400 + 10/200) / 2 = 0.0625 whole steps per ms, times 20 ms.
+    expect(throughputRatio({ steps: 10, ms: 200 }, [{ steps: 30, ms: 400 }, { steps: 10, ms: 200 }])).toBeCloseTo(1.25, 12);
+  });
+
+  it('refuses a run that finished no step', () => {
+    expect(() => throughputRatio({ steps: 0, ms: 1000 }, [{ steps: 5, ms: 1000 }])).toThrow(/at least one step/);
+    expect(() => throughputRatio({ steps: 5, ms: 1000 }, [{ steps: 5, ms: 1000 }, { steps: 0, ms: 1000 }])).toThrow(/at least one step/);
+    expect(() => throughputRatio({ steps: 5, ms: 1000 }, [])).toThrow(/at least one step/);
+  });
+});
+
+describe('computeOnly', () => {
+  it('runs processes through the same window and reports the steps each finished', async () => {
+    const runs = await computeOnly(16, 2, 0.4, 'auto');
+    expect(runs).toHaveLength(2);
+    for (const run of runs) {
+      expect(run.steps).toBeGreaterThan(0);
+      expect(run.ms).toBeGreaterThanOrEqual(400);
+    }
+  }, 60_000);
+
+  it('rejects with the process error output when a process fails', async () => {
+    // 3 processes cannot split a batch of 2 rows: each child's run config refuses it.
+    await expect(computeOnly(2, 3, 0.4, 'auto')).rejects.toThrow(/ended \(1\) before answering[\s\S]*shards/);
+  }, 60_000);
+});
