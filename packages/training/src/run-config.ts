@@ -80,8 +80,8 @@ const DEFAULT: RunPreset = {
   shards: 2,
   // The distance keeps falling with more steps and meets issue 6's target (1.108) at 18,000
   // (10,000 samples: 1.72 at 10,000, 1.17 at 16,000, 1.09 at 18,000), and issue 6 allows
-  // `npm start` 20 minutes on 2 cores: 18,000 steps took 19.7 to 22.3 minutes here once the
-  // coordinator's Adam ran in WebAssembly SIMD, depending on the hour, with no margin (README
+  // `npm start` 20 minutes on 2 cores: 18,000 steps took 19.4 to 22.3 minutes here once the
+  // coordinator's Adam ran in WebAssembly SIMD, depending on the hour and the VM, with no margin (README
   // "Sample quality"). `--steps 10000` is the fallback for a slower machine: 9.47 / 1.72 in 12 minutes.
   steps: 18000,
   seed: 1,
