@@ -1,10 +1,11 @@
 /**
  * The compute ceiling on `scaling2`: the workers' work alone (`compute-only.ts`), one process at
  * the whole batch against two at half of it each, run at the same time, with no coordinator and
- * no wire. A distributed run adds, to each step, time that is not the workers' compute (frames,
- * the coordinator's fold and Adam, waiting) and that time is no shorter with two workers than with
- * one, so for T1 > T2: (T1 + a) / (T2 + b) <= T1 / T2 whenever b >= a >= 0. This ratio therefore
- * bounds scaling2 from above for this machine and this tfjs backend, whatever the coordinator does.
+ * no wire, taking C1 and C2 a step. A distributed run adds to each step time that is not the
+ * workers' compute (frames, the coordinator's fold and Adam, waiting), a with one worker and b with
+ * two, and b >= a >= 0: that time is no shorter with two workers than with one. So for C1 > C2,
+ * scaling2 = (C1 + a) / (C2 + b) <= C1 / C2, and this ratio bounds scaling2 from above for this
+ * machine and this tfjs backend, whatever the coordinator does (docs/scaling.md).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
