@@ -16,10 +16,15 @@ import { parameterCount, parameterSpec, SEED_MODEL } from '@distgan/models';
 import { Adam } from '@distgan/optim';
 import { selectBackend } from '@distgan/runtime';
 import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState } from '@distgan/training';
-import { computeOnly, throughputRatio, type ComputeRun } from './compute-ceiling.js';
+import { computeOnly, msPerStep, throughputRatio, type ComputeRun } from './compute-ceiling.js';
 import { naiveSeedSteps } from './naive.js';
 
 const COORDINATOR = fileURLToPath(new URL('../../../apps/coordinator/dist/cli.js', import.meta.url));
+
+/** Ratios are reported to three decimals. */
+function thousandths(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -151,7 +156,7 @@ async function main(): Promise<void> {
   const wire = (name: Config, workers: number) => median(all(name).map((l) => l.bytesIn + l.bytesOut)) / (workers * minimumPerWorker);
   const stepMs = (name: Config) => median(all(name).map((l) => l.stepMs));
   const roundMs = (name: Config, r: number) => median(lines[name][r]!.map((l) => l.stepMs));
-  const roundRatios = (a: Config, b: Config) => lines[a].map((_, r) => Math.round((roundMs(a, r) / roundMs(b, r)) * 1000) / 1000);
+  const roundRatios = (a: Config, b: Config) => lines[a].map((_, r) => thousandths(roundMs(a, r) / roundMs(b, r)));
   const ratio = (a: Config, b: Config) => median(roundRatios(a, b));
   // Step time not covered by the mean worker's compute: transfers, decoding, Adam, waiting.
   const coordinationMs = (name: Config, workers: number) => median(all(name).map((l) => l.stepMs - l.shardComputeMs / workers));
@@ -165,13 +170,13 @@ async function main(): Promise<void> {
   const cpuOf = (lines: StepLine[]) => median(lines.map((l) => l.coordinatorCpuMs + l.workerCpuMs));
   const cpuMs = (name: Config) => cpuOf(all(name));
   const workerCpuMs = (name: Config) => median(all(name).map((l) => l.workerCpuMs));
-  const roundCeilings = (one: Config, two: Config) => lines[one].map((_, r) => Math.round((roundMs(one, r) / (cpuOf(lines[two][r]!) / cores)) * 1000) / 1000);
+  const roundCeilings = (one: Config, two: Config) => lines[one].map((_, r) => thousandths(roundMs(one, r) / (cpuOf(lines[two][r]!) / cores)));
   const ceiling = (one: Config, two: Config) => median(roundCeilings(one, two));
-  const roundComputeCeilings = (key: 'b128' | 'b512') => computeRuns[key].map(({ whole, halves }) => Math.round(throughputRatio(whole, halves) * 1000) / 1000);
-  // Milliseconds per step: of the one process, and of the two (the mean of theirs).
-  const computeOnlyMs = (key: 'b128' | 'b512', processes: 1 | 2) =>
-    median(computeRuns[key].map(({ whole, halves }) => (processes === 1 ? whole.ms / whole.steps : halves.reduce((sum, h) => sum + h.ms / h.steps, 0) / halves.length)));
-  const busy = (name: Config) => Math.round((cpuMs(name) / (cores * stepMs(name))) * 1000) / 1000;
+  const roundComputeCeilings = (key: 'b128' | 'b512') => computeRuns[key].map(({ whole, halves }) => thousandths(throughputRatio(whole, halves)));
+  // Milliseconds per step of the one process, and of the two (the mean of theirs).
+  const wholeMs = (key: 'b128' | 'b512') => median(computeRuns[key].map(({ whole }) => msPerStep(whole)));
+  const halvesMs = (key: 'b128' | 'b512') => median(computeRuns[key].map(({ halves }) => halves.reduce((sum, h) => sum + msPerStep(h), 0) / halves.length));
+  const busy = (name: Config) => thousandths(cpuMs(name) / (cores * stepMs(name)));
 
   const t = {
     inProcessMs: median(localTimes),
@@ -194,10 +199,10 @@ async function main(): Promise<void> {
     workerCpu2K2Ms: workerCpuMs('k2w2'),
     workerCpu1B512Ms: workerCpuMs('b512w1'),
     workerCpu2B512Ms: workerCpuMs('b512w2'),
-    computeOnly1Ms: computeOnlyMs('b128', 1),
-    computeOnly2Ms: computeOnlyMs('b128', 2),
-    computeOnly1B512Ms: computeOnlyMs('b512', 1),
-    computeOnly2B512Ms: computeOnlyMs('b512', 2),
+    computeOnly1Ms: wholeMs('b128'),
+    computeOnly2Ms: halvesMs('b128'),
+    computeOnly1B512Ms: wholeMs('b512'),
+    computeOnly2B512Ms: halvesMs('b512'),
     ...(quick ? {} : { dist1B512K8Ms: stepMs('b512k8w1'), dist2B512K8Ms: stepMs('b512k8w2') }),
   };
   const result = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeOnly, throughputRatio } from './compute-ceiling.js';
+import { computeOnly, parseComputeRun, throughputRatio } from './compute-ceiling.js';
 
 describe('throughputRatio', () => {
   it('is whole steps per ms of the halves together, times the whole process step time', () => {
@@ -13,6 +13,15 @@ describe('throughputRatio', () => {
     expect(() => throughputRatio({ steps: 0, ms: 1000 }, [{ steps: 5, ms: 1000 }])).toThrow(/at least one step/);
     expect(() => throughputRatio({ steps: 5, ms: 1000 }, [{ steps: 5, ms: 1000 }, { steps: 0, ms: 1000 }])).toThrow(/at least one step/);
     expect(() => throughputRatio({ steps: 5, ms: 1000 }, [])).toThrow(/at least one step/);
+  });
+});
+
+describe('parseComputeRun', () => {
+  it("reads a process's answer and quotes anything else in its error", () => {
+    expect(parseComputeRun('{"steps":12,"ms":3001.5}')).toEqual({ steps: 12, ms: 3001.5 });
+    for (const bad of ['Platform node has already been set', '{"steps":1.5,"ms":10}', '{"steps":3}', '{"steps":3,"ms":0}', '{"steps":-1,"ms":10}', 'null', '']) {
+      expect(() => parseComputeRun(bad), bad).toThrow(`answered ${JSON.stringify(bad)} instead of`);
+    }
   });
 });
 

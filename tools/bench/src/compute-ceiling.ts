@@ -21,6 +21,26 @@ export interface ComputeRun {
   readonly ms: number;
 }
 
+/** Milliseconds a step of one compute-only run took. */
+export function msPerStep(run: ComputeRun): number {
+  return run.ms / run.steps;
+}
+
+/** A compute-only process's last line, `{"steps":n,"ms":t}`; anything else is an error that quotes it. */
+export function parseComputeRun(line: string): ComputeRun {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    value = undefined;
+  }
+  const run = value as Partial<ComputeRun> | undefined;
+  if (!run || !Number.isInteger(run.steps) || run.steps! < 0 || !(typeof run.ms === 'number' && run.ms > 0)) {
+    throw new Error(`compute-only process answered ${JSON.stringify(line.slice(0, 200))} instead of {"steps":n,"ms":t}`);
+  }
+  return { steps: run.steps!, ms: run.ms };
+}
+
 /**
  * Throughput of `halves` (processes running together, each doing 1/halves.length of every step)
  * over that of `whole` (one process doing whole steps): whole's time per step times the whole
@@ -28,9 +48,8 @@ export interface ComputeRun {
  */
 export function throughputRatio(whole: ComputeRun, halves: readonly ComputeRun[]): number {
   if (whole.steps <= 0 || halves.length === 0 || halves.some((h) => h.steps <= 0)) throw new Error('every compute-only run must finish at least one step');
-  const wholeStepMs = whole.ms / whole.steps;
-  const partsPerMs = halves.reduce((sum, h) => sum + h.steps / h.ms, 0);
-  return wholeStepMs * (partsPerMs / halves.length);
+  const partsPerMs = halves.reduce((sum, h) => sum + 1 / msPerStep(h), 0);
+  return msPerStep(whole) * (partsPerMs / halves.length);
 }
 
 /** A compute-only process and its stdout, a line at a time; `nextLine` rejects (with stderr) if it ends first. */
@@ -59,7 +78,7 @@ export async function computeOnly(batchSize: number, processes: number, seconds:
     if (odd !== undefined) throw new Error(`compute-only process said "${odd}" instead of ready`);
     const answers = children.map(({ nextLine }) => nextLine());
     for (const { child } of children) child.stdin.write('go\n');
-    return (await Promise.all(answers)).map((line) => JSON.parse(line) as ComputeRun);
+    return (await Promise.all(answers)).map(parseComputeRun);
   } finally {
     for (const { child } of children) if (child.exitCode === null) child.kill();
   }
