@@ -18,6 +18,7 @@ import { selectBackend } from '@distgan/runtime';
 import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState } from '@distgan/training';
 import { computeOnly, msPerStep, throughputRatio, type ComputeRun } from './compute-ceiling.js';
 import { naiveSeedSteps } from './naive.js';
+import { relayOnly } from './relay-ceiling.js';
 
 const COORDINATOR = fileURLToPath(new URL('../../../apps/coordinator/dist/cli.js', import.meta.url));
 
@@ -111,10 +112,13 @@ async function main(): Promise<void> {
   log(`memory: ${memorySteps} in-process steps`);
   const memory = await inProcessSteps(128, 4, memorySteps);
 
-  const warm = 3;
+  // Steps left out of each run: the first ones run slower, by up to a fifth with two workers, for
+  // about 30 steps at B = 128 and 10 at B = 512 (seen in metrics.jsonl's stepMs); the ratios are
+  // of the steady state that a long run spends its time in.
+  const warmFor = (batchSize: number) => (batchSize >= 512 ? 10 : 30);
   const bigSteps = Math.max(6, Math.round(steps / 3));
   const run = (batchSize: number, shards: number, workers: number | 'in-process', n: number) => (): StepLine[] =>
-    coordinatorRun(['--backend', backend, '--steps', String(n + warm), '--batch-size', String(batchSize), '--shards', String(shards), ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers)])], warm);
+    coordinatorRun(['--backend', backend, '--steps', String(n + warmFor(batchSize)), '--batch-size', String(batchSize), '--shards', String(shards), ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers)])], warmFor(batchSize));
   // K = 2 gives each of 2 workers one shard per phase (the fewest messages); K = 4 and 8 split
   // finer, as a run with more or uneven workers would, and cost more coordinator work per phase.
   const configs = {
@@ -135,6 +139,8 @@ async function main(): Promise<void> {
   // process at the whole batch against two at half of it (compute-ceiling.ts).
   const computeSeconds = quick ? 3 : 6;
   const computeRuns: Record<'b128' | 'b512', { whole: ComputeRun; halves: ComputeRun[] }[]> = { b128: [], b512: [] };
+  // And the relay ceiling: the same runs with the coordinator's arithmetic taken out (relay-ceiling.ts).
+  const relayRuns: Record<'b128' | 'b512', { one: number[]; two: number[] }[]> = { b128: [], b512: [] };
   for (let r = 0; r < rounds; r++) {
     for (const [name, measure] of Object.entries(configs) as [Config, () => StepLine[]][]) {
       log(`round ${r + 1}/${rounds}: ${name}`);
@@ -144,6 +150,11 @@ async function main(): Promise<void> {
       log(`round ${r + 1}/${rounds}: compute only, B=${batchSize}, 1 process then 2`);
       const [whole] = await computeOnly(batchSize, 1, computeSeconds, backend);
       computeRuns[key].push({ whole: whole!, halves: await computeOnly(batchSize, 2, computeSeconds, backend) });
+    }
+    for (const [key, batchSize, n] of [['b128', 128, steps], ['b512', 512, bigSteps]] as const) {
+      log(`round ${r + 1}/${rounds}: relay only (no fold, no Adam), B=${batchSize}, 1 worker then 2`);
+      const one = await relayOnly(batchSize, 1, n, warmFor(batchSize), backend);
+      relayRuns[key].push({ one, two: await relayOnly(batchSize, 2, n, warmFor(batchSize), backend) });
     }
   }
 
@@ -176,6 +187,8 @@ async function main(): Promise<void> {
   // Milliseconds per step of the one process, and of the two (the mean of theirs).
   const wholeMs = (key: 'b128' | 'b512') => median(computeRuns[key].map(({ whole }) => msPerStep(whole)));
   const halvesMs = (key: 'b128' | 'b512') => median(computeRuns[key].map(({ halves }) => halves.reduce((sum, h) => sum + msPerStep(h), 0) / halves.length));
+  const roundRelayCeilings = (key: 'b128' | 'b512') => relayRuns[key].map(({ one, two }) => thousandths(median(one) / median(two)));
+  const relayMs = (key: 'b128' | 'b512', workers: 'one' | 'two') => median(relayRuns[key].map((run) => median(run[workers])));
   const busy = (name: Config) => thousandths(cpuMs(name) / (cores * stepMs(name)));
 
   const t = {
@@ -203,6 +216,10 @@ async function main(): Promise<void> {
     computeOnly2Ms: halvesMs('b128'),
     computeOnly1B512Ms: wholeMs('b512'),
     computeOnly2B512Ms: halvesMs('b512'),
+    relay1Ms: relayMs('b128', 'one'),
+    relay2Ms: relayMs('b128', 'two'),
+    relay1B512Ms: relayMs('b512', 'one'),
+    relay2B512Ms: relayMs('b512', 'two'),
     ...(quick ? {} : { dist1B512K8Ms: stepMs('b512k8w1'), dist2B512K8Ms: stepMs('b512k8w2') }),
   };
   const result = {
@@ -215,6 +232,8 @@ async function main(): Promise<void> {
     cpuCeiling2_b512: ceiling('b512w1', 'b512w2'),
     computeCeiling2_b128: median(roundComputeCeilings('b128')),
     computeCeiling2_b512: median(roundComputeCeilings('b512')),
+    relayCeiling2_b128: median(roundRelayCeilings('b128')),
+    relayCeiling2_b512: median(roundRelayCeilings('b512')),
     busy2_b128: busy('k2w2'),
     busy2_b512: busy('b512w2'),
     wireRatio: wire('k2w2', 2),
@@ -228,6 +247,8 @@ async function main(): Promise<void> {
     rounds_cpuCeiling2_b512: roundCeilings('b512w1', 'b512w2'),
     rounds_computeCeiling2_b128: roundComputeCeilings('b128'),
     rounds_computeCeiling2_b512: roundComputeCeilings('b512'),
+    rounds_relayCeiling2_b128: roundRelayCeilings('b128'),
+    rounds_relayCeiling2_b512: roundRelayCeilings('b512'),
     tensorGrowth: memory.tensorGrowth,
     rssGrowthMB: Math.round(memory.rssGrowthMB * 10) / 10,
     memorySteps,
@@ -248,6 +269,8 @@ async function main(): Promise<void> {
     ['cpuCeiling2_b512', 'the same at B=512', result.cpuCeiling2_b512.toFixed(3)],
     ['computeCeiling2_b128', 'most scaling2_b128 can be: workers\' compute alone, 1 process at B / 2 at B/2 together', result.computeCeiling2_b128.toFixed(3)],
     ['computeCeiling2_b512', 'the same at B=512', result.computeCeiling2_b512.toFixed(3)],
+    ['relayCeiling2_b128', 'most scaling2_b128 can be: the runs with no fold, no Adam, no probe on the coordinator', result.relayCeiling2_b128.toFixed(3)],
+    ['relayCeiling2_b512', 'the same at B=512', result.relayCeiling2_b512.toFixed(3)],
     ['busy2_b128', `CPU used / (${cores} cores x step time), 2 workers, B=128`, result.busy2_b128.toFixed(3)],
     ['busy2_b512', 'the same at B=512', result.busy2_b512.toFixed(3)],
     ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers', result.wireRatio.toFixed(3)],
@@ -262,7 +285,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${'metric'.padEnd(nameWidth)}${'what'.padEnd(whatWidth)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(nameWidth)}${what.padEnd(whatWidth)}${v}\n`);
   const r = rounded(t);
-  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms}); compute only, 1 process / 2: B=128 ${r.computeOnly1Ms} / ${r.computeOnly2Ms}, B=512 ${r.computeOnly1B512Ms} / ${r.computeOnly2B512Ms}\n`);
+  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms}); compute only, 1 process / 2: B=128 ${r.computeOnly1Ms} / ${r.computeOnly2Ms}, B=512 ${r.computeOnly1B512Ms} / ${r.computeOnly2B512Ms}; relay only, 1 worker / 2: B=128 ${r.relay1Ms} / ${r.relay2Ms}, B=512 ${r.relay1B512Ms} / ${r.relay2B512Ms}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
