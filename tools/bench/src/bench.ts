@@ -40,19 +40,26 @@ interface StepLine {
   bytesOut: number;
   coordinatorCpuMs: number;
   workerCpuMs: number;
+  workers: number;
 }
 
-/** Runs the real coordinator (and its local workers) and returns per-step metrics after warm-up. */
-function coordinatorRun(args: string[], warmup: number): StepLine[] {
+/**
+ * Runs the real coordinator (and its local workers) and returns per-step metrics after warm-up;
+ * throws if a returned step ran with other than `workers` workers connected.
+ */
+function coordinatorRun(args: string[], warmup: number, workers: number): StepLine[] {
   const dir = mkdtempSync(join(tmpdir(), 'distgan-bench-'));
   try {
     const r = spawnSync(process.execPath, [COORDINATOR, '--preset', 'seed', '--ignore-stop-rule', '--sample-every', '0', '--no-dashboard', '--run-dir', join(dir, 'run'), ...args], { encoding: 'utf8', env: { ...process.env, DISTGAN_TOKEN: '' } });
     if (r.status !== 0) throw new Error(`coordinator ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
-    return readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
+    const lines = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as StepLine)
       .slice(warmup);
+    const odd = lines.find((l) => l.workers !== workers);
+    if (odd) throw new Error(`coordinator ${args.join(' ')}: a measured step ran with ${odd.workers} worker(s), not ${workers}`);
+    return lines;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -118,7 +125,11 @@ async function main(): Promise<void> {
   const warmFor = (batchSize: number) => (batchSize >= 512 ? 10 : 30);
   const bigSteps = Math.max(6, Math.round(steps / 3));
   const run = (batchSize: number, shards: number, workers: number | 'in-process', n: number) => (): StepLine[] =>
-    coordinatorRun(['--backend', backend, '--steps', String(n + warmFor(batchSize)), '--batch-size', String(batchSize), '--shards', String(shards), ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers)])], warmFor(batchSize));
+    coordinatorRun(
+      ['--backend', backend, '--steps', String(n + warmFor(batchSize)), '--batch-size', String(batchSize), '--shards', String(shards), ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers), '--min-workers', String(workers)])],
+      warmFor(batchSize),
+      workers === 'in-process' ? 0 : workers,
+    );
   // K = 2 gives each of 2 workers one shard per phase (the fewest messages); K = 4 and 8 split
   // finer, as a run with more or uneven workers would, and cost more coordinator work per phase.
   const configs = {
@@ -151,7 +162,9 @@ async function main(): Promise<void> {
       const [whole] = await computeOnly(batchSize, 1, computeSeconds, backend);
       computeRuns[key].push({ whole: whole!, halves: await computeOnly(batchSize, 2, computeSeconds, backend) });
     }
-    for (const [key, batchSize, n] of [['b128', 128, steps], ['b512', 512, bigSteps]] as const) {
+    // At least 40 steps at B = 128, also with --quick: a bound read off 12 steps of a shared VM
+    // swung by a fifth between runs.
+    for (const [key, batchSize, n] of [['b128', 128, Math.max(steps, 40)], ['b512', 512, bigSteps]] as const) {
       log(`round ${r + 1}/${rounds}: relay only (no fold, no Adam), B=${batchSize}, 1 worker then 2`);
       const one = await relayOnly(batchSize, 1, n, warmFor(batchSize), backend);
       relayRuns[key].push({ one, two: await relayOnly(batchSize, 2, n, warmFor(batchSize), backend) });
