@@ -17,6 +17,6 @@ export { GanNetworks, type NetworkName } from './networks.js';
 export { ShardComputer, checkDatasetFits, type RealShare, type ShardResult, type ShardStats, type ShardTask } from './shard.js';
 export { ShardOrderedSum } from './accumulate.js';
 export { TrainingState, emaDecayAt, type TrainingStateData } from './state.js';
-export { trainStep, planTasks, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
+export { trainStep, planTasks, planUpcoming, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
 export { LocalExecutor } from './local-executor.js';
 export { encodeImageGrid, encodeSampleGrid, defaultSampleCount, renderSampleGrid, probeSample, sampleNoise, type GridOptions } from './samples.js';

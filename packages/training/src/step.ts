@@ -53,6 +53,16 @@ export function planTasks(state: TrainingState, step: number, phase: Phase, data
   });
 }
 
+/**
+ * The tasks an executor may hand out ahead during `phase` (`PhasePlan.upcoming`): during a G
+ * phase, the next step's D tasks at the G version this phase will produce; none otherwise or
+ * after the last step.
+ */
+export function planUpcoming(state: TrainingState, step: number, phase: Phase, datasetSize: number): ShardTask[] {
+  if (phase !== 'G' || step + 1 >= state.config.steps) return [];
+  return planTasks(state, step + 1, 'D', datasetSize).map((t) => ({ ...t, gVersion: t.gVersion + 1 }));
+}
+
 /** One reusable accumulator per state and phase (a state's sizes and K never change). */
 const accumulators = new WeakMap<TrainingState, Partial<Record<Phase, ShardOrderedSum>>>();
 
@@ -74,12 +84,11 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
   // Only the statistics are kept: the gradients are already folded into (or waiting in) `sum`.
   const statsByShard: (ShardStats | undefined)[] = new Array(shards);
   let closed = false;
-  const upcoming = phase === 'G' && step + 1 < state.config.steps ? planTasks(state, step + 1, 'D', datasetSize).map((t) => ({ ...t, gVersion: t.gVersion + 1 })) : [];
   const phaseDone = executor.runPhase({
     step,
     phase,
     tasks,
-    upcoming,
+    upcoming: planUpcoming(state, step, phase, datasetSize),
     state,
     accept: (result) => {
       // The accumulator is reused by the next phase: once this one is over, its plan takes nothing.

@@ -12,6 +12,7 @@ import {
   makeRunConfig,
   noiseStream,
   planTasks,
+  planUpcoming,
   renderSampleGrid,
   runConfigHash,
   ShardComputer,
@@ -204,6 +205,17 @@ describe('shard gradients', () => {
       { start: 15, count: 5 },
       { start: 20, count: 4 },
     ]);
+  });
+});
+
+describe('planUpcoming', () => {
+  it("hands out the next step's D tasks during G, at the G version that phase makes, and nothing else", () => {
+    const state = new TrainingState(makeRunConfig('tiny', { batchSize: 6, shards: 2, steps: 3 }));
+    const upcoming = planUpcoming(state, 1, 'G', 100);
+    expect(upcoming).toEqual(planTasks(state, 2, 'D', 100).map((t) => ({ ...t, gVersion: state.version('G') + 1 })));
+    expect(upcoming.map((t) => [t.step, t.phase, t.shard])).toEqual([[2, 'D', 0], [2, 'D', 1]]);
+    expect(planUpcoming(state, 1, 'D', 100)).toEqual([]);
+    expect(planUpcoming(state, 2, 'G', 100)).toEqual([]); // the last step has no next one
   });
 });
 

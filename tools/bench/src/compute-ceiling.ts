@@ -11,6 +11,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { parseChildAnswer } from './child-answer.js';
 
 // Through dist from either folder, so tests running the TypeScript source start the built child.
 const CHILD = fileURLToPath(new URL('../dist/compute-only.js', import.meta.url));
@@ -28,17 +29,10 @@ export function msPerStep(run: ComputeRun): number {
 
 /** A compute-only process's last line, `{"steps":n,"ms":t}`; anything else is an error that quotes it. */
 export function parseComputeRun(line: string): ComputeRun {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    value = undefined;
-  }
-  const run = value as Partial<ComputeRun> | undefined;
-  if (!run || !Number.isInteger(run.steps) || run.steps! < 0 || !(typeof run.ms === 'number' && run.ms > 0)) {
-    throw new Error(`compute-only process answered ${JSON.stringify(line.slice(0, 200))} instead of {"steps":n,"ms":t}`);
-  }
-  return { steps: run.steps!, ms: run.ms };
+  return parseChildAnswer('compute-only', '{"steps":n,"ms":t}', line, (value) => {
+    const run = value as Partial<ComputeRun> | null;
+    return run && Number.isInteger(run.steps) && run.steps! >= 0 && typeof run.ms === 'number' && run.ms > 0 ? { steps: run.steps!, ms: run.ms } : undefined;
+  });
 }
 
 /**

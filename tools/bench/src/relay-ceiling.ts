@@ -11,23 +11,17 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { parseChildAnswer } from './child-answer.js';
 
 // Through dist from either folder, so tests running the TypeScript source start the built child.
 const CHILD = fileURLToPath(new URL('../dist/relay-only.js', import.meta.url));
 
 /** A relay-only run's last line, `{"stepMs":[...]}`; anything else is an error that quotes it. */
 export function parseRelayRun(line: string): number[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    value = undefined;
-  }
-  const stepMs = (value as { stepMs?: unknown } | null | undefined)?.stepMs;
-  if (!Array.isArray(stepMs) || stepMs.length === 0 || !stepMs.every((t): t is number => typeof t === 'number' && t > 0)) {
-    throw new Error(`relay-only process answered ${JSON.stringify(line.slice(0, 200))} instead of {"stepMs":[...]}`);
-  }
-  return stepMs;
+  return parseChildAnswer('relay-only', '{"stepMs":[...]}', line, (value) => {
+    const stepMs = (value as { stepMs?: unknown } | null)?.stepMs;
+    return Array.isArray(stepMs) && stepMs.length > 0 && stepMs.every((t): t is number => typeof t === 'number' && t > 0) ? stepMs : undefined;
+  });
 }
 
 /** Step times of a relay-only run with `workers` local workers, after `warmup` steps. */

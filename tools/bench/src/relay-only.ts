@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { startRemote } from '@distgan/coordinator';
 import { loadMnist } from '@distgan/mnist';
 import { integerArg, relaxHeapGrowth } from '@distgan/runtime';
-import { makeRunConfig, PHASES, planTasks, runConfigHash, TrainingState, type NetworkName, type ShardResult } from '@distgan/training';
+import { makeRunConfig, PHASES, planTasks, planUpcoming, runConfigHash, TrainingState, type NetworkName, type ShardResult } from '@distgan/training';
 
 /** Training state whose networks get a new version per phase while their weights stay put. */
 class RelayState extends TrainingState {
@@ -72,14 +72,12 @@ async function main(): Promise<void> {
       const started = performance.now();
       for (const phase of PHASES) {
         const tasks = planTasks(state, step, phase, dataset.count);
-        // As training's runPhase: during G, the next step's D tasks at the G version this phase makes.
-        const upcoming = phase === 'G' && step + 1 < config.steps ? planTasks(state, step + 1, 'D', dataset.count).map((t) => ({ ...t, gVersion: t.gVersion + 1 })) : [];
         const answered = new Set<number>();
         await remote.pool.runPhase({
           step,
           phase,
           tasks,
-          upcoming,
+          upcoming: planUpcoming(state, step, phase, dataset.count),
           state,
           accept: (result: ShardResult) => {
             if (result.step !== step || result.phase !== phase || answered.has(result.shard)) return false;
