@@ -15,7 +15,7 @@ const SAMPLE_CLI = fileURLToPath(new URL('../dist/sample-cli.js', import.meta.ur
 const tmp = tempDir();
 let dir = '';
 beforeAll(async () => {
-  await selectBackend('auto');
+  await selectBackend();
   dir = `${tmp.path}/run`;
   await runToEnd(['--preset', 'default', '--steps', '3', '--batch-size', '16', '--sample-every', '2', '--in-process', '--run-dir', dir]);
 });

@@ -15,7 +15,7 @@ let cacheDir: string;
 let evaluator: QualityEvaluator;
 
 beforeAll(async () => {
-  await selectBackend('auto');
+  await selectBackend();
   const loaded = await loadOrTrainClassifier({ trainSet, testSet, log: (m) => console.log(m) });
   classifier = loaded.classifier;
   cacheDir = loaded.dir;

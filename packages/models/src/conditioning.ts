@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GanModelConfig, NetworkConfig } from './config.js';
+import { tensorOfReusedMemory } from './tensor-memory.js';
 
 /**
  * `model` made class-conditional on `classes` classes: the same layers, with G's and D's inputs
@@ -29,7 +30,7 @@ export function withClassCode(model: GanModelConfig, x: tf.Tensor2D, classes: In
   }
   if (classes === null || classes.length !== x.shape[0]) throw new Error(`a conditional model needs one class per row: ${x.shape[0]} rows, ${classes?.length ?? 0} classes`);
   const classCount = model.classes;
-  return tf.tidy(() => tf.concat([x, tf.cast(tf.oneHot(tf.tensor1d(classes, 'int32'), classCount), 'float32') as tf.Tensor2D], 1));
+  return tf.tidy(() => tf.concat([x, tf.cast(tf.oneHot(tensorOfReusedMemory<tf.Rank.R1>(classes, [classes.length]), classCount), 'float32') as tf.Tensor2D], 1));
 }
 
 /**
@@ -50,5 +51,5 @@ export function balancedClasses(model: GanModelConfig, rows: number, firstRow = 
  * LayersModel's `predict`; the caller owns the tensor.
  */
 export function generatorInput(model: GanModelConfig, noise: Float32Array, rows: number, firstRow = 0): tf.Tensor2D {
-  return tf.tidy(() => withClassCode(model, tf.tensor2d(noise, [rows, model.noise.size]), balancedClasses(model, rows, firstRow)));
+  return tf.tidy(() => withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [rows, model.noise.size]), balancedClasses(model, rows, firstRow)));
 }

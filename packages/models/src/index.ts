@@ -21,7 +21,8 @@ export {
 } from './config.js';
 export { parameterSpec, parameterCount, layerShapes, shapeSize, type ParamSpec, type ExampleShape } from './spec.js';
 export { initialSnapshot } from './init.js';
-export { Network, type GradientFlow, flattenTensors, unflattenToTensors, computeToArray, valuesView } from './network.js';
+export { Network, type GradientFlow } from './network.js';
+export { flattenTensors, unflattenToTensors, computeToArray, valuesView, tensorOfReusedMemory } from './tensor-memory.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';
 export { fillDropoutMask, dropoutWidths, quantizedDropoutRate } from './dropout.js';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, NetworkConfig } from './config.js';
 import { parameterSpec } from './spec.js';
+import { tensorOfReusedMemory } from './tensor-memory.js';
 
 /** Keras activation names; leakyRelu has none and becomes its own LeakyReLU layer. */
 const KERAS_ACTIVATION: Readonly<Record<Exclude<Activation, 'leakyRelu'>, string>> = { linear: 'linear', tanh: 'tanh', sigmoid: 'sigmoid', relu: 'relu' };
@@ -46,7 +47,7 @@ export function toLayersModel(config: NetworkConfig, snapshot: Float32Array, lea
     }
   });
   tf.tidy(() => {
-    const tensors = spec.map((p) => tf.tensor(snapshot.subarray(p.offset, p.offset + p.size), p.shape as number[], 'float32'));
+    const tensors = spec.map((p) => tensorOfReusedMemory(snapshot.subarray(p.offset, p.offset + p.size), p.shape));
     model.setWeights(tensors);
   });
   return model;

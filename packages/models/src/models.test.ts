@@ -1,7 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
-import { describe, expect, it } from 'vitest';
+import { selectBackend, type BackendName } from '@distgan/runtime';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { balancedClasses, classConditional, configHash, CONV_MODEL, DEFAULT_MODEL, dropoutWidths, fillDropoutMask, quantizedDropoutRate, generatorInput, imageSizeOf, withClassCode, fillNoise, initialSnapshot, layerShapes, Network, parameterCount, parameterSpec, SEED_MODEL, snapshotSha256, validateModelConfig, valuesView, type GanModelConfig, type GradientFlow, type Layer, type NetworkConfig } from './index.js';
+
+beforeAll(async () => {
+  await selectBackend(); // DISTGAN_BACKEND, else auto: the backend users get
+});
+
+/** Every backend that loads here: cpu and wasm always, node where tfjs-node is set up. */
+async function loadableBackends(): Promise<BackendName[]> {
+  const loaded: BackendName[] = [];
+  for (const backend of ['cpu', 'wasm', 'node'] as const) {
+    try {
+      await selectBackend(backend);
+      loaded.push(backend);
+    } catch {
+      // not set up here (tfjs-node): the other backends still run
+    }
+  }
+  return loaded;
+}
 
 describe('seed preset', () => {
   it('has the tutorial parameter counts: G 591,784 and D 471,601', () => {
@@ -47,6 +66,27 @@ describe('Network', () => {
     expect(snapshotSha256(net.snapshot())).toBe(snapshotSha256(snap));
     net.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('keeps what it loaded when the caller then overwrites the snapshot buffer, on every backend', async () => {
+    const backends = await loadableBackends();
+    try {
+      for (const backend of backends) {
+        await selectBackend(backend);
+        const before = tf.memory().numTensors;
+        const net = new Network('D', SEED_MODEL.discriminator);
+        const buffer = initialSnapshot(net.spec, 'normalInvFanIn', [2]);
+        const loaded = snapshotSha256(buffer);
+        net.load(buffer);
+        buffer.fill(7); // the next snapshot arriving in the same buffer, before the variables are read
+        expect({ backend, sha: snapshotSha256(net.snapshot()) }).toEqual({ backend, sha: loaded });
+        net.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    } finally {
+      await selectBackend();
+    }
+    expect(backends).toEqual(expect.arrayContaining(['cpu', 'wasm']));
   });
 
   it('computes the tutorial forward pass: tanh hidden layer, sigmoid output', () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, NetworkConfig } from './config.js';
+import { flattenTensors, tensorOfReusedMemory } from './tensor-memory.js';
 import { layerShapes, parameterCount, parameterSpec, type ExampleShape, type ParamSpec } from './spec.js';
 
 /**
@@ -166,12 +167,12 @@ export class Network {
 
   private static nextId = 0;
 
-  /** Copies a flat snapshot into the variables. */
+  /** Copies a flat snapshot into the variables; the caller may overwrite `snapshot` as soon as this returns. */
   load(snapshot: Float32Array): void {
     if (snapshot.length !== this.size) throw new RangeError(`${this.name} snapshot has ${snapshot.length} floats, expected ${this.size}`);
     tf.tidy(() => {
       this.spec.forEach((p, i) => {
-        this.variables[i]!.assign(tf.tensor(snapshot.subarray(p.offset, p.offset + p.size), p.shape as number[], 'float32'));
+        this.variables[i]!.assign(tensorOfReusedMemory(snapshot.subarray(p.offset, p.offset + p.size), p.shape));
       });
     });
   }
@@ -249,56 +250,4 @@ export class Network {
   dispose(): void {
     for (const v of this.variables) v.dispose();
   }
-}
-
-/** Reads tensors laid out by `spec` into one Float32Array (one download per tensor, no concat). */
-export function flattenTensors(tensors: readonly tf.Tensor[], spec: readonly ParamSpec[], out: Float32Array = new Float32Array(parameterCount(spec))): Float32Array {
-  if (tensors.length !== spec.length) throw new RangeError(`got ${tensors.length} tensors for ${spec.length} parameters`);
-  spec.forEach((p, i) => {
-    const t = tensors[i]!;
-    if (t.size !== p.size) throw new RangeError(`tensor for ${p.name} has ${t.size} values, expected ${p.size}`);
-    out.set(t.dataSync() as Float32Array, p.offset);
-  });
-  return out;
-}
-
-/** Splits a flat snapshot into tensors (the caller owns them). */
-export function unflattenToTensors(snapshot: Float32Array, spec: readonly ParamSpec[]): tf.Tensor[] {
-  return spec.map((p) => tf.tensor(snapshot.slice(p.offset, p.offset + p.size), p.shape as number[], 'float32'));
-}
-
-/**
- * Runs `build` inside tf.tidy and downloads the tensor it returns. Returning `dataSync()` from a
- * tidy instead makes tfjs walk the typed array element by element looking for tensors (measured
- * here: 15 ms for 77k floats).
- */
-export function computeToArray(build: () => tf.Tensor): Float32Array {
-  const result = tf.tidy(build);
-  try {
-    return result.dataSync() as Float32Array;
-  } finally {
-    result.dispose();
-  }
-}
-
-interface HeapBackend {
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-function isHeapBackend(backend: unknown): backend is HeapBackend {
-  return typeof (backend as Partial<HeapBackend>).typedArrayFromHeap === 'function';
-}
-
-/**
- * A float32 tensor's values without downloading them where the backend keeps them in memory
- * JavaScript can see (wasm: a view of its heap), else `dataSync()`. `dataSync` allocates and
- * copies: 1.2 to 1.5 ms for a 560k-float gradient here, against 0.15 to 0.2 ms to copy the view
- * into a frame. The view is valid only until the tensor is disposed or tfjs runs another op
- * (which may move or grow the heap): read or copy it at once.
- */
-export function valuesView(tensor: tf.Tensor): Float32Array {
-  if (tensor.dtype !== 'float32') throw new TypeError(`valuesView reads float32 tensors, got ${tensor.dtype}`);
-  const backend = tf.backend();
-  if (tf.getBackend() === 'wasm' && isHeapBackend(backend)) return backend.typedArrayFromHeap(tensor) as Float32Array;
-  return tensor.dataSync() as Float32Array;
 }

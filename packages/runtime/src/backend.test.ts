@@ -1,12 +1,46 @@
+import util from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
-import { describeSelection, parseBackendChoice, selectBackend } from './index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bridgeRemovedUtilFunctions, defaultBackendChoice, describeSelection, parseBackendChoice, probeBackend, selectBackend } from './index.js';
+
+async function nodeLoads(): Promise<boolean> {
+  try {
+    await selectBackend('node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** tfjs's name for a backend of ours. */
+const TFJS_NAME = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' } as const;
+
+/**
+ * Replaces `kernelName` on `backend` with `kernelFunc` until the returned function restores it:
+ * a backend that loads but fails or miscomputes at its first op, as tfjs-node did on Node.js 24.
+ */
+function replaceKernel(kernelName: string, backend: string, kernelFunc: tf.KernelFunc): () => void {
+  const original = tf.getKernel(kernelName, backend);
+  if (!original) throw new Error(`no ${kernelName} kernel on ${backend}`);
+  tf.unregisterKernel(kernelName, backend);
+  tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
+  return () => {
+    tf.unregisterKernel(kernelName, backend);
+    tf.registerKernel(original);
+  };
+}
 
 describe('selectBackend', () => {
+  const fromEnvironment = process.env.DISTGAN_BACKEND;
+  afterEach(() => {
+    if (fromEnvironment === undefined) delete process.env.DISTGAN_BACKEND;
+    else process.env.DISTGAN_BACKEND = fromEnvironment;
+  });
+
   it('auto picks node when it loads, else wasm, and records why node was skipped', async () => {
     const selection = await selectBackend('auto');
     expect(['node', 'wasm']).toContain(selection.backend);
-    expect(tf.getBackend()).toBe(selection.backend === 'node' ? 'tensorflow' : 'wasm');
+    expect(tf.getBackend()).toBe(TFJS_NAME[selection.backend]);
     if (selection.backend === 'wasm') {
       expect(selection.skipped.map((s) => s.backend)).toEqual(['node']);
       expect(describeSelection(selection)).toMatch(/^backend wasm \(node skipped: /);
@@ -25,15 +59,77 @@ describe('selectBackend', () => {
   });
 
   it('fails loudly, never silently, when a forced backend cannot load', async () => {
-    let nodeLoads = true;
+    let importable = true;
     try {
       await import('@tensorflow/tfjs-node' as string);
     } catch {
-      nodeLoads = false;
+      importable = false;
     }
-    if (nodeLoads) expect((await selectBackend('node')).backend).toBe('node');
+    if (importable) expect((await selectBackend('node')).backend).toBe('node');
     else await expect(selectBackend('node')).rejects.toThrow(/backend "node" could not be loaded/);
     expect(() => parseBackendChoice('gpu')).toThrow(/expected one of auto, node, wasm, cpu/);
+  });
+
+  it('accepts a backend only once a forward and backward pass has run on it; auto then falls back with the reason', async () => {
+    const first = (await selectBackend('auto')).backend;
+    const restore = replaceKernel('Sigmoid', TFJS_NAME[first], () => {
+      throw new Error('Sigmoid is broken here');
+    });
+    try {
+      await expect(selectBackend(first)).rejects.toThrow(`backend "${first}" could not be loaded: Sigmoid is broken here`);
+      const fallback = await selectBackend('auto');
+      expect(fallback.backend).not.toBe(first);
+      expect(fallback.skipped.find((s) => s.backend === first)?.reason).toBe('Sigmoid is broken here');
+    } finally {
+      restore();
+    }
+    expect((await selectBackend(first)).skipped).toEqual([]);
+  });
+
+  it('rejects a backend whose probe computes wrong numbers', async () => {
+    await selectBackend('cpu');
+    const restore = replaceKernel('Sigmoid', 'cpu', ({ inputs, backend }) => {
+      const x = inputs.x!;
+      const cpu = backend as unknown as { makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo };
+      return cpu.makeTensorInfo(x.shape, 'float32', new Float32Array(x.shape.reduce((a, n) => a * n, 1)).fill(0.25));
+    });
+    try {
+      expect(() => probeBackend()).toThrow(/forward and backward probe computed wrong values/);
+    } finally {
+      restore();
+    }
+    expect(() => probeBackend()).not.toThrow();
+  });
+
+  it('takes its default from DISTGAN_BACKEND, and names the variable when its value is unknown', async () => {
+    expect(defaultBackendChoice({})).toBe('auto');
+    expect(defaultBackendChoice({ DISTGAN_BACKEND: 'wasm' })).toBe('wasm');
+    expect(() => defaultBackendChoice({ DISTGAN_BACKEND: 'gpu' })).toThrow(/^DISTGAN_BACKEND: unknown backend "gpu"/);
+    process.env.DISTGAN_BACKEND = 'cpu';
+    expect((await selectBackend()).backend).toBe('cpu');
+  });
+});
+
+describe('the node backend on every Node.js version', () => {
+  it('bridges util.isNullOrUndefined, which Node.js 23 removed and tfjs-node 4.22 calls', async () => {
+    bridgeRemovedUtilFunctions();
+    const bridged = (util as unknown as { isNullOrUndefined: (v: unknown) => boolean }).isNullOrUndefined;
+    expect([null, undefined, 0, '', false, {}].map((v) => bridged(v))).toEqual([true, true, false, false, false, false]);
+  });
+
+  it('trains a step through tfjs-node where it is installed (npm run native-backend)', async (context) => {
+    // Skipped, and said so in the report, only where nothing asked for node: with DISTGAN_BACKEND=node it must load.
+    if (!(await nodeLoads()) && process.env.DISTGAN_BACKEND !== 'node') context.skip('tfjs-node is not set up here (npm run native-backend)');
+    await selectBackend('node');
+    const before = tf.memory().numTensors;
+    const w = tf.tidy(() => tf.variable(tf.tensor2d([[0.5], [0.25]])));
+    const grads = tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.matMul(tf.tensor2d([[1, 2]]), w))), [w]);
+      return Array.from(grads[w.name]!.dataSync());
+    });
+    w.dispose();
+    expect(grads).toEqual([2, 4]); // d/dw (x.w)^2 = 2 (x.w) x, with x.w = 1
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES } from './backend.js';
+import { BACKEND_CHOICES, BACKEND_ENV, defaultBackendChoice } from './backend.js';
 
 /** A commander argument parser for integers in [min, max], with a message naming the bad value. */
 export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -12,7 +12,9 @@ export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: 
   };
 }
 
-/** The `--backend` option every distgan command shares: auto, node, wasm or cpu (default auto). */
+/** The `--backend` option every distgan command shares: auto, node, wasm or cpu (default `DISTGAN_BACKEND`, else auto). */
 export function backendOption(): Option {
-  return new Option('--backend <name>', 'TensorFlow.js backend (auto: node, else wasm, else cpu)').choices(BACKEND_CHOICES as string[]).default('auto');
+  return new Option('--backend <name>', `TensorFlow.js backend (auto: node, else wasm, else cpu; default from ${BACKEND_ENV})`)
+    .choices(BACKEND_CHOICES as string[])
+    .default(defaultBackendChoice());
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { discriminatorLossTerm, discriminatorScore, generatorLoss } from '@distgan/losses';
-import { dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig, type Network, valuesView } from '@distgan/models';
+import { dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig, type Network, tensorOfReusedMemory, valuesView } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
 import { dropoutStream, fakeClasses, noiseStream, type DropoutPass, type Phase } from './batch.js';
 import { GanNetworks } from './networks.js';
@@ -118,7 +118,7 @@ export class ShardComputer {
     if (rate === undefined) return undefined;
     return this.maskWidths.map((units, layer) => {
       const stream = dropoutStream(this.config.seed, task.step, task.phase, pass, layer);
-      return tf.tensor2d(fillDropoutMask(rate, stream, task.start, task.count, units, this.maskBuffers[layer]), [task.count, units]);
+      return tensorOfReusedMemory<tf.Rank.R2>(fillDropoutMask(rate, stream, task.start, task.count, units, this.maskBuffers[layer]), [task.count, units]);
     });
   }
 
@@ -188,7 +188,7 @@ export class ShardComputer {
     const classes = this.classesOf(task);
     const { gradient, stats } = this.gradientOf(networks.d, () => {
       const images = this.dataset.fillBatch(task.indices!, this.imageBuffer, model.pixelRange).subarray(0, rows * this.dataset.imageSize);
-      const x = withClassCode(model, tf.tensor2d(images, [rows, this.dataset.imageSize]), classes.real);
+      const x = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(images, [rows, this.dataset.imageSize]), classes.real);
       const masks = this.dropoutMasks(task, 'real');
       return () => {
         const logits = networks.d.apply(x, 'weights', masks);
@@ -233,7 +233,7 @@ export class ShardComputer {
     const options = { reduction: 'sum', realLabel: config.realLabel, objective: config.objective } as const;
     if (task.phase === 'G') {
       const { gradient, stats } = this.gradientOf(networks.g, () => {
-        const z = withClassCode(model, tf.tensor2d(noise, [rows, model.noise.size]), classes.fake);
+        const z = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [rows, model.noise.size]), classes.fake);
         const masks = this.dropoutMasks(task, 'fake');
         return () => {
           // D held fixed: only its input gradient, which flows into G (through D's dropout, as D trains).
@@ -249,7 +249,7 @@ export class ShardComputer {
     let fakeStats: Float32Array;
     try {
       const fake = this.gradientOf(networks.d, () => {
-        const z = withClassCode(model, tf.tensor2d(noise, [rows, model.noise.size]), classes.fake);
+        const z = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [rows, model.noise.size]), classes.fake);
         const fakes = withClassCode(model, networks.g.apply(z), classes.fake); // constant here: gradients flow to D only
         const masks = this.dropoutMasks(task, 'fake');
         return () => {

@@ -31,7 +31,7 @@ import {
 const dataset = loadMnist();
 
 beforeAll(async () => {
-  await selectBackend('auto');
+  await selectBackend();
 });
 
 function computeAll(config: RunConfig, state: TrainingState, phase: 'D' | 'G'): Float64Array {
