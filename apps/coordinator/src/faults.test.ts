@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { checkpointKey, runConfigHash, type RunConfig } from '@distgan/training';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { RawClient } from './test-support/raw-client.js';
 import {
   coordinatorUrl,
   freePort,
@@ -108,6 +109,105 @@ describe('worker faults: the final weights equal the undisturbed run', () => {
       proxy.close();
       for (const s of sockets) s.destroy();
     }
+  });
+});
+
+/**
+ * A worker that completes the handshake and answers pings (ws does that by itself) but never
+ * returns a result: a hung compute, a stuck driver, a buggy client.
+ */
+async function silentWorker(url: string): Promise<RawClient> {
+  const client = new RawClient(url);
+  await client.handshake();
+  return client;
+}
+
+describe('misbehaving workers cannot stall a run', () => {
+  const SHORT = [...ARGS, '--steps', '6', '--workers', '0', '--task-timeout-ms', '1000'];
+  let reference6 = '';
+  beforeAll(async () => {
+    reference6 = (await runToEnd([...ARGS, '--steps', '6', '--in-process', '--run-dir', runDir()])).summary.weightsSha256;
+  });
+
+  for (const silentFirst of [true, false]) {
+    it(`a connected worker that never returns results (joined ${silentFirst ? 'first' : 'second'}) is set aside; the run ends with the undisturbed hash`, async () => {
+      const dir = runDir();
+      const c = startCoordinator([...SHORT, '--run-dir', dir]);
+      const url = await coordinatorUrl(c);
+      let silent: RawClient | undefined;
+      if (silentFirst) {
+        silent = await silentWorker(url);
+        await c.waitFor(/raw@test.* joined/);
+      }
+      startWorker(url, ['--name', 'honest']);
+      await c.waitFor(/honest@.* joined/);
+      silent ??= await silentWorker(url);
+      expect((await c.exited).code, c.stderr).toBe(0);
+      expect(readSummary(dir).weightsSha256).toBe(reference6);
+      // At most two deadlines lost to it (in a row: then set aside), each task then redone by the honest worker.
+      const overruns = c.stderr.match(/raw@test.* overran the 1000 ms task deadline/g)?.length ?? 0;
+      expect(overruns).toBeGreaterThanOrEqual(1); // it was given tasks, and lost them
+      expect(overruns).toBeLessThanOrEqual(2);
+      if (overruns === 2) expect(c.stderr).toMatch(/raw@test.* overran 2 deadlines in a row: set aside/);
+      silent.ws.terminate();
+    }, 60_000);
+  }
+
+  it('a failure every worker reports the same way ends the run with that error, instead of retrying forever', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...SHORT, '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    // Fails every task it gets the same way, and comes back, as a worker with a broken backend would.
+    let failures = 0;
+    const failing = async (): Promise<void> => {
+      const client = new RawClient(url);
+      await client.handshake();
+      const task = await client.next('task');
+      client.send({ type: 'error', code: 'WORKER_FAILED', message: `task ${task.step as number}/${task.phase as string}/${task.shard as number}: kernel Foo is broken` });
+      failures++;
+      client.ws.close(4011, 'worker failed');
+      await client.closed;
+    };
+    const { code } = await Promise.race([
+      c.exited,
+      (async () => {
+        while (c.child.exitCode === null) await failing().catch(() => undefined);
+        return c.exited;
+      })(),
+    ]);
+    expect(code).toBe(1);
+    expect(failures).toBe(3);
+    expect(c.stderr).toMatch(/error: workers failed 3 tasks in a row the same way: kernel Foo is broken\. This will not go away by retrying/);
+  }, 60_000);
+
+  it("prints a worker's name, host and error text with control characters escaped", async () => {
+    const dir = runDir();
+    const c = startCoordinator([...SHORT, '--run-dir', dir]);
+    const client = new RawClient(await coordinatorUrl(c));
+    await client.opened;
+    client.send({ type: 'hello', protocol: 3, worker: { name: 'evil\n[coordinator] forged line\u001b[2J', host: 'h\r\u009b', pid: 1, backend: 'b' } });
+    const welcome = await client.next('welcome');
+    client.send({ type: 'ready', configHash: welcome.configHash as string, datasetFingerprint: welcome.datasetFingerprint as string });
+    client.send({ type: 'error', code: 'X\u001b[31m', message: 'line one\nline two' });
+    await c.waitFor(/reported X/);
+    expect(c.stderr).toContain('evil\\n[coordinator] forged line\\x1b[2J@h\\r\\x9b');
+    expect(c.stderr).toContain('reported X\\x1b[31m: line one\\nline two');
+    expect(c.stderr).not.toMatch(/^\[coordinator\] forged line/m);
+    expect(c.stderr).not.toContain('\u001b');
+    client.ws.terminate();
+    c.child.kill('SIGKILL');
+  });
+
+  it('SIGTERM with no worker connected stops at once and leaves a checkpoint that resumes to the undisturbed hash', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...SHORT, '--run-dir', dir]);
+    await c.waitFor(/no local workers/);
+    c.child.kill('SIGTERM');
+    await c.waitFor(/SIGTERM: no worker is connected to finish the current step: stopping now/);
+    expect((await c.exited).code).toBe(0);
+    expect(c.stderr).toMatch(/stopped at step 0; continue with --resume/);
+    const resumed = await runToEnd([...ARGS, '--steps', '6', '--workers', '1', '--run-dir', dir, '--resume']);
+    expect(resumed.summary.weightsSha256).toBe(reference6);
   });
 });
 

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultMnistDir } from '@distgan/mnist';
 import { encodeMessage, maxFrameBytes, PROTOCOL_VERSION } from '@distgan/protocol';
 import { pack } from 'msgpackr';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { checkListenPolicy, isLoopbackAddress } from './server.js';
 import { RawClient } from './test-support/raw-client.js';
 import { coordinatorUrl, readSummary, runToEnd, startCoordinator, startWorker, testRuns } from './test-support/processes.js';
 
@@ -36,10 +37,33 @@ describe('authentication', () => {
     expect(readSummary(dir).weightsSha256).toBe(reference);
   });
 
-  it('refuses to listen beyond loopback without a token, saying why', async () => {
-    const c = startCoordinator([...ARGS, '--host', '0.0.0.0', '--workers', '0', '--run-dir', runDir()]);
+  it('refuses to listen beyond loopback without a token, saying why, before it creates anything', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--host', '0.0.0.0', '--workers', '0', '--run-dir', dir]);
     expect((await c.exited).code).toBe(1);
     expect(c.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without a token/);
+    expect(existsSync(dir)).toBe(false); // so the corrected command starts afresh
+    const tls = startCoordinator([...ARGS, '--tls-cert', join(tmp.path, 'missing.pem'), '--tls-key', join(tmp.path, 'missing.key'), '--workers', '0', '--run-dir', dir]);
+    expect((await tls.exited).code).toBe(1);
+    expect(tls.stderr).toMatch(/--tls-cert .*missing\.pem: ENOENT/);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('decides loopback on the addresses a host resolves to, never on how its name looks', async () => {
+    const resolver = (table: Record<string, string[]>) => async (host: string) => table[host] ?? [];
+    const dns = resolver({ '127.attacker.example': ['203.0.113.7'], localhost: ['127.0.0.1', '::1'], both: ['127.0.0.1', '192.0.2.1'], '127.0.0.2': ['127.0.0.2'] });
+    await expect(checkListenPolicy('127.attacker.example', undefined, dns)).rejects.toThrow('refusing to listen on 127.attacker.example (203.0.113.7) without a token');
+    await expect(checkListenPolicy('both', undefined, dns)).rejects.toThrow('(192.0.2.1)');
+    await expect(checkListenPolicy('nowhere', undefined, dns)).rejects.toThrow('refusing to listen on nowhere without a token');
+    await expect(checkListenPolicy('localhost', undefined, dns)).resolves.toBeUndefined();
+    await expect(checkListenPolicy('127.0.0.2', undefined, dns)).resolves.toBeUndefined();
+    await expect(checkListenPolicy('127.attacker.example', 'a-token', dns)).resolves.toBeUndefined();
+    await expect(checkListenPolicy('no-such-host.invalid', undefined)).rejects.toThrow(/cannot resolve --host no-such-host\.invalid/);
+    expect(['127.0.0.1', '127.255.0.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'].filter(isLoopbackAddress)).toHaveLength(5);
+    expect(['0.0.0.0', '10.0.0.1', '::', 'fe80::1', '::ffff:10.0.0.1', 'localhost', '127.attacker.example'].filter(isLoopbackAddress)).toEqual([]);
+    const c = startCoordinator([...ARGS, '--host', '127.attacker.example', '--workers', '0', '--run-dir', runDir()]);
+    expect((await c.exited).code).toBe(1);
+    expect(c.stderr).toMatch(/cannot resolve --host 127\.attacker\.example|refusing to listen on 127\.attacker\.example/);
   });
 
   it('serves wss:// with --tls-cert/--tls-key, and a worker trusting it with --ca trains to the same hash', async () => {
@@ -82,7 +106,7 @@ describe('hostile and broken input: each violation closes that connection with i
     await versionClient.opened;
     versionClient.hello(PROTOCOL_VERSION + 98);
     const err = await versionClient.next('error');
-    expect(err.message).toMatch(`peer speaks protocol ${PROTOCOL_VERSION + 98}, this side speaks ${PROTOCOL_VERSION}`);
+    expect(err.message).toMatch(`the worker speaks protocol ${PROTOCOL_VERSION + 98}, the coordinator speaks ${PROTOCOL_VERSION}`);
     expect((await versionClient.closed).code).toBe(4003);
     expect(
       (

@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIPv4, isIPv6, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 
@@ -30,17 +31,38 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
 
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
+/** Whether `address` (an IP address; a name is not one) is loopback: 127.0.0.0/8, ::1, or 127.x mapped into IPv6. */
+export function isLoopbackAddress(address: string): boolean {
+  if (isIPv4(address)) return LOOPBACK.check(address, 'ipv4');
+  return isIPv6(address) && LOOPBACK.check(address, 'ipv6');
 }
 
-/** Refuses configurations that would let anyone on the network in. */
-export function checkListenPolicy(host: string, token: string | undefined): void {
-  if (!isLoopback(host) && !token) {
-    throw new Error(`refusing to listen on ${host} without a token: anyone who can reach this port could join the run. Pass --token or set DISTGAN_TOKEN`);
+/**
+ * Refuses to listen where anyone on the network could join without a token. The decision is on
+ * the addresses the host resolves to (every one must be loopback), never on how its name looks:
+ * `127.attacker.example` is whatever its DNS says.
+ */
+export async function checkListenPolicy(host: string, token: string | undefined, resolve: (host: string) => Promise<string[]> = resolveAll): Promise<void> {
+  if (token) return;
+  let addresses: string[];
+  try {
+    addresses = await resolve(host);
+  } catch (err) {
+    throw new Error(`cannot resolve --host ${host}: ${(err as Error).message}`);
   }
+  const outside = addresses.filter((a) => !isLoopbackAddress(a));
+  if (addresses.length === 0 || outside.length > 0) {
+    const where = outside.length > 0 && outside[0] !== host ? ` (${outside.join(', ')})` : '';
+    throw new Error(`refusing to listen on ${host}${where} without a token: anyone who can reach this port could join the run. Pass --token or set DISTGAN_TOKEN`);
+  }
+}
+
+async function resolveAll(host: string): Promise<string[]> {
+  return (await lookup(host, { all: true })).map((a) => a.address);
 }
 
 function digest(value: string): Buffer {
@@ -49,12 +71,14 @@ function digest(value: string): Buffer {
 
 /**
  * Checks `Authorization: Bearer <token>` (or `?token=` for browsers, which cannot set headers on
- * page loads) in constant time: both sides are hashed to equal length first.
+ * page loads; the header wins when both are given) in constant time: both sides are hashed to
+ * equal length first.
  */
 export function isAuthorized(req: IncomingMessage, token: string | undefined): boolean {
   if (!token) return true;
   const header = req.headers.authorization ?? '';
-  const fromHeader = header.startsWith('Bearer ') ? header.slice(7) : '';
+  // RFC 7235: the scheme is case-insensitive ("Bearer", "bearer").
+  const fromHeader = /^bearer /i.test(header) ? header.slice(7) : '';
   const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
   const offered = fromHeader || fromQuery;
   return timingSafeEqual(digest(offered), digest(token));
@@ -64,10 +88,23 @@ function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
 }
 
+/** The TLS certificate and key, read (null without TLS); a clear error when only one is given or a file cannot be read. */
+export function readTlsFiles(options: Pick<ServerOptions, 'tlsCert' | 'tlsKey'>): { cert: Buffer; key: Buffer } | null {
+  if (!options.tlsCert && !options.tlsKey) return null;
+  if (!options.tlsCert || !options.tlsKey) throw new Error('--tls-cert and --tls-key must be given together');
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  return { cert: read('--tls-cert', options.tlsCert), key: read('--tls-key', options.tlsKey) };
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  checkListenPolicy(options.host, options.token);
-  const tls = options.tlsCert && options.tlsKey ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) } : null;
-  if ((options.tlsCert && !options.tlsKey) || (!options.tlsCert && options.tlsKey)) throw new Error('--tls-cert and --tls-key must be given together');
+  await checkListenPolicy(options.host, options.token);
+  const tls = readTlsFiles(options);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (!isAuthorized(req, options.token)) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('401 Unauthorized: this coordinator needs its token (?token=... or Authorization: Bearer ...)\n');

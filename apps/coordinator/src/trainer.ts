@@ -27,6 +27,8 @@ import { ProgressLine } from './progress.js';
 import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
 import { exportGenerator } from './generator-export.js';
 import { startRemote, type Remote, type RemoteOptions } from './remote.js';
+import { checkListenPolicy, readTlsFiles } from './server.js';
+import { PhaseAbortedError } from './worker-pool.js';
 import type { StepStats } from './worker-pool.js';
 
 /** Every coordinator option: the run's own, plus the distributed side's (`RemoteOptions`). */
@@ -125,6 +127,10 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   const dataset = loadMnist({ dataDir: options.dataDir, split: 'train' });
   log(`MNIST: ${dataset.count} images from ${dataset.source} (fingerprint ${dataset.fingerprint.slice(0, 12)})`);
   checkDatasetFits(config.model, dataset); // here, not in every worker
+  if (!options.inProcess) {
+    await checkListenPolicy(options.host, options.token || undefined);
+    readTlsFiles(options);
+  }
   runDir.prepare(options.resume);
 
   const checkpoints = CheckpointStore.forRun(runDir.checkpointsDir, config);
@@ -192,6 +198,11 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   const onSignal = (signal: string) => {
     if (stopRequested) process.exit(130);
     stopRequested = true;
+    if (remote && remote.pool.readyCount() === 0) {
+      log(`${signal}: no worker is connected to finish the current step: stopping now`);
+      remote.pool.abortPhase(`${signal} with no worker connected`);
+      return;
+    }
     log(`${signal}: finishing the current step, then saving a checkpoint and stopping (again to quit now)`);
   };
   for (const s of stopSignals) process.on(s, onSignal);
@@ -232,8 +243,17 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     };
     let running = moreSteps() ? startStep() : null;
     const cpuClock = new CpuClock();
+    /** The phase a stop with no worker connected cut short, if one did. */
+    let abortedPhase: 'D' | 'G' | null = null;
     while (running) {
-      const result = await running.done;
+      let result;
+      try {
+        result = await running.done;
+      } catch (err) {
+        if (!(err instanceof PhaseAbortedError)) throw err;
+        abortedPhase = err.phase;
+        break;
+      }
       const stepMs = performance.now() - running.started;
       const coordinatorCpuMs = cpuClock.lap();
       const wire: StepStats = remote ? remote.pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs, workerCpuMs: 0 };
@@ -298,7 +318,11 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     }
     progress?.interrupt();
     // Always end with a checkpoint and the exported generator: `npm run sample` and --resume use them.
-    await checkpointAndExport();
+    // Not when a G phase was cut short: D has taken the step's Adam step, G has not, and a
+    // checkpoint must hold a whole step (a D phase cut short has changed nothing yet).
+    if (abortedPhase === 'G') {
+      log(`step ${state.nextStep} was cut short in its G phase: the newest checkpoint${lastCheckpoint ? ` (${runDir.display(lastCheckpoint)})` : ''} is where --resume continues`);
+    } else await checkpointAndExport();
     if (stopRequested) log(`stopped at step ${state.nextStep}; continue with --resume --run-dir ${runDir.display()}`);
     status.running = false;
     const summary: RunSummary = {

@@ -1,20 +1,22 @@
 import type { WebSocket } from 'ws';
 import {
-  encodeMessage,
   decodeWorkerMessage,
   PROTOCOL_VERSION,
   protocolError,
   ProtocolError,
   CLOSE_TRAINING_DONE,
   type CoordinatorMessage,
+  type ErrorMessage,
   type NetworkName,
   type ResultMessage,
-  type WorkerInfo,
   type WorkerMessageLimits,
 } from '@distgan/protocol';
 import type { PhasePlan, ShardExecutor, ShardTask } from '@distgan/training';
 import { traceFromEnv } from '@distgan/runtime';
+import { printable } from './log-text.js';
+import { Scheduler, taskKey, type Assignment } from './scheduler.js';
 import { SnapshotFrames } from './snapshot-frames.js';
+import { WorkerConnection, type ConnectionState } from './worker-connection.js';
 
 /** DISTGAN_TRACE=DIR: phase starts, frame arrivals and accepted results (see README Performance). */
 const trace = traceFromEnv('coordinator');
@@ -28,20 +30,17 @@ export interface WorkerPoolOptions {
   readonly log: (message: string) => void;
   /** Tasks a worker may hold at once: 2 hides the round trip behind the next compute. */
   readonly maxInFlight?: number;
-  /** A task not answered in this time goes back to the queue (its late result is dropped). */
+  /** A task not answered in this time goes back to the queue, to another worker when there is one (see `Scheduler`). */
   readonly taskTimeoutMs?: number;
+  /** Deadlines overrun in a row that set a worker aside (it then gets tasks only when no other worker can take them). */
+  readonly strikesToSetAside?: number;
+  /** Task failures reported the same way in a row (no result accepted between) that end the run. */
+  readonly failuresToStop?: number;
   /** Ping period; a worker that has not answered the previous ping is dropped. */
   readonly heartbeatMs?: number;
   readonly handshakeTimeoutMs?: number;
   /** How often to repeat "waiting for workers" while none is connected. */
   readonly waitingLogMs?: number;
-}
-
-type SessionState = 'hello' | 'welcomed' | 'ready' | 'closed';
-
-interface InFlight {
-  readonly task: ShardTask;
-  readonly sentAt: number;
 }
 
 /** What the pool counted since the last `takeStepStats()`. */
@@ -62,7 +61,8 @@ export interface WorkerStatus {
   readonly name: string;
   readonly host: string;
   readonly backend: string;
-  readonly state: SessionState;
+  /** `set aside`: it overran deadlines in a row and gets tasks only when no other worker can take them. */
+  readonly state: ConnectionState | 'set aside';
   readonly shardsDone: number;
   readonly meanShardMs: number;
   readonly inFlight: number;
@@ -70,48 +70,33 @@ export interface WorkerStatus {
   readonly connectedAt: string;
 }
 
-class WorkerSession {
-  state: SessionState = 'hello';
-  info: WorkerInfo | undefined;
-  readonly inFlight = new Map<string, InFlight>();
-  /** Every task key handed to this worker in the current and previous step: tells late from bogus. */
-  readonly given = new Map<string, number>();
-  readonly versions: Record<NetworkName, number> = { D: -1, G: -1 };
-  shardsDone = 0;
-  computeMs = 0;
-  lastSeen = Date.now();
-  readonly connectedAt = Date.now();
-  answeredPing = true;
-  handshakeTimer: NodeJS.Timeout | undefined;
-
+/** A phase ended without its results because the run is stopping (`WorkerPool.abortPhase`). */
+export class PhaseAbortedError extends Error {
   constructor(
-    readonly id: string,
-    readonly ws: WebSocket,
-    readonly remote: string,
-  ) {}
-
-  get label(): string {
-    return this.info ? `${this.id} (${this.info.name}@${this.info.host}, pid ${this.info.pid})` : `${this.id} (${this.remote})`;
+    readonly phase: 'D' | 'G',
+    reason: string,
+  ) {
+    super(`${phase} phase stopped: ${reason}`);
+    this.name = 'PhaseAbortedError';
   }
 }
 
-function taskKey(step: number, phase: string, shard: number): string {
-  return `${step}/${phase}/${shard}`;
+/** The error text of a task failure without its task id, so that the same failure on different tasks compares equal. */
+function failureText(message: ErrorMessage): string {
+  return message.message.replace(/^task \d+\/[DG]\/\d+: /, '');
 }
 
 /**
- * The coordinator's remote executor: a work queue of shard tasks over WebSocket sessions.
- * Results are accepted once per (step, phase, shard); a worker that leaves, stops answering pings
- * or overruns a deadline loses its in-flight tasks back to the queue.
+ * The coordinator's remote executor: shard tasks over WebSocket connections. `Scheduler` decides
+ * who gets which task and when a task goes back to the queue; this class turns socket events into
+ * its inputs and its decisions into frames. Results are accepted once per (step, phase, shard).
  */
 export class WorkerPool implements ShardExecutor {
-  private readonly sessions = new Map<string, WorkerSession>();
+  private readonly connections = new Map<string, WorkerConnection>();
+  private readonly scheduler: Scheduler;
   private nextId = 1;
   private plan: PhasePlan | null = null;
-  private queue: ShardTask[] = [];
-  /** The plan's `upcoming` tasks not yet handed out ahead (see `dispatch`). */
-  private upcoming: ShardTask[] = [];
-  private finishPhase: (() => void) | null = null;
+  private phaseSettled: { readonly resolve: () => void; readonly reject: (err: Error) => void } | null = null;
   private readonly snapshots = new SnapshotFrames(trace);
   private readonly timers: NodeJS.Timeout[] = [];
   private waitingSince: number | null = null;
@@ -119,6 +104,10 @@ export class WorkerPool implements ShardExecutor {
   private closed = false;
   private readonly opts: Required<WorkerPoolOptions>;
   private readonly welcomeBase: Omit<Extract<CoordinatorMessage, { type: 'welcome' }>, 'workerId'>;
+  /** Set by `abortPhase` between phases: the next phase ends at once unless a worker is connected. */
+  private abortReason: string | null = null;
+  /** The last task failure workers reported, and how many times in a row (reset by an accepted result). */
+  private failures: { readonly text: string; readonly count: number } | null = null;
 
   /** Counters since the last `takeStepStats()`. */
   private bytesIn = 0;
@@ -134,7 +123,8 @@ export class WorkerPool implements ShardExecutor {
   violations = 0;
 
   constructor(options: WorkerPoolOptions) {
-    this.opts = { maxInFlight: 2, taskTimeoutMs: 120_000, heartbeatMs: 5_000, handshakeTimeoutMs: 30_000, waitingLogMs: 10_000, ...options };
+    this.opts = { maxInFlight: 2, taskTimeoutMs: 120_000, strikesToSetAside: 2, failuresToStop: 3, heartbeatMs: 5_000, handshakeTimeoutMs: 30_000, waitingLogMs: 10_000, ...options };
+    this.scheduler = new Scheduler({ maxInFlight: this.opts.maxInFlight, taskTimeoutMs: this.opts.taskTimeoutMs, strikesToSetAside: this.opts.strikesToSetAside });
     this.welcomeBase = { type: 'welcome', protocol: PROTOCOL_VERSION, config: options.config, configHash: options.configHash, datasetFingerprint: options.datasetFingerprint };
     this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs));
     this.timers.push(setInterval(() => this.checkDeadlines(), Math.min(1_000, this.opts.taskTimeoutMs)));
@@ -147,18 +137,14 @@ export class WorkerPool implements ShardExecutor {
       ws.close(CLOSE_TRAINING_DONE, 'training is over');
       return;
     }
-    const session = new WorkerSession(`w${this.nextId++}`, ws, remote);
-    this.sessions.set(session.id, session);
-    session.handshakeTimer = setTimeout(() => {
-      if (session.state === 'hello' || session.state === 'welcomed') this.violation(session, protocolError('HANDSHAKE_TIMEOUT', `no hello/ready within ${this.opts.handshakeTimeoutMs} ms`));
-    }, this.opts.handshakeTimeoutMs);
-    ws.on('message', (data, isBinary) => this.onFrame(session, data as Buffer, isBinary));
-    ws.on('pong', () => {
-      session.answeredPing = true;
-      session.lastSeen = Date.now();
-    });
-    ws.on('close', (code, reason) => this.onClose(session, code, reason.toString()));
-    ws.on('error', (err) => this.opts.log(`worker ${session.label}: socket error: ${err.message}`));
+    const connection = new WorkerConnection(`w${this.nextId++}`, ws, remote);
+    this.connections.set(connection.id, connection);
+    connection.startHandshakeTimer(this.opts.handshakeTimeoutMs, () =>
+      this.violation(connection, protocolError('HANDSHAKE_TIMEOUT', `no hello and ready within ${this.opts.handshakeTimeoutMs} ms`)),
+    );
+    ws.on('message', (data, isBinary) => this.onFrame(connection, data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.onClose(connection, code, reason.toString()));
+    ws.on('error', (err) => this.opts.log(`worker ${connection.label}: socket error: ${err.message}`));
   }
 
   // ---- the ShardExecutor side ----
@@ -166,68 +152,90 @@ export class WorkerPool implements ShardExecutor {
   runPhase(plan: PhasePlan): Promise<void> {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     trace('phaseStart', { step: plan.step, phase: plan.phase });
-    return new Promise((resolve) => {
+    if (this.abortReason !== null && this.readyCount() === 0) return Promise.reject(new PhaseAbortedError(plan.phase, this.abortReason));
+    return new Promise((resolve, reject) => {
       this.plan = plan;
-      this.queue = this.takeHeldAhead(plan);
-      this.upcoming = [...(plan.upcoming ?? [])];
-      this.finishPhase = resolve;
-      this.forgetOldTasks(plan.step);
+      this.phaseSettled = { resolve, reject };
+      for (const held of this.scheduler.startPhase(plan.tasks, plan.upcoming ?? [], Date.now())) {
+        const connection = this.connections.get(held.worker);
+        if (connection) this.sendSnapshotsFor(connection, plan, held.task);
+      }
       this.dispatch();
       trace('dispatched', { step: plan.step, phase: plan.phase });
       this.noteWaiting();
     });
   }
 
+  /**
+   * Ends the phase in progress without its results (a `PhaseAbortedError`), or, between phases,
+   * the next one as soon as it starts with no worker connected: the run is stopping.
+   */
+  abortPhase(reason: string): void {
+    const plan = this.plan;
+    if (plan) this.settlePhase(new PhaseAbortedError(plan.phase, reason));
+    else this.abortReason = reason;
+  }
+
+  /** Ends the phase in progress: resolved when complete, rejected when the run cannot go on. */
+  private settlePhase(error?: Error): void {
+    const settled = this.phaseSettled;
+    this.plan = null;
+    this.phaseSettled = null;
+    this.scheduler.endPhase();
+    if (error) settled?.reject(error);
+    else settled?.resolve();
+  }
+
   // ---- inbound ----
 
-  private onFrame(session: WorkerSession, data: Buffer, isBinary: boolean): void {
-    if (session.state === 'closed') return;
-    session.lastSeen = Date.now();
+  private onFrame(connection: WorkerConnection, data: Buffer, isBinary: boolean): void {
+    if (connection.state === 'closed') return;
+    connection.lastSeen = Date.now();
     this.bytesIn += data.byteLength;
-    trace('frame', { worker: session.id, bytes: data.byteLength });
+    trace('frame', { worker: connection.id, bytes: data.byteLength });
     if (!isBinary) {
-      this.violation(session, protocolError('BAD_FRAME', 'text frames are not part of the protocol'));
+      this.violation(connection, protocolError('BAD_FRAME', 'text frames are not part of the protocol'));
       return;
     }
     let message;
     try {
       message = decodeWorkerMessage(data, this.opts.limits);
     } catch (err) {
-      if (err instanceof ProtocolError) this.violation(session, err);
+      if (err instanceof ProtocolError) this.violation(connection, err);
       else throw err;
       return;
     }
     switch (message.type) {
       case 'hello':
-        if (session.state !== 'hello') return this.violation(session, protocolError('UNEXPECTED_MESSAGE', 'hello sent twice'));
-        session.info = message.worker;
-        session.state = 'welcomed';
-        this.send(session, { ...this.welcomeBase, workerId: session.id });
+        if (connection.state !== 'hello') return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', 'hello sent twice'));
+        connection.info = message.worker;
+        connection.state = 'welcomed';
+        this.send(connection, { ...this.welcomeBase, workerId: connection.id });
         return;
       case 'ready':
-        if (session.state !== 'welcomed') return this.violation(session, protocolError('UNEXPECTED_MESSAGE', `ready before welcome`));
+        if (connection.state !== 'welcomed') return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', `ready before welcome`));
         if (message.configHash !== this.opts.configHash) {
-          return this.violation(session, protocolError('CONFIG_MISMATCH', `worker's config hash ${message.configHash.slice(0, 12)} != coordinator's ${this.opts.configHash.slice(0, 12)} (different distgan versions?)`));
+          return this.violation(connection, protocolError('CONFIG_MISMATCH', `worker's config hash ${message.configHash.slice(0, 12)} != coordinator's ${this.opts.configHash.slice(0, 12)} (different distgan versions?)`));
         }
         if (message.datasetFingerprint !== this.opts.datasetFingerprint) {
           return this.violation(
-            session,
+            connection,
             protocolError('DATASET_MISMATCH', `worker's MNIST fingerprint ${message.datasetFingerprint.slice(0, 12)} != coordinator's ${this.opts.datasetFingerprint.slice(0, 12)}`),
           );
         }
-        clearTimeout(session.handshakeTimer);
-        session.state = 'ready';
-        this.opts.log(`worker ${session.label} joined (backend ${session.info?.backend}); ${this.readyCount()} connected`);
+        connection.markReady();
+        this.scheduler.join(connection.id);
+        this.opts.log(`worker ${connection.label} joined (backend ${printable(connection.info?.backend ?? '?')}); ${this.readyCount()} connected`);
         this.waitingSince = null;
         this.notifyJoined();
         this.dispatch();
         return;
       case 'result':
-        if (session.state !== 'ready') return this.violation(session, protocolError('UNEXPECTED_MESSAGE', 'result before the handshake finished'));
-        this.onResult(session, message);
+        if (connection.state !== 'ready') return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', 'result before the handshake finished'));
+        this.onResult(connection, message);
         return;
       case 'error':
-        this.opts.log(`worker ${session.label} reported ${message.code}: ${message.message}`);
+        this.onWorkerError(connection, message);
         return;
       default: {
         const unknown: never = message;
@@ -236,32 +244,48 @@ export class WorkerPool implements ShardExecutor {
     }
   }
 
-  private onResult(session: WorkerSession, message: ResultMessage): void {
-    const key = taskKey(message.step, message.phase, message.shard);
-    const inFlight = session.inFlight.delete(key);
-    if (!inFlight && !session.given.has(key)) {
-      this.violation(session, protocolError('NOT_IN_FLIGHT', `result for step ${message.step} ${message.phase} shard ${message.shard}, which this worker was never given`));
+  /**
+   * A worker's own error, logged. A task failure that workers report the same way
+   * `failuresToStop` times in a row, with no result accepted in between, is not transient: the
+   * phase fails with it, and the run stops with the error instead of retrying forever.
+   */
+  private onWorkerError(connection: WorkerConnection, message: ErrorMessage): void {
+    this.opts.log(`worker ${connection.label} reported ${printable(message.code)}: ${printable(message.message)}`);
+    if (message.code !== 'WORKER_FAILED') return;
+    const text = failureText(message);
+    const count = this.failures?.text === text ? this.failures.count + 1 : 1;
+    this.failures = { text, count };
+    if (count < this.opts.failuresToStop || !this.plan) return;
+    this.settlePhase(
+      new Error(
+        `workers failed ${count} tasks in a row the same way: ${printable(text)}. This will not go away by retrying: check the workers' ` +
+          `backend (--backend wasm avoids a native library that loads but cannot compute), then continue with --resume`,
+      ),
+    );
+  }
+
+  private onResult(connection: WorkerConnection, message: ResultMessage): void {
+    const verdict = this.scheduler.result(connection.id, message);
+    if (verdict === 'neverGiven') {
+      this.violation(connection, protocolError('NOT_IN_FLIGHT', `result for step ${message.step} ${message.phase} shard ${message.shard}, which this worker was never given`));
       return;
     }
     this.workerCpuMs += message.cpuMs; // late and repeated results too: the CPU was spent
-    if (!inFlight) {
-      this.droppedResults++; // late (its task was requeued) or repeated: not an attack, just useless
+    if (verdict === 'late') {
+      this.droppedResults++; // its task was taken back at its deadline: not an attack, just useless
       return;
     }
     const plan = this.plan;
     if (plan && plan.step === message.step && plan.phase === message.phase && plan.accept(message)) {
-      session.shardsDone++;
-      session.computeMs += message.computeMs;
-      this.shardsByWorker[session.id] = (this.shardsByWorker[session.id] ?? 0) + 1;
+      this.scheduler.credit(connection.id);
+      this.failures = null;
+      connection.shardsDone++;
+      connection.computeMs += message.computeMs;
+      this.shardsByWorker[connection.id] = (this.shardsByWorker[connection.id] ?? 0) + 1;
       this.shardComputeMs += message.computeMs;
-      trace('accepted', { worker: session.id, step: message.step, phase: message.phase, shard: message.shard });
+      trace('accepted', { worker: connection.id, step: message.step, phase: message.phase, shard: message.shard });
       if (plan.isComplete()) {
-        const finish = this.finishPhase;
-        this.plan = null;
-        this.queue = [];
-        this.upcoming = [];
-        this.finishPhase = null;
-        finish?.();
+        this.settlePhase();
         return;
       }
     } else {
@@ -270,51 +294,45 @@ export class WorkerPool implements ShardExecutor {
     this.dispatch();
   }
 
-  private onClose(session: WorkerSession, code: number, reason: string): void {
-    if (session.state === 'closed') return;
-    const wasReady = session.state === 'ready';
-    session.state = 'closed';
-    clearTimeout(session.handshakeTimer);
-    this.sessions.delete(session.id);
-    const lost = [...session.inFlight.values()].map((f) => f.task);
-    session.inFlight.clear();
-    this.requeue(lost);
+  private onClose(connection: WorkerConnection, code: number, reason: string): void {
+    const wasReady = connection.state === 'ready';
+    if (!connection.markClosed()) return;
+    this.connections.delete(connection.id);
+    const lost = this.scheduler.leave(connection.id);
     if (wasReady || lost.length > 0) {
-      this.opts.log(`worker ${session.label} left (close ${code}${reason ? `: ${reason}` : ''}); ${lost.length} task(s) requeued; ${this.readyCount()} connected`);
+      this.opts.log(`worker ${connection.label} left (close ${code}${reason ? `: ${printable(reason)}` : ''}); ${lost.length} task(s) requeued; ${this.readyCount()} connected`);
     }
     this.dispatch();
     this.noteWaiting();
   }
 
   /** Drops a connection for a protocol violation, telling the peer why first. */
-  private violation(session: WorkerSession, err: ProtocolError): void {
-    if (session.state === 'closed') return;
+  private violation(connection: WorkerConnection, err: ProtocolError): void {
+    if (connection.state === 'closed') return;
     this.violations++;
-    this.opts.log(`closing worker ${session.label}: ${err.message}`);
-    this.send(session, { type: 'error', code: err.code, message: err.detail });
-    session.ws.close(err.closeCode, err.closeReason);
+    this.opts.log(`closing worker ${connection.label}: ${printable(err.message)}`);
+    this.send(connection, { type: 'error', code: err.code, message: err.detail });
+    connection.ws.close(err.closeCode, err.closeReason);
     // Treat it as gone now: its tasks must not wait for the close handshake.
-    this.onClose(session, err.closeCode, err.closeReason);
+    this.onClose(connection, err.closeCode, err.closeReason);
     // If it never completes the close handshake, cut it.
-    setTimeout(() => session.ws.terminate(), 2_000).unref();
+    setTimeout(() => connection.ws.terminate(), 2_000).unref();
   }
 
   // ---- outbound ----
 
-  private send(session: WorkerSession, message: CoordinatorMessage | Uint8Array, onSent?: () => void): void {
-    const frame = message instanceof Uint8Array ? message : encodeMessage(message);
-    this.bytesOut += frame.byteLength;
-    // ws calls back once the kernel has the bytes, or with an error if the socket is gone.
-    session.ws.send(frame, { binary: true }, onSent);
-    if (frame.byteLength > 65_536) trace('bulkSent', { worker: session.id, bytes: frame.byteLength });
+  private send(connection: WorkerConnection, message: CoordinatorMessage | Uint8Array, onSent?: () => void): void {
+    const bytes = connection.send(message, onSent);
+    this.bytesOut += bytes;
+    if (bytes > 65_536) trace('bulkSent', { worker: connection.id, bytes });
   }
 
   /** Sends `net`'s snapshot at its current version: encoded once for every worker. */
-  private sendSnapshot(session: WorkerSession, plan: PhasePlan, net: NetworkName): void {
+  private sendSnapshot(connection: WorkerConnection, plan: PhasePlan, net: NetworkName): void {
     const snapshot = this.snapshots.current(net, plan.state.version(net), plan.state.weights(net));
     const sent = this.snapshots.sending(snapshot);
     try {
-      this.send(session, snapshot.frame, sent);
+      this.send(connection, snapshot.frame, sent);
     } catch (err) {
       sent(); // ws threw before taking the frame: nothing holds its memory
       throw err;
@@ -322,120 +340,53 @@ export class WorkerPool implements ShardExecutor {
   }
 
   /**
-   * Sends `session` the snapshots `task` needs that it lacks and that exist: a task handed out
+   * Sends `connection` the snapshots `task` needs that it lacks and that exist: a task handed out
    * ahead names a G version the current phase has yet to produce, which goes out when its phase
-   * starts (`takeHeldAhead`).
+   * starts (`Scheduler.startPhase` returns the tasks held).
    */
-  private sendSnapshotsFor(session: WorkerSession, plan: PhasePlan, task: ShardTask): void {
+  private sendSnapshotsFor(connection: WorkerConnection, plan: PhasePlan, task: ShardTask): void {
     for (const net of ['D', 'G'] as const) {
       const want = net === 'D' ? task.dVersion : task.gVersion;
-      if (session.versions[net] !== want && want === plan.state.version(net)) {
-        this.sendSnapshot(session, plan, net);
-        session.versions[net] = want;
+      if (connection.versions[net] !== want && want === plan.state.version(net)) {
+        this.sendSnapshot(connection, plan, net);
+        connection.versions[net] = want;
       }
     }
   }
 
-  private give(session: WorkerSession, plan: PhasePlan, task: ShardTask): void {
-    this.sendSnapshotsFor(session, plan, task);
-    this.send(session, { type: 'task', ...task });
-    const key = taskKey(task.step, task.phase, task.shard);
-    session.inFlight.set(key, { task, sentAt: Date.now() });
-    session.given.set(key, task.step);
-  }
-
-  /**
-   * Round-robin one task at a time from `tasks`, so idle workers share it evenly; each round
-   * starts with the workers holding the fewest tasks (an idle one takes a task handed out ahead
-   * before one still computing this phase's).
-   */
-  private deal(plan: PhasePlan, tasks: ShardTask[]): void {
-    let progressed = true;
-    while (tasks.length > 0 && progressed) {
-      progressed = false;
-      for (const session of [...this.sessions.values()].sort((a, b) => a.inFlight.size - b.inFlight.size)) {
-        if (tasks.length === 0) break;
-        if (session.state !== 'ready' || session.inFlight.size >= this.opts.maxInFlight) continue;
-        this.give(session, plan, tasks.shift()!);
-        progressed = true;
-      }
-    }
+  private give(plan: PhasePlan, { worker, task }: Assignment): void {
+    const connection = this.connections.get(worker);
+    if (!connection) throw new Error(`scheduler gave task ${taskKey(task)} to ${worker}, which is not connected`);
+    this.sendSnapshotsFor(connection, plan, task);
+    this.send(connection, { type: 'task', ...task });
   }
 
   private dispatch(): void {
     const plan = this.plan;
     if (!plan) return;
-    this.deal(plan, this.queue);
-    // With this phase's tasks all out, workers with room start on the next phase's: a D task's
-    // real images need only D's snapshot, which they already hold, so they compute that share
-    // while the coordinator finishes this phase and steps G.
-    if (this.queue.length === 0) this.deal(plan, this.upcoming);
-  }
-
-  /**
-   * At a phase's start: the plan's tasks that no worker holds from being handed out ahead (the
-   * queue), after sending each holder the snapshots its tasks were waiting for. A held task
-   * that does not match the plan's (it cannot, short of a bug) is taken back and queued.
-   */
-  private takeHeldAhead(plan: PhasePlan): ShardTask[] {
-    const byKey = new Map(plan.tasks.map((t) => [taskKey(t.step, t.phase, t.shard), t]));
-    const held = new Set<string>();
-    for (const session of this.sessions.values()) {
-      if (session.state !== 'ready') continue;
-      for (const [key, flight] of session.inFlight) {
-        const task = byKey.get(key);
-        if (!task) continue;
-        if (task.dVersion !== flight.task.dVersion || task.gVersion !== flight.task.gVersion) {
-          session.inFlight.delete(key);
-          continue;
-        }
-        held.add(key);
-        this.sendSnapshotsFor(session, plan, task);
-        // Its deadline runs from its phase's start, not from when it was handed out ahead.
-        session.inFlight.set(key, { task, sentAt: Date.now() });
-      }
-    }
-    return plan.tasks.filter((t) => !held.has(taskKey(t.step, t.phase, t.shard)));
-  }
-
-  private requeue(tasks: ShardTask[]): void {
-    const plan = this.plan;
-    if (!plan) return;
-    const current = tasks.filter((t) => t.step === plan.step && t.phase === plan.phase);
-    this.queue = [...this.queue, ...current].sort((a, b) => a.shard - b.shard);
-  }
-
-  private forgetOldTasks(step: number): void {
-    for (const session of this.sessions.values()) {
-      for (const [key, s] of session.given) if (s < step - 1) session.given.delete(key);
-    }
+    for (const assignment of this.scheduler.dispatch(Date.now())) this.give(plan, assignment);
   }
 
   // ---- timers ----
 
   private heartbeat(): void {
-    for (const session of this.sessions.values()) {
-      if (session.state === 'closed') continue;
-      if (!session.answeredPing) {
-        this.opts.log(`worker ${session.label} missed a heartbeat (${this.opts.heartbeatMs} ms): dropping it (if its shards legitimately take longer, raise --heartbeat-ms)`);
-        session.ws.terminate();
-        this.onClose(session, 1006, 'heartbeat timeout');
-        continue;
-      }
-      session.answeredPing = false;
-      session.ws.ping();
+    for (const connection of [...this.connections.values()]) {
+      if (connection.state === 'closed' || connection.heartbeat()) continue;
+      this.opts.log(`worker ${connection.label} missed a heartbeat (${this.opts.heartbeatMs} ms): dropping it (if its shards legitimately take longer, raise --heartbeat-ms)`);
+      connection.ws.terminate();
+      this.onClose(connection, 1006, 'heartbeat timeout');
     }
     this.noteWaiting();
   }
 
   private checkDeadlines(): void {
-    const now = Date.now();
-    for (const session of this.sessions.values()) {
-      const overdue = [...session.inFlight.entries()].filter(([, f]) => now - f.sentAt > this.opts.taskTimeoutMs);
-      if (overdue.length === 0) continue;
-      for (const [key] of overdue) session.inFlight.delete(key);
-      this.opts.log(`worker ${session.label} overran the ${this.opts.taskTimeoutMs} ms task deadline: requeued ${overdue.map(([k]) => k).join(', ')}`);
-      this.requeue(overdue.map(([, f]) => f.task));
+    for (const overrun of this.scheduler.expire(Date.now())) {
+      const label = this.connections.get(overrun.worker)?.label ?? overrun.worker;
+      const keys = overrun.tasks.map(taskKey).join(', ');
+      this.opts.log(`worker ${label} overran the ${this.opts.taskTimeoutMs} ms task deadline: ${keys} back to the queue, for another worker when one is connected`);
+      if (overrun.setAside) {
+        this.opts.log(`worker ${label} overran ${this.opts.strikesToSetAside} deadlines in a row: set aside (it gets tasks only while no other worker can take them)`);
+      }
     }
     this.dispatch();
   }
@@ -471,7 +422,7 @@ export class WorkerPool implements ShardExecutor {
 
   readyCount(): number {
     let n = 0;
-    for (const s of this.sessions.values()) if (s.state === 'ready') n++;
+    for (const c of this.connections.values()) if (c.state === 'ready') n++;
     return n;
   }
 
@@ -487,17 +438,17 @@ export class WorkerPool implements ShardExecutor {
   }
 
   workers(): WorkerStatus[] {
-    return [...this.sessions.values()].map((s) => ({
-      id: s.id,
-      name: s.info?.name ?? '',
-      host: s.info?.host ?? s.remote,
-      backend: s.info?.backend ?? '',
-      state: s.state,
-      shardsDone: s.shardsDone,
-      meanShardMs: s.shardsDone > 0 ? s.computeMs / s.shardsDone : 0,
-      inFlight: s.inFlight.size,
-      lastSeen: new Date(s.lastSeen).toISOString(),
-      connectedAt: new Date(s.connectedAt).toISOString(),
+    return [...this.connections.values()].map((c) => ({
+      id: c.id,
+      name: c.info?.name ?? '',
+      host: c.info?.host ?? c.remote,
+      backend: c.info?.backend ?? '',
+      state: this.scheduler.isSetAside(c.id) ? 'set aside' : c.state,
+      shardsDone: c.shardsDone,
+      meanShardMs: c.shardsDone > 0 ? c.computeMs / c.shardsDone : 0,
+      inFlight: this.scheduler.inFlight(c.id),
+      lastSeen: new Date(c.lastSeen).toISOString(),
+      connectedAt: new Date(c.connectedAt).toISOString(),
     }));
   }
 
@@ -505,12 +456,10 @@ export class WorkerPool implements ShardExecutor {
   close(reason: string): void {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    for (const session of this.sessions.values()) {
-      clearTimeout(session.handshakeTimer);
-      if (session.state === 'ready' || session.state === 'welcomed') this.send(session, { type: 'done', reason });
-      session.state = 'closed';
-      session.ws.close(CLOSE_TRAINING_DONE, 'training is over');
+    for (const connection of this.connections.values()) {
+      if (connection.state === 'ready' || connection.state === 'welcomed') this.send(connection, { type: 'done', reason });
+      connection.close(CLOSE_TRAINING_DONE, 'training is over');
     }
-    this.sessions.clear();
+    this.connections.clear();
   }
 }

@@ -188,9 +188,18 @@ describe('hostile and broken frames', () => {
     }
   });
 
-  it('rejects another protocol version, naming both', () => {
+  it('rejects another protocol version, naming both sides so that the text reads right on either', () => {
     const hello = { ...workerSamples.hello, protocol: PROTOCOL_VERSION + 1 };
-    expect(() => decodeWorkerMessage(encodeMessage(hello), limits)).toThrow(`peer speaks protocol ${PROTOCOL_VERSION + 1}, this side speaks ${PROTOCOL_VERSION}`);
+    expect(() => decodeWorkerMessage(encodeMessage(hello), limits)).toThrow(`the worker speaks protocol ${PROTOCOL_VERSION + 1}, the coordinator speaks ${PROTOCOL_VERSION}`);
+    const welcome = { type: 'welcome', protocol: PROTOCOL_VERSION + 2, workerId: 'w1', config: {}, configHash: 'a'.repeat(64), datasetFingerprint: 'b'.repeat(64) } as const;
+    expect(() => decodeCoordinatorMessage(encodeMessage(welcome))).toThrow(`the coordinator speaks protocol ${PROTOCOL_VERSION + 2}, the worker speaks ${PROTOCOL_VERSION}`);
+  });
+
+  it("names a hello's worker fields by their path", () => {
+    const hello = { ...workerSamples.hello, worker: { ...workerSamples.hello.worker, name: 'n'.repeat(129) } };
+    expect(() => decodeWorkerMessage(encodeMessage(hello), limits)).toThrow('hello.worker.name must be a string of at most 128 characters');
+    const noPid = pack({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'a', host: 'b', backend: 'c' } });
+    expect(() => decodeWorkerMessage(noPid, limits)).toThrow('hello.worker.pid is missing');
   });
 
   it('gives each error a distinct close code in the application range and a short reason', () => {

@@ -15,20 +15,21 @@ export interface WorkerMessageLimits {
 
 type Fields = Record<string, unknown>;
 
-function field(o: Fields, name: string): unknown {
-  if (!(name in o)) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} is missing`);
+function field(o: Fields, name: string, where = String(o.type)): unknown {
+  if (!(name in o)) throw protocolError('BAD_FIELD', `${where}.${name} is missing`);
   return o[name];
 }
 
-function str(o: Fields, name: string, max = 1024): string {
-  const v = field(o, name);
-  if (typeof v !== 'string' || v.length > max) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be a string of at most ${max} characters`);
+/** `where`: the field's path before its name, for messages (the message type; `hello.worker` inside hello). */
+function str(o: Fields, name: string, max = 1024, where = String(o.type)): string {
+  const v = field(o, name, where);
+  if (typeof v !== 'string' || v.length > max) throw protocolError('BAD_FIELD', `${where}.${name} must be a string of at most ${max} characters`);
   return v;
 }
 
-function int(o: Fields, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  const v = field(o, name);
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be an integer in [${min}, ${max}]`);
+function int(o: Fields, name: string, min = 0, max = Number.MAX_SAFE_INTEGER, where = String(o.type)): number {
+  const v = field(o, name, where);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw protocolError('BAD_FIELD', `${where}.${name} must be an integer in [${min}, ${max}]`);
   return v;
 }
 
@@ -88,9 +89,13 @@ export function firstNonFinite(values: Float32Array): number {
   return -1;
 }
 
-function protocolVersion(o: Fields): number {
+/** `sender`: who sent the message, so that the text reads the same on both sides of the connection. */
+function protocolVersion(o: Fields, sender: 'worker' | 'coordinator'): number {
   const v = int(o, 'protocol', 0, 0xffff);
-  if (v !== PROTOCOL_VERSION) throw protocolError('PROTOCOL_MISMATCH', `peer speaks protocol ${v}, this side speaks ${PROTOCOL_VERSION}`);
+  if (v !== PROTOCOL_VERSION) {
+    const receiver = sender === 'worker' ? 'coordinator' : 'worker';
+    throw protocolError('PROTOCOL_MISMATCH', `the ${sender} speaks protocol ${v}, the ${receiver} speaks ${PROTOCOL_VERSION}: run the same distgan version on both`);
+  }
   return v;
 }
 
@@ -111,14 +116,19 @@ export function validateWorkerMessage(o: Fields, limits: WorkerMessageLimits): W
   const type = o.type;
   switch (type) {
     case 'hello': {
-      const protocol = protocolVersion(o);
+      const protocol = protocolVersion(o, 'worker');
       const w = field(o, 'worker');
       if (w === null || typeof w !== 'object' || Array.isArray(w)) throw protocolError('BAD_FIELD', 'hello.worker must be an object');
       const info = w as Fields;
       return {
         type,
         protocol,
-        worker: { name: str(info, 'name', 128), host: str(info, 'host', 256), pid: int(info, 'pid', 0, 0x7fffffff), backend: str(info, 'backend', 32) },
+        worker: {
+          name: str(info, 'name', 128, 'hello.worker'),
+          host: str(info, 'host', 256, 'hello.worker'),
+          pid: int(info, 'pid', 0, 0x7fffffff, 'hello.worker'),
+          backend: str(info, 'backend', 32, 'hello.worker'),
+        },
       };
     }
     case 'ready':
@@ -158,7 +168,7 @@ export function validateCoordinatorMessage(o: Fields): CoordinatorMessage {
   const type = o.type;
   switch (type) {
     case 'welcome': {
-      const protocol = protocolVersion(o);
+      const protocol = protocolVersion(o, 'coordinator');
       const config = field(o, 'config');
       if (config === null || typeof config !== 'object' || Array.isArray(config)) throw protocolError('BAD_FIELD', 'welcome.config must be an object');
       return { type, protocol, workerId: str(o, 'workerId', 64), config: config as Fields, configHash: sha(o, 'configHash'), datasetFingerprint: sha(o, 'datasetFingerprint') };

@@ -1,0 +1,196 @@
+import type { ShardTask } from '@distgan/training';
+import { describe, expect, it } from 'vitest';
+import { Scheduler, taskKey, type Assignment } from './scheduler.js';
+
+const TIMEOUT = 1_000;
+
+function tasks(step: number, phase: 'D' | 'G', shards: number, versions = { dVersion: step, gVersion: step }): ShardTask[] {
+  return Array.from({ length: shards }, (_, shard) => ({ step, phase, shard, start: shard * 8, count: 8, ...versions, indices: null }));
+}
+
+function scheduler(strikesToSetAside = 2, maxInFlight = 2): Scheduler {
+  return new Scheduler({ maxInFlight, taskTimeoutMs: TIMEOUT, strikesToSetAside });
+}
+
+const show = (assignments: readonly Assignment[]) => assignments.map((a) => `${a.worker}:${taskKey(a.task)}`);
+
+describe('Scheduler: handing out', () => {
+  it('deals round-robin to idle workers, at most maxInFlight each, queueing the rest', () => {
+    const s = scheduler();
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'D', 5), [], 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/D/0', 'b:0/D/1', 'a:0/D/2', 'b:0/D/3']);
+    expect(s.queued().map(taskKey)).toEqual(['0/D/4']);
+    expect(s.result('a', { step: 0, phase: 'D', shard: 0 })).toBe('inFlight');
+    expect(show(s.dispatch(1))).toEqual(['a:0/D/4']);
+  });
+
+  it('hands out the upcoming tasks once the phase queue is empty, and counts their deadline from their phase start', () => {
+    const s = scheduler();
+    s.join('a');
+    s.startPhase(tasks(0, 'G', 1), tasks(1, 'D', 2, { dVersion: 1, gVersion: 1 }), 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/G/0', 'a:1/D/0']);
+    expect(s.result('a', { step: 0, phase: 'G', shard: 0 })).toBe('inFlight');
+    s.endPhase();
+    const held = s.startPhase(tasks(1, 'D', 2, { dVersion: 1, gVersion: 1 }), [], 5 * TIMEOUT);
+    expect(show(held)).toEqual(['a:1/D/0']);
+    expect(s.expire(5 * TIMEOUT + TIMEOUT)).toEqual([]); // not overdue: the deadline restarted at the phase start
+    expect(show(s.dispatch(5 * TIMEOUT))).toEqual(['a:1/D/1']);
+  });
+
+  it('queues a held-ahead task again when its snapshot versions differ from the plan', () => {
+    const s = scheduler();
+    s.join('a');
+    s.startPhase(tasks(0, 'G', 1), tasks(1, 'D', 1, { dVersion: 1, gVersion: 7 }), 0);
+    s.dispatch(0);
+    s.result('a', { step: 0, phase: 'G', shard: 0 });
+    expect(s.startPhase(tasks(1, 'D', 1, { dVersion: 1, gVersion: 1 }), [], 10)).toEqual([]);
+    expect(s.queued().map(taskKey)).toEqual(['1/D/0']);
+  });
+
+  it("requeues a leaving worker's tasks of the current phase for the others", () => {
+    const s = scheduler();
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'D', 2), [], 0);
+    s.dispatch(0);
+    expect(s.leave('a').map(taskKey)).toEqual(['0/D/0']);
+    expect(show(s.dispatch(1))).toEqual(['b:0/D/0']);
+  });
+});
+
+describe('Scheduler: deadlines', () => {
+  it('gives an overdue task to a different worker, never back to the one that overran it, while another is connected', () => {
+    for (const silentJoinsFirst of [true, false]) {
+      const s = scheduler();
+      const [first, second] = silentJoinsFirst ? ['silent', 'honest'] : ['honest', 'silent'];
+      s.join(first);
+      s.join(second);
+      s.startPhase(tasks(0, 'D', 2), [], 0);
+      const given = s.dispatch(0);
+      const silentTask = given.find((a) => a.worker === 'silent')!.task;
+      const honestTask = given.find((a) => a.worker === 'honest')!.task;
+      expect(s.result('honest', honestTask)).toBe('inFlight');
+      s.credit('honest');
+      expect(s.dispatch(10)).toEqual([]); // nothing queued: the silent worker still has its deadline
+      expect(s.expire(TIMEOUT)).toEqual([]);
+      const [overrun] = s.expire(TIMEOUT + 1);
+      expect(overrun).toEqual({ worker: 'silent', tasks: [silentTask], setAside: false });
+      // The silent worker has the most room now, yet the task goes to the honest one.
+      expect(show(s.dispatch(TIMEOUT + 1))).toEqual([`honest:${taskKey(silentTask)}`]);
+    }
+  });
+
+  it('holds an overdue task for the other worker while that one is busy, rather than return it to the worker that overran it', () => {
+    const s = scheduler(2, 1);
+    s.join('silent');
+    s.join('honest');
+    s.startPhase(tasks(0, 'D', 4), [], 0);
+    expect(show(s.dispatch(0))).toEqual(['silent:0/D/0', 'honest:0/D/1']);
+    s.result('honest', { step: 0, phase: 'D', shard: 1 });
+    expect(show(s.dispatch(10))).toEqual(['honest:0/D/2']);
+    expect(s.expire(TIMEOUT + 1).map((o) => o.worker)).toEqual(['silent']);
+    expect(show(s.dispatch(TIMEOUT + 1))).toEqual(['silent:0/D/3']); // silent may take a task it never overran...
+    s.result('silent', { step: 0, phase: 'D', shard: 3 });
+    expect(show(s.dispatch(TIMEOUT + 2))).toEqual([]); // ...but 0/D/0 waits for honest, who is full
+    s.result('honest', { step: 0, phase: 'D', shard: 2 });
+    expect(show(s.dispatch(TIMEOUT + 3))).toEqual(['honest:0/D/0']);
+  });
+
+  it('sets aside a worker that overruns deadlines in a row; it gets tasks only when no other worker can take them', () => {
+    const s = scheduler(2, 1);
+    s.join('silent');
+    s.join('honest');
+    s.startPhase(tasks(0, 'D', 2), [], 0);
+    s.dispatch(0); // silent: 0/D/0, honest: 0/D/1
+    s.result('honest', { step: 0, phase: 'D', shard: 1 });
+    expect(s.expire(TIMEOUT + 1)).toEqual([{ worker: 'silent', tasks: tasks(0, 'D', 1), setAside: false }]);
+    expect(show(s.dispatch(TIMEOUT + 1))).toEqual(['honest:0/D/0']);
+    s.result('honest', { step: 0, phase: 'D', shard: 0 });
+    s.endPhase();
+    s.startPhase(tasks(0, 'G', 2), [], 2 * TIMEOUT);
+    expect(show(s.dispatch(2 * TIMEOUT))).toEqual(['silent:0/G/0', 'honest:0/G/1']);
+    s.result('honest', { step: 0, phase: 'G', shard: 1 });
+    expect(s.expire(3 * TIMEOUT + 1)).toEqual([{ worker: 'silent', tasks: tasks(0, 'G', 1), setAside: true }]);
+    expect(s.isSetAside('silent')).toBe(true);
+    expect(show(s.dispatch(3 * TIMEOUT + 1))).toEqual(['honest:0/G/0']);
+    s.result('honest', { step: 0, phase: 'G', shard: 0 });
+    s.endPhase();
+    s.startPhase(tasks(1, 'D', 2), [], 4 * TIMEOUT);
+    expect(show(s.dispatch(4 * TIMEOUT))).toEqual(['honest:1/D/0']); // silent has room but is set aside
+    s.leave('honest');
+    expect(show(s.dispatch(4 * TIMEOUT))).toEqual(['silent:1/D/0']); // the last worker standing, with the task honest held
+  });
+
+  it('clears a worker\'s overrun count when one of its results is accepted', () => {
+    const s = scheduler(2, 1);
+    s.join('slow');
+    s.join('other');
+    for (let step = 0; step < 3; step++) {
+      s.startPhase(tasks(step, 'D', 1), [], step * 10 * TIMEOUT);
+      const [first] = s.dispatch(step * 10 * TIMEOUT);
+      if (first!.worker !== 'slow') continue;
+      expect(s.expire(step * 10 * TIMEOUT + TIMEOUT + 1)[0]!.setAside).toBe(false);
+      s.credit('slow'); // as if its next result had been accepted
+      s.endPhase();
+    }
+    expect(s.isSetAside('slow')).toBe(false);
+  });
+
+  it('gives an overdue task back to the worker that overran it when it is the only one', () => {
+    const s = scheduler();
+    s.join('only');
+    s.startPhase(tasks(0, 'D', 1), [], 0);
+    s.dispatch(0);
+    s.expire(TIMEOUT + 1);
+    expect(show(s.dispatch(TIMEOUT + 1))).toEqual(['only:0/D/0']);
+  });
+});
+
+describe('Scheduler: results', () => {
+  it('calls a result late once its task was taken back, never-given when it was not handed out, and in flight when given again', () => {
+    const s = scheduler();
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'D', 1), [], 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/D/0']);
+    expect(s.result('b', { step: 0, phase: 'D', shard: 0 })).toBe('neverGiven');
+    s.expire(TIMEOUT + 1);
+    expect(show(s.dispatch(TIMEOUT + 1))).toEqual(['b:0/D/0']);
+    expect(s.result('a', { step: 0, phase: 'D', shard: 0 })).toBe('late');
+    expect(s.result('b', { step: 0, phase: 'D', shard: 0 })).toBe('inFlight');
+    expect(s.result('b', { step: 0, phase: 'D', shard: 0 })).toBe('late'); // a repeat
+    expect(s.result('a', { step: 5, phase: 'G', shard: 0 })).toBe('neverGiven');
+    expect(s.result('gone', { step: 0, phase: 'D', shard: 0 })).toBe('neverGiven');
+  });
+
+  it('finishes every phase of a run with one silent worker in bounded time, whichever joined first', () => {
+    for (const order of [['silent', 'honest'], ['honest', 'silent']]) {
+      const s = scheduler();
+      for (const w of order) s.join(w);
+      let now = 0;
+      let overruns = 0;
+      for (let step = 0; step < 20; step++) {
+        for (const phase of ['D', 'G'] as const) {
+          const pending = new Set(tasks(step, phase, 4).map(taskKey));
+          s.startPhase(tasks(step, phase, 4), [], now);
+          while (pending.size > 0) {
+            for (const a of s.dispatch(now)) {
+              if (a.worker === 'honest' && s.result('honest', a.task) === 'inFlight') {
+                s.credit('honest');
+                pending.delete(taskKey(a.task));
+              }
+            }
+            now += 100;
+            overruns += s.expire(now).length;
+            expect(now, `${order.join(' then ')}: step ${step} ${phase}`).toBeLessThan(60 * TIMEOUT);
+          }
+          s.endPhase();
+        }
+      }
+      expect(overruns).toBe(2); // then set aside for good
+      expect(s.isSetAside('silent')).toBe(true);
+    }
+  });
+});

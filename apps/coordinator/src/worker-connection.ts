@@ -1,0 +1,80 @@
+import type { WebSocket } from 'ws';
+import { encodeMessage, type CoordinatorMessage, type NetworkName, type WorkerInfo } from '@distgan/protocol';
+import { printable } from './log-text.js';
+
+/** Where a connection is in the handshake: hello -> welcomed (welcome sent) -> ready; or closed. */
+export type ConnectionState = 'hello' | 'welcomed' | 'ready' | 'closed';
+
+/**
+ * One worker's WebSocket as the coordinator sees it: handshake state, liveness (pings answered,
+ * last frame) and sending, with the counters the dashboard shows. Scheduling lives in
+ * `Scheduler`; this class knows nothing of tasks.
+ */
+export class WorkerConnection {
+  state: ConnectionState = 'hello';
+  info: WorkerInfo | undefined;
+  /** The snapshot version of each network this worker holds (-1: none yet). */
+  readonly versions: Record<NetworkName, number> = { D: -1, G: -1 };
+  shardsDone = 0;
+  computeMs = 0;
+  lastSeen = Date.now();
+  readonly connectedAt = Date.now();
+  private answeredPing = true;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly ws: WebSocket,
+    readonly remote: string,
+  ) {
+    ws.on('pong', () => {
+      this.answeredPing = true;
+      this.lastSeen = Date.now();
+    });
+  }
+
+  /** For logs: id, and the worker's own name, host and pid once it said hello (made printable). */
+  get label(): string {
+    return this.info ? `${this.id} (${printable(this.info.name)}@${printable(this.info.host)}, pid ${this.info.pid})` : `${this.id} (${this.remote})`;
+  }
+
+  /** Calls `onTimeout` unless the handshake completes within `ms`. */
+  startHandshakeTimer(ms: number, onTimeout: () => void): void {
+    this.handshakeTimer = setTimeout(() => {
+      if (this.state === 'hello' || this.state === 'welcomed') onTimeout();
+    }, ms);
+  }
+
+  markReady(): void {
+    clearTimeout(this.handshakeTimer);
+    this.state = 'ready';
+  }
+
+  /** Sends one frame; returns its size. `onSent` runs once the kernel has the bytes (or the socket is gone). */
+  send(message: CoordinatorMessage | Uint8Array, onSent?: () => void): number {
+    const frame = message instanceof Uint8Array ? message : encodeMessage(message);
+    this.ws.send(frame, { binary: true }, onSent);
+    return frame.byteLength;
+  }
+
+  /** One heartbeat: false when the previous ping went unanswered (the worker is frozen or gone), else pings again. */
+  heartbeat(): boolean {
+    if (!this.answeredPing) return false;
+    this.answeredPing = false;
+    this.ws.ping();
+    return true;
+  }
+
+  /** Marks the connection closed (idempotent); returns false if it already was. */
+  markClosed(): boolean {
+    if (this.state === 'closed') return false;
+    this.state = 'closed';
+    clearTimeout(this.handshakeTimer);
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    this.markClosed();
+    this.ws.close(code, reason);
+  }
+}

@@ -1,0 +1,21 @@
+import * as tf from '@tensorflow/tfjs';
+import { loadMnist } from '@distgan/mnist';
+import { selectBackend } from '@distgan/runtime';
+import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState } from '@distgan/training';
+import { naiveSeedSteps } from './dist/naive.js';
+const backend = process.argv[2] ?? 'node';
+const B = Number(process.argv[3] ?? 128);
+const K = Number(process.argv[4] ?? 1);
+await selectBackend(backend);
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const data = loadMnist();
+const config = makeRunConfig('seed', { batchSize: B, shards: K, steps: 100 });
+const state = new TrainingState(config);
+const computer = new ShardComputer(config, data);
+const ex = new LocalExecutor(computer);
+for (let i = 0; i < 5; i++) await trainStep(state, ex, data.count);
+const times = [];
+for (let i = 0; i < 30; i++) { const t = performance.now(); await trainStep(state, ex, data.count); times.push(performance.now() - t); }
+naiveSeedSteps(3, B);
+const naive = naiveSeedSteps(30, B);
+console.log(JSON.stringify({ backend, B, K, ours: median(times).toFixed(1), naive: median(naive).toFixed(1), ratio: (median(times) / median(naive)).toFixed(2) }));
