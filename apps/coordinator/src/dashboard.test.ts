@@ -4,17 +4,18 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findChromium } from './test-support/find-chromium.js';
 import { killAll, startCoordinator, tempDir } from './test-support/processes.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const tmp = tempDir();
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does, or set CHROMIUM_PATH`);
+  const found = await findChromium();
+  process.stderr.write(`dashboard test: Chromium from ${found.source}: ${found.path}\n`);
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: found.path,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -25,7 +26,7 @@ afterAll(async () => {
   tmp.remove();
 });
 
-describe('dashboard in a real browser (headless Debian chromium)', () => {
+describe('dashboard in a real browser (headless Chromium)', () => {
   it('shows curves, the latest sample grid and workers, updating live during a run; saves a screenshot', async () => {
     const c = startCoordinator(['--preset', 'tiny', '--steps', '60', '--sample-every', '3', '--workers', '1', '--token', 'dash-token', '--run-dir', `${tmp.path}/run`, '--worker-arg', '--delay-ms', '--worker-arg', '40']);
     const url = (await c.waitFor(/dashboard at (http\S+)/))[1]!;

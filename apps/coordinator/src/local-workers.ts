@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 
 export interface LocalWorkerOptions {
   readonly count: number;
@@ -19,6 +20,20 @@ export function workerCliPath(): string {
 }
 
 /**
+ * TensorFlow's thread pools for `count` worker processes on one machine with `cores` cores: each
+ * sized to its share of the cores (at least 1) and one inter-op thread, so that tfjs-node workers
+ * share the machine instead of each starting a pool as large as all of it (TensorFlow's default).
+ * A value the user set in `env` wins. oneDNN's results do not depend on the pool's size, so the
+ * weights stay bit-identical (docs/determinism.md). Other backends ignore these variables.
+ */
+export function tensorFlowThreads(count: number, cores: number, env: NodeJS.ProcessEnv): Record<string, string> {
+  return {
+    TF_NUM_INTRAOP_THREADS: env.TF_NUM_INTRAOP_THREADS ?? String(Math.max(1, Math.floor(cores / count))),
+    TF_NUM_INTEROP_THREADS: env.TF_NUM_INTEROP_THREADS ?? '1',
+  };
+}
+
+/**
  * Starts `count` worker processes on this machine. They get an IPC channel so they exit when this
  * process dies, whatever kills it; the token travels in the environment, not argv (visible in ps).
  * Each runs in its own process group, so a terminal's Ctrl-C (SIGINT to the whole foreground
@@ -35,7 +50,7 @@ export function spawnLocalWorkers(options: LocalWorkerOptions): ChildProcess[] {
     args.push(...(options.extraArgs ?? []));
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, DISTGAN_TOKEN: options.token ?? '' },
+      env: { ...process.env, ...tensorFlowThreads(options.count, availableParallelism(), process.env), DISTGAN_TOKEN: options.token ?? '' },
       detached: true,
     });
     child.on('exit', (code, signal) => {

@@ -26,6 +26,7 @@ import { CheckpointStore } from './checkpoint.js';
 import { ProgressLine } from './progress.js';
 import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
 import { exportGenerator } from './generator-export.js';
+import { tensorFlowThreads } from './local-workers.js';
 import { startRemote, type Remote, type RemoteOptions } from './remote.js';
 import { checkListenPolicy, readTlsFiles } from './server.js';
 import { PhaseAbortedError } from './worker-pool.js';
@@ -122,6 +123,9 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   // On resume the run's own sample period holds unless --sample-every says otherwise.
   const sampleEvery = options.sampleEvery ?? stored?.sampleEvery ?? PRESETS[config.preset].sampleEvery;
   // Everything that can fail on bad input is checked before the run directory is created.
+  // With workers, this process runs TensorFlow only for the probe, samples and evaluation: one
+  // thread each, so its pools do not take cores from the workers (see tensorFlowThreads).
+  if (!options.inProcess) Object.assign(process.env, tensorFlowThreads(1, 1, process.env));
   const selection = await selectBackend(options.backend);
   log(describeSelection(selection));
   const dataset = loadMnist({ dataDir: options.dataDir, split: 'train' });

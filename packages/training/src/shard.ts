@@ -170,6 +170,64 @@ export class ShardComputer {
     return { gradient: flat, stats: values };
   }
 
+  /** A D-phase loss term: builds its inputs (off the tape) and returns the function the tape records. */
+  private realTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
+    const rows = task.count;
+    if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
+    const { networks, config } = this;
+    const model = config.model;
+    const classes = this.classesOf(task);
+    return () => {
+      const images = this.dataset.fillBatch(task.indices!, this.imageBuffer, model.pixelRange).subarray(0, rows * this.dataset.imageSize);
+      const x = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(images, [rows, this.dataset.imageSize]), classes.real);
+      const masks = this.dropoutMasks(task, 'real');
+      return () => {
+        const logits = networks.d.apply(x, 'weights', masks);
+        const loss = discriminatorLossTerm(logits, 'real', this.lossOptions);
+        return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, config.objective))]) as tf.Tensor1D };
+      };
+    };
+  }
+
+  /** The fakes' term of a D task: G(z) is computed off the tape, so gradients flow to D only. */
+  private fakeTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
+    const { networks, config } = this;
+    const model = config.model;
+    const noise = this.noiseOf(task);
+    const classes = this.classesOf(task);
+    return () => {
+      const z = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [task.count, model.noise.size]), classes.fake);
+      const fakes = withClassCode(model, networks.g.apply(z), classes.fake);
+      const masks = this.dropoutMasks(task, 'fake');
+      return () => {
+        const logits = networks.d.apply(fakes, 'weights', masks);
+        const loss = discriminatorLossTerm(logits, 'fake', this.lossOptions);
+        return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, config.objective))]) as tf.Tensor1D };
+      };
+    };
+  }
+
+  /** A G task's loss: D held fixed, only its input gradient, which flows into G (through D's dropout, as D trains). */
+  private generatorTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
+    const { networks, config } = this;
+    const model = config.model;
+    const noise = this.noiseOf(task);
+    const classes = this.classesOf(task);
+    return () => {
+      const z = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [task.count, model.noise.size]), classes.fake);
+      const masks = this.dropoutMasks(task, 'fake');
+      return () => {
+        const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), 'input', masks);
+        const loss = generatorLoss(fakeLogits, this.lossOptions);
+        return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D };
+      };
+    };
+  }
+
+  private get lossOptions() {
+    return { reduction: 'sum', realLabel: this.config.realLabel, objective: this.config.objective } as const;
+  }
+
   /**
    * The real images' share of a D task: the gradient of L(D(x), realLabel) over the shard's real
    * rows. It needs D's snapshot only, so a worker computes it before G's new snapshot arrives
@@ -181,21 +239,7 @@ export class ShardComputer {
     const started = performance.now();
     if (task.phase !== 'D') throw new Error(`task ${task.step}/${task.phase}/${task.shard}: only a D task has a real-image share`);
     this.checkVersions(task, ['D']);
-    const rows = task.count;
-    if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
-    const { networks, config } = this;
-    const model = config.model;
-    const classes = this.classesOf(task);
-    const { gradient, stats } = this.gradientOf(networks.d, () => {
-      const images = this.dataset.fillBatch(task.indices!, this.imageBuffer, model.pixelRange).subarray(0, rows * this.dataset.imageSize);
-      const x = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(images, [rows, this.dataset.imageSize]), classes.real);
-      const masks = this.dropoutMasks(task, 'real');
-      return () => {
-        const logits = networks.d.apply(x, 'weights', masks);
-        const loss = discriminatorLossTerm(logits, 'real', { reduction: 'sum', realLabel: config.realLabel, objective: config.objective });
-        return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, config.objective))]) as tf.Tensor1D };
-      };
-    });
+    const { gradient, stats } = this.gradientOf(this.networks.d, this.realTerm(task));
     return { step: task.step, shard: task.shard, dVersion: task.dVersion, gradient, lossSum: stats[0]!, dRealSum: stats[1]!, computeMs: performance.now() - started };
   }
 
@@ -225,59 +269,51 @@ export class ShardComputer {
       realShare?.gradient.dispose();
       throw err;
     }
-    const { networks, config } = this;
-    const model = config.model;
-    const rows = task.count;
-    const noise = this.noiseOf(task);
-    const classes = this.classesOf(task);
-    const options = { reduction: 'sum', realLabel: config.realLabel, objective: config.objective } as const;
     if (task.phase === 'G') {
-      const { gradient, stats } = this.gradientOf(networks.g, () => {
-        const z = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [rows, model.noise.size]), classes.fake);
-        const masks = this.dropoutMasks(task, 'fake');
-        return () => {
-          // D held fixed: only its input gradient, which flows into G (through D's dropout, as D trains).
-          const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), 'input', masks);
-          const loss = generatorLoss(fakeLogits, options);
-          return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D };
-        };
-      });
+      const { gradient, stats } = this.gradientOf(this.networks.g, this.generatorTerm(task));
       return handOver(gradient, { step: task.step, phase: task.phase, shard: task.shard, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started }, use);
     }
-    const real = realShare ?? this.computeRealShare(task);
+    if (!realShare) return this.computeBothTerms(task, started, use);
     let gradient: tf.Tensor1D;
     let fakeStats: Float32Array;
     try {
-      const fake = this.gradientOf(networks.d, () => {
-        const z = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [rows, model.noise.size]), classes.fake);
-        const fakes = withClassCode(model, networks.g.apply(z), classes.fake); // constant here: gradients flow to D only
-        const masks = this.dropoutMasks(task, 'fake');
-        return () => {
-          const logits = networks.d.apply(fakes, 'weights', masks);
-          const loss = discriminatorLossTerm(logits, 'fake', options);
-          return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, config.objective))]) as tf.Tensor1D };
-        };
-      });
+      const fake = this.gradientOf(this.networks.d, this.fakeTerm(task));
       fakeStats = fake.stats;
       try {
         // float32 addition in the backend, as autodiff would have added the two uses of each weight.
-        gradient = tf.add(real.gradient, fake.gradient);
+        gradient = tf.add(realShare.gradient, fake.gradient);
       } finally {
         fake.gradient.dispose();
       }
     } finally {
-      real.gradient.dispose();
+      realShare.gradient.dispose();
     }
-    const fields = {
-      step: task.step,
-      phase: task.phase,
-      shard: task.shard,
-      lossSum: Math.fround(real.lossSum + fakeStats[0]!),
-      dRealSum: real.dRealSum,
-      dFakeSum: fakeStats[1]!,
-      computeMs: (realShare ? realShare.computeMs : 0) + performance.now() - started,
-    };
-    return handOver(gradient, fields, use);
+    return handOver(gradient, this.dFields(task, [realShare.lossSum, realShare.dRealSum], fakeStats, realShare.computeMs + performance.now() - started), use);
+  }
+
+  /**
+   * A D task's gradient in one pass over both terms: one backward sweep and one flat gradient
+   * instead of two and their sum, with the same bits (each weight's gradient is the float32 sum of
+   * its two uses either way; tests compare the two paths).
+   */
+  private computeBothTerms<T>(task: ShardTask, started: number, use: (result: ShardResult) => T): T {
+    const real = this.realTerm(task);
+    const fake = this.fakeTerm(task);
+    const { gradient, stats } = this.gradientOf(this.networks.d, () => {
+      const realLoss = real();
+      const fakeLoss = fake();
+      return () => {
+        const r = realLoss();
+        const f = fakeLoss();
+        return { loss: tf.add(r.loss, f.loss), stats: tf.concat([r.stats, f.stats]) as tf.Tensor1D };
+      };
+    });
+    return handOver(gradient, this.dFields(task, [stats[0]!, stats[1]!], stats.subarray(2), performance.now() - started), use);
+  }
+
+  /** A D result's fields from the real term's [loss sum, score sum] and the fakes' (float32 values). */
+  private dFields(task: ShardTask, real: readonly [number, number], fake: Float32Array, computeMs: number): Omit<ShardResult, 'gradient'> {
+    return { step: task.step, phase: task.phase, shard: task.shard, lossSum: Math.fround(real[0] + fake[0]!), dRealSum: real[1], dFakeSum: fake[1]!, computeMs };
   }
 
   dispose(): void {

@@ -14,10 +14,11 @@ import { parseArgs } from 'node:util';
 import { loadMnist } from '@distgan/mnist';
 import { parameterCount, parameterSpec, SEED_MODEL } from '@distgan/models';
 import { Adam } from '@distgan/optim';
-import { selectBackend } from '@distgan/runtime';
+import { parseBackendChoice, selectBackend } from '@distgan/runtime';
 import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState } from '@distgan/training';
 import { computeOnly, msPerStep, throughputRatio, type ComputeRun } from './compute-ceiling.js';
 import { naiveSeedSteps } from './naive.js';
+import { findPeerPython, peerStep } from './peer.js';
 import { relayOnly } from './relay-ceiling.js';
 
 const COORDINATOR = fileURLToPath(new URL('../../../apps/coordinator/dist/cli.js', import.meta.url));
@@ -91,12 +92,24 @@ function rounded<T extends Record<string, number>>(values: T): T {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v * 10) / 10])) as T;
 }
 
+const USAGE = `usage: npm run bench [-- --quick] [-- --backend auto|node|wasm|cpu]
+
+Side-by-side measurements on this machine and one tfjs backend, printed as a table and, as the
+last line, one JSON object of ratios and raw times. A full run takes about 7 minutes; --quick
+(one round, fewer steps) about 80 s. With a Python that has TensorFlow (DISTGAN_PEER_PYTHON, else
+python3), the tutorial's own graph-mode step is timed too, as vsPeer_b128 and vsPeer_b512.
+`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, backend: { type: 'string', default: 'auto' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, backend: { type: 'string', default: 'auto' }, help: { type: 'boolean', short: 'h', default: false } } });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const quick = values.quick === true;
   const steps = quick ? 12 : 40;
   const memorySteps = quick ? 60 : 300;
-  const selection = await selectBackend(values.backend as 'auto');
+  const selection = await selectBackend(parseBackendChoice(values.backend ?? 'auto'));
   const backend = selection.backend;
   const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
   // The coordinator's Adam runs WebAssembly SIMD where the runtime has it, else JavaScript (same bits).
@@ -134,6 +147,9 @@ async function main(): Promise<void> {
   // finer, as a run with more or uneven workers would, and cost more coordinator work per phase.
   const configs = {
     inProcessK4: run(128, 4, 'in-process', steps),
+    // One process computes the whole batch in one shard: how a single machine would run it.
+    inProcessK1: run(128, 1, 'in-process', steps),
+    inProcessB512K1: run(512, 1, 'in-process', bigSteps),
     k4w1: run(128, 4, 1, steps),
     k4w2: run(128, 4, 2, steps),
     k2w1: run(128, 2, 1, steps),
@@ -152,7 +168,20 @@ async function main(): Promise<void> {
   const computeRuns: Record<'b128' | 'b512', { whole: ComputeRun; halves: ComputeRun[] }[]> = { b128: [], b512: [] };
   // And the relay ceiling: the same runs with the coordinator's arithmetic taken out (relay-ceiling.ts).
   const relayRuns: Record<'b128' | 'b512', { one: number[]; two: number[] }[]> = { b128: [], b512: [] };
+  // And the peer: the tutorial's TensorFlow graph-mode step, where a Python with TensorFlow is here.
+  const peer = findPeerPython();
+  if ('skipped' in peer) log(`peer skipped: ${peer.skipped}`);
+  const peerRuns: Record<'b128' | 'b512', number[]> = { b128: [], b512: [] };
+  let peerVersion: string | null = null;
   for (let r = 0; r < rounds; r++) {
+    if ('python' in peer) {
+      for (const [key, batchSize, n] of [['b128', 128, Math.max(steps, 40) * 2], ['b512', 512, bigSteps * 2]] as const) {
+        log(`round ${r + 1}/${rounds}: peer, TensorFlow graph mode, B=${batchSize}`);
+        const step = peerStep(peer.python, batchSize, n, warmFor(batchSize));
+        peerRuns[key].push(step.msPerStep);
+        peerVersion = step.tensorflow;
+      }
+    }
     for (const [name, measure] of Object.entries(configs) as [Config, () => StepLine[]][]) {
       log(`round ${r + 1}/${rounds}: ${name}`);
       lines[name].push(measure());
@@ -203,11 +232,28 @@ async function main(): Promise<void> {
   const roundRelayCeilings = (key: 'b128' | 'b512') => relayRuns[key].map(({ one, two }) => thousandths(median(one) / median(two)));
   const relayMs = (key: 'b128' | 'b512', workers: 'one' | 'two') => median(relayRuns[key].map((run) => median(run[workers])));
   const busy = (name: Config) => thousandths(cpuMs(name) / (cores * stepMs(name)));
+  // distgan's step over the peer's, per round: the slower of one process (K=1) and 2 local workers (K=2).
+  const roundVsPeer = (key: 'b128' | 'b512', inProcess: Config, twoWorkers: Config) =>
+    peerRuns[key].map((peerMs, r) => thousandths(Math.max(roundMs(inProcess, r), roundMs(twoWorkers, r)) / peerMs));
+  const vsPeer =
+    peerVersion === null
+      ? { vsPeer_b128: null, vsPeer_b512: null, peerSkipped: 'skipped' in peer ? peer.skipped : 'not run' }
+      : {
+          vsPeer_b128: median(roundVsPeer('b128', 'inProcessK1', 'k2w2')),
+          vsPeer_b512: median(roundVsPeer('b512', 'inProcessB512K1', 'b512w2')),
+          rounds_vsPeer_b128: roundVsPeer('b128', 'inProcessK1', 'k2w2'),
+          rounds_vsPeer_b512: roundVsPeer('b512', 'inProcessB512K1', 'b512w2'),
+          peerTensorflow: peerVersion,
+          peerMs: median(peerRuns.b128),
+          peerB512Ms: median(peerRuns.b512),
+        };
 
   const t = {
     inProcessMs: median(localTimes),
     naiveMs: median(naiveTimes),
     inProcessCliMs: stepMs('inProcessK4'),
+    inProcessK1Ms: stepMs('inProcessK1'),
+    inProcessB512K1Ms: stepMs('inProcessB512K1'),
     dist1Ms: stepMs('k4w1'),
     dist2Ms: stepMs('k4w2'),
     dist1K2Ms: stepMs('k2w1'),
@@ -252,6 +298,7 @@ async function main(): Promise<void> {
     wireRatio: wire('k2w2', 2),
     wireRatio_k4: wire('k4w2', 2),
     stepVsNaive: median(oursVsNaive),
+    ...vsPeer,
     // Each round's ratio, to show how much a shared machine moves them.
     rounds_overhead1: roundRatios('k4w1', 'inProcessK4'),
     rounds_scaling2_b128: roundRatios('k2w1', 'k2w2'),
@@ -289,6 +336,8 @@ async function main(): Promise<void> {
     ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers', result.wireRatio.toFixed(3)],
     ['wireRatio_k4', 'bytes per step / minimum, K=4 with 2 workers', result.wireRatio_k4.toFixed(3)],
     ['stepVsNaive', 'in-process step / naive tfjs step, B=128', result.stepVsNaive.toFixed(3)],
+    ['vsPeer_b128', 'slower of in-process (K=1) and 2 workers (K=2) / TensorFlow graph-mode step, B=128', result.vsPeer_b128?.toFixed(3) ?? `skipped: ${vsPeer.peerSkipped ?? ''}`],
+    ['vsPeer_b512', 'the same at B=512', result.vsPeer_b512?.toFixed(3) ?? 'skipped'],
     ['tensorGrowth', `tensors after ${memorySteps} steps - before`, String(result.tensorGrowth)],
     ['rssGrowthMB', `RSS growth over ${memorySteps} steps`, result.rssGrowthMB.toFixed(1)],
   ];
@@ -298,7 +347,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${'metric'.padEnd(nameWidth)}${'what'.padEnd(whatWidth)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(nameWidth)}${what.padEnd(whatWidth)}${v}\n`);
   const r = rounded(t);
-  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process ${r.inProcessCliMs}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms}); compute only, 1 process / 2: B=128 ${r.computeOnly1Ms} / ${r.computeOnly2Ms}, B=512 ${r.computeOnly1B512Ms} / ${r.computeOnly2B512Ms}; relay only, 1 worker / 2: B=128 ${r.relay1Ms} / ${r.relay2Ms}, B=512 ${r.relay1B512Ms} / ${r.relay2B512Ms}\n`);
+  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process K=4 ${r.inProcessCliMs}, K=1 ${r.inProcessK1Ms}, B=512 K=1 ${r.inProcessB512K1Ms}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms}); compute only, 1 process / 2: B=128 ${r.computeOnly1Ms} / ${r.computeOnly2Ms}, B=512 ${r.computeOnly1B512Ms} / ${r.computeOnly2B512Ms}; relay only, 1 worker / 2: B=128 ${r.relay1Ms} / ${r.relay2Ms}, B=512 ${r.relay1B512Ms} / ${r.relay2B512Ms}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
