@@ -25,8 +25,13 @@ check() {
   (cd "$root" && node tools/native-backend/check.mjs)
 }
 
-if [ "${1:-}" = "--check" ]; then check; exit; fi
-[ $# -eq 0 ] || fail "unknown argument '$1' (usage: npm run native-backend [-- --check])"
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in
+  --check) check; exit ;;
+  --help | -h) usage; exit 0 ;;
+  "") ;;
+  *) usage >&2; fail "unknown argument '$1'" ;;
+esac
 
 require() { command -v "$1" >/dev/null || fail "$1 not found: $2"; }
 require node "install Node.js"

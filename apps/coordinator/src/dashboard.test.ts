@@ -49,6 +49,13 @@ describe('dashboard in a real browser (headless Chromium)', () => {
       expect(speed).toHaveLength(2);
       expect(speed[0]!.length).toBeGreaterThan(3);
       expect(speed.every((series) => series.length === speed[0]!.length && series.every((v) => Number.isFinite(v) && v > 0))).toBe(true);
+      // The quality chart draws the classifier score (0-10) and the Frechet distance (hundreds early on) on axes of their own.
+      const quality = await page.evaluate(() => {
+        const chart = (globalThis as any).Chart.getChart('quality');
+        return { axes: chart.data.datasets.map((d: { yAxisID?: string }) => d.yAxisID), score: chart.options.scales.score, distance: chart.options.scales.distance };
+      });
+      expect(quality.axes).toEqual(['score', 'distance']);
+      expect([quality.score.min, quality.score.max, quality.distance.position]).toEqual([0, 10, 'right']);
       expect(await page.textContent('#progress')).toMatch(/step \d+ \/ 60/);
       expect(await page.textContent('#error')).toBe('');
       await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });

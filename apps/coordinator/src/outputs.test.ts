@@ -92,7 +92,7 @@ describe('run directory outputs', () => {
       return p.stdout.trim();
     };
     const a = await run(['--n', '16', '--seed', '4', '--out', `${tmp.path}/a.png`]);
-    const b = await run(['--n', '16', '--seed', '4', '--out', `${tmp.path}/b.png`]);
+    const b = await run(['--samples', '16', '--seed', '4', '--out', `${tmp.path}/b.png`]); // --n's newer name
     const c = await run(['--n', '16', '--seed', '5', '--out', `${tmp.path}/c.png`]);
     const png = PNG.sync.read(readFileSync(a));
     expect([png.width, png.height]).toEqual([10 * 30 + 2, 2 * 30 + 2]); // one column per class

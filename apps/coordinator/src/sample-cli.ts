@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
@@ -40,7 +40,9 @@ async function main(): Promise<void> {
   const command = new Command('distgan-sample')
     .description("Write a PNG grid of digits drawn by a run's generator (its exported model, else its latest checkpoint)")
     .requiredOption('--run <dir>', 'run directory')
-    .option('--n <count>', 'number of digits (default: 64, or ten of each class for a class-conditional model)', integerArg(1, 1024))
+    .option('--samples <count>', 'number of digits (default: 64, or ten of each class for a class-conditional model)', integerArg(1, 1024))
+    // The name npm run eval uses too; --n is its older spelling, still accepted.
+    .addOption(new Option('--n <count>').argParser(integerArg(1, 1024)).hideHelp())
     .option('--seed <s>', 'noise seed', integerArg(0), 0)
     .option('--out <file>', 'output PNG (default: <run>/samples/sample-seed<S>.png)')
     .addOption(backendOption());
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
     if (!existsSync(configFile)) throw new Error(`${runDir} is not a run directory (no config.json)`);
     const config = (JSON.parse(readFileSync(configFile, 'utf8')) as { run: RunConfig }).run;
     await selectBackend(parseBackendChoice(String(opts.backend)));
-    const n = (opts.n as number | undefined) ?? defaultSampleCount(config.model);
+    const n = (opts.samples as number | undefined) ?? (opts.n as number | undefined) ?? defaultSampleCount(config.model);
     const noise = fillNoise(config.model.noise, randomStream(opts.seed as number, 'sample-cli'), 0, n);
     const images = await generate(runDir, config, noise, n, log);
     const out = resolve(String(opts.out ?? join(runDir, 'samples', `sample-seed${opts.seed}.png`)));

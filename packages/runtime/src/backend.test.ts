@@ -1,7 +1,7 @@
 import util from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bridgeRemovedUtilFunctions, defaultBackendChoice, describeSelection, parseBackendChoice, probeBackend, selectBackend } from './index.js';
+import { bridgeRemovedUtilFunctions, configureTensorFlow, defaultBackendChoice, describeSelection, parseBackendChoice, probeBackend, selectBackend } from './index.js';
 
 async function nodeLoads(): Promise<boolean> {
   try {
@@ -130,6 +130,17 @@ describe('the node backend on every Node.js version', () => {
     w.dispose();
     expect(grads).toEqual([2, 4]); // d/dw (x.w)^2 = 2 (x.w) x, with x.w = 1
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('configureTensorFlow', () => {
+  it("asks for oneDNN and quiet INFO logs unless the user set either", () => {
+    const env: NodeJS.ProcessEnv = {};
+    configureTensorFlow(env);
+    expect(env).toEqual({ TF_CPP_MIN_LOG_LEVEL: '1', TF_ENABLE_ONEDNN_OPTS: '1' });
+    const mine: NodeJS.ProcessEnv = { TF_CPP_MIN_LOG_LEVEL: '0', TF_ENABLE_ONEDNN_OPTS: '0' };
+    configureTensorFlow(mine);
+    expect(mine).toEqual({ TF_CPP_MIN_LOG_LEVEL: '0', TF_ENABLE_ONEDNN_OPTS: '0' });
   });
 });
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { bridgeRemovedUtilFunctions, quietTensorFlowInfoLogs } from './node-compat.js';
+import { bridgeRemovedUtilFunctions, configureTensorFlow } from './node-compat.js';
 
 export type BackendChoice = 'auto' | 'node' | 'wasm' | 'cpu';
 export type BackendName = Exclude<BackendChoice, 'auto'>;
@@ -26,7 +26,7 @@ async function activate(backend: BackendName): Promise<void> {
   switch (backend) {
     case 'node':
       bridgeRemovedUtilFunctions();
-      quietTensorFlowInfoLogs();
+      configureTensorFlow();
       await import(TFJS_NODE); // registers "tensorflow"; throws when the native library is missing
       if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node loaded but its backend failed to initialise');
       return;

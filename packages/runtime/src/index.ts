@@ -3,4 +3,4 @@ export { backendOption, integerArg } from './cli-args.js';
 export { traceFromEnv, type Trace } from './trace.js';
 export { relaxHeapGrowth, HEAP_GROWING_PERCENT } from './heap.js';
 export { CpuClock } from './cpu-clock.js';
-export { bridgeRemovedUtilFunctions } from './node-compat.js';
+export { bridgeRemovedUtilFunctions, configureTensorFlow } from './node-compat.js';

@@ -11,9 +11,13 @@ export function bridgeRemovedUtilFunctions(): void {
 }
 
 /**
- * TensorFlow's C library logs INFO lines (oneDNN, CPU features) to stderr when it loads, in every
- * process; warnings and errors still show. A level the user set wins.
+ * TensorFlow's settings for this process, before its library loads; a value the user set wins.
+ * INFO lines (CPU features) stay out of stderr, where every worker would print them; warnings and
+ * errors still show. oneDNN is asked for explicitly: it is TensorFlow's default on x86 anyway,
+ * TensorFlow then skips its notice that oneDNN is on, and with it a matMul's bits do not depend on
+ * the size of the thread pool (without it they do), which the determinism promise relies on.
  */
-export function quietTensorFlowInfoLogs(env: NodeJS.ProcessEnv = process.env): void {
+export function configureTensorFlow(env: NodeJS.ProcessEnv = process.env): void {
   env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+  env.TF_ENABLE_ONEDNN_OPTS ??= '1';
 }

@@ -10,7 +10,6 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { parseArgs } from 'node:util';
 import { loadMnist } from '@distgan/mnist';
 import { parameterCount, parameterSpec, SEED_MODEL } from '@distgan/models';
 import { Adam } from '@distgan/optim';
@@ -20,6 +19,7 @@ import { computeOnly, msPerStep, throughputRatio, type ComputeRun } from './comp
 import { naiveSeedSteps } from './naive.js';
 import { findPeerPython, peerStep } from './peer.js';
 import { relayOnly } from './relay-ceiling.js';
+import { toolArgs } from './tool-args.js';
 
 const COORDINATOR = fileURLToPath(new URL('../../../apps/coordinator/dist/cli.js', import.meta.url));
 
@@ -101,11 +101,7 @@ python3), the tutorial's own graph-mode step is timed too, as vsPeer_b128 and vs
 `;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, backend: { type: 'string', default: 'auto' }, help: { type: 'boolean', short: 'h', default: false } } });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
+  const { values } = toolArgs(USAGE, { options: { quick: { type: 'boolean', default: false }, backend: { type: 'string', default: 'auto' } } });
   const quick = values.quick === true;
   const steps = quick ? 12 : 40;
   const memorySteps = quick ? 60 : 300;

@@ -7,14 +7,20 @@
  * sample (the `npm run eval -- --real` one) with light pixel noise, blur or lower contrast. It
  * puts the issue-6 targets (score >= 9.0, Frechet distance <= 1.1) on a scale a reader can see.
  */
-import { parseArgs } from 'node:util';
 import { loadMnist } from '@distgan/mnist';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
 import { loadOrTrainClassifier, QualityEvaluator } from '@distgan/eval';
 import { blur } from './image-ops.js';
+import { toolArgs } from './tool-args.js';
 
-const { values } = parseArgs({ options: { samples: { type: 'string', default: '10000' }, backend: { type: 'string', default: 'auto' } } });
+const USAGE = `usage: npm run calibrate [-- --samples N] [-- --backend auto|node|wasm|cpu]
+
+The quality metrics on real test digits and on slightly altered ones (blurred, noised, one class
+left out), to read the classifier score and Frechet distance of a run against. --samples: images
+per measurement, 100 to 30000 (default 10000).
+`;
+const { values } = toolArgs(USAGE, { options: { samples: { type: 'string', default: '10000' }, backend: { type: 'string', default: 'auto' } } });
 const n = Number(values.samples);
 if (!(Number.isInteger(n) && n >= 100 && n <= 30_000)) {
   process.stderr.write(`calibrate: --samples must be an integer in [100, 30000], got "${values.samples}"\n`);

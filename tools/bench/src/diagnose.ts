@@ -9,13 +9,19 @@
  * light blur), which show what kind of pixel error the metric is reacting to.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadMnist } from '@distgan/mnist';
 import { selectBackend } from '@distgan/runtime';
 import { frechetDistance, generatedImages, loadOrTrainClassifier, meanAndCovariance, predictedClasses } from '@distgan/eval';
 import { blur } from './image-ops.js';
+import { toolArgs } from './tool-args.js';
 
-const { values } = parseArgs({ options: { run: { type: 'string' }, samples: { type: 'string', default: '10000' }, backend: { type: 'string', default: 'auto' } } });
+const USAGE = `usage: npm run diagnose -- --run DIR [--samples N] [--backend auto|node|wasm|cpu]
+
+What a run's generator gets wrong: the Frechet distance of its samples against real test digits,
+and how it changes when the real digits are blurred or classes are left out. --samples: 100 to
+10000 (default 10000).
+`;
+const { values } = toolArgs(USAGE, { options: { run: { type: 'string' }, samples: { type: 'string', default: '10000' }, backend: { type: 'string', default: 'auto' } } });
 const n = Number(values.samples);
 if (!values.run || !(Number.isInteger(n) && n >= 100 && n <= 10_000)) {
   process.stderr.write(`diagnose: needs --run DIR and --samples in [100, 10000] (got ${values.run ?? 'no --run'}, "${values.samples}")\n`);

@@ -12,7 +12,6 @@
  * `--objective leastSquares` trains with LSGAN's loss instead of cross-entropy;
  * `--real-label` is the target for real images in D's loss (default 0.9, the earlier preset's; 1 = no smoothing, the `default` preset's).
  */
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
 import { classConditional, computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, poolingDiscriminator, upsamplingGenerator, type DenseLayer, type GanModelConfig } from '@distgan/models';
@@ -21,8 +20,16 @@ import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
 import { emaDecayAt, GanNetworks, LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, validateRunConfig, type RunConfig } from '@distgan/training';
 import { loadOrTrainClassifier, QualityEvaluator, toUnitRange } from '@distgan/eval';
+import { toolArgs } from './tool-args.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm run sweep -- [--lr 2e-3] [--g-lr R] [--beta1 0.5] [--beta2 0.999] [--batch-size 128]
+  [--steps 3000] [--every 1000] [--samples 2000] [--cooldown] [--real-label 0.9] [--decays 0.99,0.999]
+  [--objective crossEntropy|leastSquares] [--model NAME] [--backend auto|node|wasm|cpu]
+
+Trains one recipe in this process and prints, every --every steps, one JSON line with the
+classifier score and Frechet distance of G and of its moving averages (docs/sample-quality.md).
+`;
+const { values } = toolArgs(USAGE, {
   options: {
     lr: { type: 'string', default: '2e-3' },
     'g-lr': { type: 'string' },

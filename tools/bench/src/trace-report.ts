@@ -6,14 +6,19 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { phaseBreakdowns, type PhaseBreakdown, type TraceEvent } from './trace-breakdown.js';
+import { toolArgs } from './tool-args.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'skip-steps': { type: 'string', default: '3' } } });
+const USAGE = `usage: npm run trace-report -- DIR [--skip-steps N]
+
+Summarises where the phases of a run traced with DISTGAN_TRACE=DIR spent their time (the first
+--skip-steps steps, default 3, are left out as warm-up).
+`;
+const { values, positionals } = toolArgs(USAGE, { allowPositionals: true, options: { 'skip-steps': { type: 'string', default: '3' } } });
 const dir = positionals[0];
 const skip = Number(values['skip-steps']);
 if (!dir || !(Number.isInteger(skip) && skip >= 0)) {
-  process.stderr.write('usage: npm run trace-report -- DIR [--skip-steps N]\n');
+  process.stderr.write(USAGE);
   process.exit(2);
 }
 const read = (prefix: string) =>
