@@ -56,7 +56,7 @@ describe('checkpoints', () => {
     }
   });
 
-  it("of a run fit it at any length (so --resume --steps can extend it), still load when written under the full config hash as before, and refuse another seed", () => {
+  it('of a run fit it at any length (so --resume --steps can extend it), still load when written under the full config hash as before, and refuse another seed', () => {
     const dir = join(tmp.path, 'for-run');
     mkdirSync(dir, { recursive: true });
     new CheckpointStore(dir, runConfigHash(config)).save(stateAt(1).data()); // as distgan wrote them before keying by checkpointKey

@@ -15,7 +15,10 @@ export class CheckpointError extends Error {
 
 interface CheckpointMeta {
   readonly format: number;
-  /** The run's `checkpointKey` (before the eighth session: its full config hash). */
+  /**
+   * The run's `checkpointKey` (the config hash without the run's length), or, in checkpoints of
+   * older distgan versions, the full config hash; the field keeps its name so that both load.
+   */
   readonly configHash: string;
   readonly nextStep: number;
   readonly parts: readonly { readonly name: string; readonly bytes: number }[];
@@ -37,7 +40,13 @@ export function encodeCheckpoint(data: TrainingStateData, configHash: string): B
   ];
   const hash = createHash('sha256');
   for (const p of parts) hash.update(p.bytes);
-  const meta: CheckpointMeta = { format: FORMAT_VERSION, configHash, nextStep: data.nextStep, parts: parts.map((p) => ({ name: p.name, bytes: p.bytes.byteLength })), payloadSha256: hash.digest('hex') };
+  const meta: CheckpointMeta = {
+    format: FORMAT_VERSION,
+    configHash,
+    nextStep: data.nextStep,
+    parts: parts.map((p) => ({ name: p.name, bytes: p.bytes.byteLength })),
+    payloadSha256: hash.digest('hex'),
+  };
   const header = Buffer.from(JSON.stringify(meta));
   const prefix = Buffer.alloc(8);
   prefix.write(MAGIC, 0, 'ascii');
@@ -58,7 +67,8 @@ export function decodeCheckpoint(buf: Buffer, acceptedHashes: string | readonly 
     throw new CheckpointError(`${file}: corrupt header`);
   }
   if (meta.format !== FORMAT_VERSION) throw new CheckpointError(`${file}: format ${meta.format}, this build reads ${FORMAT_VERSION}`);
-  if (!accepted.includes(meta.configHash)) throw new CheckpointError(`${file}: written for another run config (hash ${meta.configHash.slice(0, 12)}, this run ${accepted[0]!.slice(0, 12)})`);
+  if (!accepted.includes(meta.configHash))
+    throw new CheckpointError(`${file}: written for another run config (hash ${meta.configHash.slice(0, 12)}, this run ${accepted[0]!.slice(0, 12)})`);
   const payload = buf.subarray(8 + headerLength);
   const total = meta.parts.reduce((n, p) => n + p.bytes, 0);
   if (payload.length !== total) throw new CheckpointError(`${file}: payload is ${payload.length} bytes, header says ${total} (truncated?)`);
@@ -79,7 +89,14 @@ export function decodeCheckpoint(buf: Buffer, acceptedHashes: string | readonly 
     if (!b) throw new CheckpointError(`${file}: no ${name} section`);
     return decodeAdamState(b);
   };
-  return { nextStep: meta.nextStep, dWeights: floats('dWeights'), gWeights: floats('gWeights'), dAdam: adam('dAdam'), gAdam: adam('gAdam'), gEma: parts.has('gEma') ? floats('gEma') : null };
+  return {
+    nextStep: meta.nextStep,
+    dWeights: floats('dWeights'),
+    gWeights: floats('gWeights'),
+    dAdam: adam('dAdam'),
+    gAdam: adam('gAdam'),
+    gEma: parts.has('gEma') ? floats('gEma') : null,
+  };
 }
 
 /** Writes `bytes` to `file` so that a crash leaves either the old file or the new one, never half. */

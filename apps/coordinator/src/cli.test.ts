@@ -12,7 +12,10 @@ afterAll(() => tmp.remove());
 function dataDir(name: string, side: number, labels: number[]): string {
   const dir = join(tmp.path, name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'train-images-idx3-ubyte'), encodeIdxImages({ count: labels.length, rows: side, cols: side, pixels: new Uint8Array(labels.length * side * side) }));
+  writeFileSync(
+    join(dir, 'train-images-idx3-ubyte'),
+    encodeIdxImages({ count: labels.length, rows: side, cols: side, pixels: new Uint8Array(labels.length * side * side) }),
+  );
   writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdxLabels(Uint8Array.from(labels)));
   return dir;
 }
@@ -21,12 +24,34 @@ describe('distgan-coordinator command line', () => {
   it('--help lists every flag', async () => {
     const c = startCoordinator(['--help']);
     expect((await c.exited).code).toBe(0);
-    for (const flag of ['--preset', '--steps', '--batch-size', '--shards', '--seed', '--run-dir', '--backend', '--sample-every', '--data-dir', '--workers', '--min-workers', '--in-process', '--host', '--port', '--token', '--tls-cert', '--tls-key', '--checkpoint-every', '--resume', '--task-timeout-ms', '--heartbeat-ms']) {
+    for (const flag of [
+      '--preset',
+      '--steps',
+      '--batch-size',
+      '--shards',
+      '--seed',
+      '--run-dir',
+      '--backend',
+      '--sample-every',
+      '--data-dir',
+      '--workers',
+      '--min-workers',
+      '--in-process',
+      '--host',
+      '--port',
+      '--token',
+      '--tls-cert',
+      '--tls-key',
+      '--checkpoint-every',
+      '--resume',
+      '--task-timeout-ms',
+      '--heartbeat-ms',
+    ]) {
       expect(c.stdout).toContain(flag);
     }
     // Checkpoints are periodic unless asked otherwise: a coordinator killed outright loses at most this many steps.
     // (Within its own help entry: --eval-samples has the same default.)
-    expect(c.stdout).toMatch(/--checkpoint-every <n>(?:(?!\n  --)[\s\S])*\(default: 1000\)/);
+    expect(c.stdout).toMatch(/--checkpoint-every <n>(?:(?!\n {2}--)[\s\S])*\(default: 1000\)/);
   });
 
   it('rejects bad values with a message naming the flag', async () => {

@@ -8,6 +8,16 @@ import { findChromium } from './test-support/find-chromium.js';
 import { killAll, startCoordinator, tempDir } from './test-support/processes.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+/** What the page's Chart.js global offers the assertions below (they run in the browser). */
+interface ChartGlobal {
+  getChart(id: string):
+    | {
+        data: { labels: unknown[]; datasets: { data: number[]; yAxisID?: string }[] };
+        options: { scales: Record<string, { min?: number; max?: number; position?: string }> };
+      }
+    | undefined;
+}
+
 const tmp = tempDir();
 let browser: Browser;
 
@@ -16,7 +26,15 @@ beforeAll(async () => {
   process.stderr.write(`dashboard test: Chromium from ${found.source}: ${found.path}\n`);
   browser = await chromium.launch({
     executablePath: found.path,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   mkdirSync(ARTIFACTS, { recursive: true });
 });
@@ -28,31 +46,59 @@ afterAll(async () => {
 
 describe('dashboard in a real browser (headless Chromium)', () => {
   it('shows curves, the latest sample grid and workers, updating live during a run; saves a screenshot', async () => {
-    const c = startCoordinator(['--preset', 'tiny', '--steps', '60', '--sample-every', '3', '--workers', '1', '--token', 'dash-token', '--run-dir', `${tmp.path}/run`, '--worker-arg', '--delay-ms', '--worker-arg', '40']);
+    const c = startCoordinator([
+      '--preset',
+      'tiny',
+      '--steps',
+      '60',
+      '--sample-every',
+      '3',
+      '--workers',
+      '1',
+      '--token',
+      'dash-token',
+      '--run-dir',
+      `${tmp.path}/run`,
+      '--worker-arg',
+      '--delay-ms',
+      '--worker-arg',
+      '40',
+    ]);
     const url = (await c.waitFor(/dashboard at (http\S+)/))[1]!;
     expect(url).toContain('?token=dash-token'); // the printed URL works as is
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
       await page.goto(url);
-      const points = () => page.evaluate(() => (globalThis as unknown as { Chart: { getChart(id: string): { data: { labels: unknown[] } } | undefined } }).Chart.getChart('losses')?.data.labels.length ?? 0);
-      await page.waitForFunction(() => ((globalThis as any).Chart.getChart('losses')?.data.labels.length ?? 0) >= 3, undefined, { timeout: 30_000 });
+      const points = () =>
+        page.evaluate(
+          () =>
+            (globalThis as unknown as { Chart: { getChart(id: string): { data: { labels: unknown[] } } | undefined } }).Chart.getChart('losses')?.data.labels
+              .length ?? 0,
+        );
+      await page.waitForFunction(() => ((globalThis as unknown as { Chart: ChartGlobal }).Chart.getChart('losses')?.data.labels.length ?? 0) >= 3, undefined, {
+        timeout: 30_000,
+      });
       const firstPoints = await points();
       await page.waitForFunction(() => Number(document.getElementById('sample')!.dataset.step) >= 0, undefined, { timeout: 30_000 });
       const firstSample = Number(await page.getAttribute('#sample', 'data-step'));
       // Live: more points and a newer sample grid arrive without a reload.
-      await page.waitForFunction((n) => ((globalThis as any).Chart.getChart('losses')?.data.labels.length ?? 0) > n + 3, firstPoints, { timeout: 30_000 });
+      await page.waitForFunction(
+        (n) => ((globalThis as unknown as { Chart: ChartGlobal }).Chart.getChart('losses')?.data.labels.length ?? 0) > n + 3,
+        firstPoints,
+        { timeout: 30_000 },
+      );
       await page.waitForFunction((s) => Number(document.getElementById('sample')!.dataset.step) > s, firstSample, { timeout: 30_000 });
       await page.waitForFunction(() => (document.getElementById('sample') as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 10_000 });
       expect(await page.textContent('#workers')).toMatch(/w1.*wasm|w1.*cpu|w1.*node/);
       // Step time and CPU time per step, one point per step, both positive (the worker reports its CPU time).
-      const speed = await page.evaluate(() => (globalThis as any).Chart.getChart('speed').data.datasets.map((d: { data: number[] }) => d.data) as number[][]);
+      const speed = await page.evaluate(() => (globalThis as unknown as { Chart: ChartGlobal }).Chart.getChart('speed')!.data.datasets.map((d) => d.data));
       expect(speed).toHaveLength(2);
       expect(speed[0]!.length).toBeGreaterThan(3);
       expect(speed.every((series) => series.length === speed[0]!.length && series.every((v) => Number.isFinite(v) && v > 0))).toBe(true);
       // The quality chart draws the classifier score (0-10) and the Frechet distance (hundreds early on) on axes of their own.
       const quality = await page.evaluate(() => {
-        const chart = (globalThis as any).Chart.getChart('quality');
-        return { axes: chart.data.datasets.map((d: { yAxisID?: string }) => d.yAxisID), score: chart.options.scales.score, distance: chart.options.scales.distance };
+        const chart = (globalThis as unknown as { Chart: ChartGlobal }).Chart.getChart('quality')!;
+        return { axes: chart.data.datasets.map((d) => d.yAxisID), score: chart.options.scales.score!, distance: chart.options.scales.distance! };
       });
       expect(quality.axes).toEqual(['score', 'distance']);
       expect([quality.score.min, quality.score.max, quality.distance.position]).toEqual([0, 10, 'right']);

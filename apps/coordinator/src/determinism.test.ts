@@ -41,7 +41,18 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
         log.push(key);
         tasks.set(key, m);
         const phase = m.phase as 'D' | 'G';
-        client.send({ type: 'result', step: m.step, phase, shard: m.shard, gradient: new Float32Array(sizes[phase]), lossSum: 1, dRealSum: 0.5, dFakeSum: 0.5, computeMs: 1, cpuMs: 1 });
+        client.send({
+          type: 'result',
+          step: m.step,
+          phase,
+          shard: m.shard,
+          gradient: new Float32Array(sizes[phase]),
+          lossSum: 1,
+          dRealSum: 0.5,
+          dFakeSum: 0.5,
+          computeMs: 1,
+          cpuMs: 1,
+        });
       } else log.push(String(m.type));
     }
     return { log, tasks };
@@ -53,7 +64,17 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
     const { log, tasks } = await playWorker(new RawClient(await coordinatorUrl(coordinator)));
     expect((await coordinator.exited).code).toBe(0);
     // Step 0's G tasks fill the worker's two slots; the first G result frees one for step 1's first D task.
-    expect(log.slice(0, 9)).toEqual(['snapshot D@0', 'snapshot G@0', 'task 0/D/0', 'task 0/D/1', 'snapshot D@1', 'task 0/G/0', 'task 0/G/1', 'task 1/D/0', 'snapshot G@1']);
+    expect(log.slice(0, 9)).toEqual([
+      'snapshot D@0',
+      'snapshot G@0',
+      'task 0/D/0',
+      'task 0/D/1',
+      'snapshot D@1',
+      'task 0/G/0',
+      'task 0/G/1',
+      'task 1/D/0',
+      'snapshot G@1',
+    ]);
     expect(tasks.get('task 1/D/0')).toMatchObject({ dVersion: 1, gVersion: 1 });
     expect(log[9]).toBe('task 1/D/1');
     expect(readSummary(dir).steps).toBe(4);

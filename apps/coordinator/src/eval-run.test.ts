@@ -14,25 +14,33 @@ afterAll(() => tmp.remove());
 const FIRST_CLASSIFIER_MS = 600_000;
 
 describe('sample quality of a run', () => {
-  it('npm run eval -- --run scores a barely trained run far below real data and writes eval.json', async () => {
-    const dir = `${tmp.path}/run`;
-    // The default preset's class-conditional G: eval feeds it a balanced class code.
-    await runToEnd(['--preset', 'default', '--steps', '2', '--batch-size', '16', '--in-process', '--run-dir', dir]);
-    const p = start(EVAL_CLI, ['--run', dir, '--samples', '500']);
-    const { code } = await p.exited;
-    expect(code, p.stderr).toBe(0);
-    const m = JSON.parse(p.stdout.trim()) as Record<string, number | string>;
-    expect(m).toMatchObject({ source: 'run', step: 2, samples: 500 });
-    expect(m.classifierScore as number).toBeLessThan(3);
-    expect(m.frechetDistance as number).toBeGreaterThan(20);
-    expect(JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'))).toMatchObject({ classifierScore: m.classifierScore });
-  }, FIRST_CLASSIFIER_MS);
+  it(
+    'npm run eval -- --run scores a barely trained run far below real data and writes eval.json',
+    async () => {
+      const dir = `${tmp.path}/run`;
+      // The default preset's class-conditional G: eval feeds it a balanced class code.
+      await runToEnd(['--preset', 'default', '--steps', '2', '--batch-size', '16', '--in-process', '--run-dir', dir]);
+      const p = start(EVAL_CLI, ['--run', dir, '--samples', '500']);
+      const { code } = await p.exited;
+      expect(code, p.stderr).toBe(0);
+      const m = JSON.parse(p.stdout.trim()) as Record<string, number | string>;
+      expect(m).toMatchObject({ source: 'run', step: 2, samples: 500 });
+      expect(m.classifierScore as number).toBeLessThan(3);
+      expect(m.frechetDistance as number).toBeGreaterThan(20);
+      expect(JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'))).toMatchObject({ classifierScore: m.classifierScore });
+    },
+    FIRST_CLASSIFIER_MS,
+  );
 
-  it('--eval-every puts quick quality metrics into metrics.jsonl', async () => {
-    const dir = `${tmp.path}/quick`;
-    await runToEnd(['--preset', 'tiny', '--steps', '3', '--in-process', '--eval-every', '2', '--eval-samples', '200', '--run-dir', dir]);
-    const withEval = readMetrics(dir).filter((m) => m.eval);
-    expect(withEval.map((m) => m.step)).toEqual([0, 2]); // every 2 steps and the last
-    expect(withEval[0]!.eval).toMatchObject({ samples: 200, classifierScore: expect.any(Number), frechetDistance: expect.any(Number) });
-  }, FIRST_CLASSIFIER_MS);
+  it(
+    '--eval-every puts quick quality metrics into metrics.jsonl',
+    async () => {
+      const dir = `${tmp.path}/quick`;
+      await runToEnd(['--preset', 'tiny', '--steps', '3', '--in-process', '--eval-every', '2', '--eval-samples', '200', '--run-dir', dir]);
+      const withEval = readMetrics(dir).filter((m) => m.eval);
+      expect(withEval.map((m) => m.step)).toEqual([0, 2]); // every 2 steps and the last
+      expect(withEval[0]!.eval).toMatchObject({ samples: 200, classifierScore: expect.any(Number), frechetDistance: expect.any(Number) });
+    },
+    FIRST_CLASSIFIER_MS,
+  );
 });

@@ -163,7 +163,11 @@ describe('misbehaving workers cannot stall a run', () => {
       const client = new RawClient(url);
       await client.handshake();
       const task = await client.next('task');
-      client.send({ type: 'error', code: 'WORKER_FAILED', message: `task ${task.step as number}/${task.phase as string}/${task.shard as number}: kernel Foo is broken` });
+      client.send({
+        type: 'error',
+        code: 'WORKER_FAILED',
+        message: `task ${task.step as number}/${task.phase as string}/${task.shard as number}: kernel Foo is broken`,
+      });
       failures++;
       client.ws.close(4011, 'worker failed');
       await client.closed;
@@ -215,7 +219,21 @@ describe('coordinator faults', () => {
   it('killed with SIGKILL twice at different moments, then resumed, ends with the uninterrupted hash', async () => {
     const dir = runDir();
     const port = await freePort();
-    const args = [...ARGS, '--checkpoint-every', '1', '--workers', '2', '--port', String(port), '--run-dir', dir, '--worker-arg', '--delay-ms', '--worker-arg', '10'];
+    const args = [
+      ...ARGS,
+      '--checkpoint-every',
+      '1',
+      '--workers',
+      '2',
+      '--port',
+      String(port),
+      '--run-dir',
+      dir,
+      '--worker-arg',
+      '--delay-ms',
+      '--worker-arg',
+      '10',
+    ];
     const first = startCoordinator(args);
     await waitForSteps(dir, 7);
     process.kill(first.pid, 'SIGKILL');

@@ -15,7 +15,17 @@ export async function exportGenerator(dir: string, config: RunConfig, gWeights: 
   try {
     const files = await layersModelFiles(model);
     writeFileAtomic(join(dir, 'weights.bin'), files.weightsBin);
-    const modelJson = { ...files.modelJson, userDefinedMetadata: { step, noise: config.model.noise, classes: config.model.classes, pixelRange: config.model.pixelRange, preset: config.preset, seed: config.seed } };
+    const modelJson = {
+      ...files.modelJson,
+      userDefinedMetadata: {
+        step,
+        noise: config.model.noise,
+        classes: config.model.classes,
+        pixelRange: config.model.pixelRange,
+        preset: config.preset,
+        seed: config.seed,
+      },
+    };
     writeFileAtomic(join(dir, 'model.json'), JSON.stringify(modelJson));
   } finally {
     model.dispose();

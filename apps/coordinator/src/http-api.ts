@@ -51,7 +51,11 @@ export function handleHttp(req: IncomingMessage, res: ServerResponse, ctx: ApiCo
       const raw = url.searchParams.get('since');
       const since = raw === null ? -1 : Number(raw);
       if (!Number.isInteger(since)) return json(res, 400, { error: 'since must be an integer step' });
-      return json(res, 200, ctx.metrics().filter((m) => m.step > since));
+      return json(
+        res,
+        200,
+        ctx.metrics().filter((m) => m.step > since),
+      );
     }
     case '/api/sample/latest': {
       const sample = ctx.latestSample();

@@ -6,6 +6,9 @@ describe('local workers share the cores', () => {
     expect(tensorFlowThreads(2, 2, {})).toEqual({ TF_NUM_INTRAOP_THREADS: '1', TF_NUM_INTEROP_THREADS: '1' });
     expect(tensorFlowThreads(2, 16, {})).toEqual({ TF_NUM_INTRAOP_THREADS: '8', TF_NUM_INTEROP_THREADS: '1' });
     expect(tensorFlowThreads(3, 2, {})).toEqual({ TF_NUM_INTRAOP_THREADS: '1', TF_NUM_INTEROP_THREADS: '1' });
-    expect(tensorFlowThreads(2, 2, { TF_NUM_INTRAOP_THREADS: '4', TF_NUM_INTEROP_THREADS: '2' })).toEqual({ TF_NUM_INTRAOP_THREADS: '4', TF_NUM_INTEROP_THREADS: '2' });
+    expect(tensorFlowThreads(2, 2, { TF_NUM_INTRAOP_THREADS: '4', TF_NUM_INTEROP_THREADS: '2' })).toEqual({
+      TF_NUM_INTRAOP_THREADS: '4',
+      TF_NUM_INTEROP_THREADS: '2',
+    });
   });
 });

@@ -4,7 +4,7 @@
  * as `\n` or `\x1b`, so a worker cannot forge log lines or restyle the coordinator's terminal.
  */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
     switch (c) {
       case '\n':

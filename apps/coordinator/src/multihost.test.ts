@@ -17,12 +17,18 @@ function probe(commands: string[][]): string | null {
 }
 
 const ns = `dgprobe${process.pid}`;
-const namespaceProblem = probe([['ip', 'netns', 'add', ns], ['ip', 'netns', 'del', ns]]);
+const namespaceProblem = probe([
+  ['ip', 'netns', 'add', ns],
+  ['ip', 'netns', 'del', ns],
+]);
 
 /** Why this kernel cannot put the queueing discipline `qdisc` on a veth (null: it can). */
 function qdiscProblem(...qdisc: string[]): string | null {
   if (namespaceProblem) return namespaceProblem;
-  const problem = probe([['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`], ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', ...qdisc]]);
+  const problem = probe([
+    ['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`],
+    ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', ...qdisc],
+  ]);
   spawnSync('ip', ['link', 'del', `${ns}a`]);
   return problem;
 }

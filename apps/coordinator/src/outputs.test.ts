@@ -26,10 +26,25 @@ describe('run directory outputs', () => {
   it('holds config, metrics with every field, sample grids, a checkpoint and a summary', () => {
     const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
     expect(summary).toMatchObject({ steps: 3, preset: 'default', workers: 0 });
-    for (const key of ['weightsSha256', 'dSha256', 'gSha256', 'backend', 'wallSeconds', 'meanSamplesPerSec', 'lastSample', 'lastCheckpoint', 'generator']) expect(summary[key], key).toBeTruthy();
+    for (const key of ['weightsSha256', 'dSha256', 'gSha256', 'backend', 'wallSeconds', 'meanSamplesPerSec', 'lastSample', 'lastCheckpoint', 'generator'])
+      expect(summary[key], key).toBeTruthy();
     const metrics = readMetrics(dir);
     expect(metrics.map((m) => m.step)).toEqual([0, 1, 2]);
-    for (const key of ['dLoss', 'gLoss', 'dReal', 'dFake', 'stepMs', 'samplesPerSec', 'workers', 'bytesIn', 'bytesOut', 'shardsByWorker', 'coordinatorCpuMs', 'workerCpuMs']) expect(metrics[0], key).toHaveProperty(key);
+    for (const key of [
+      'dLoss',
+      'gLoss',
+      'dReal',
+      'dFake',
+      'stepMs',
+      'samplesPerSec',
+      'workers',
+      'bytesIn',
+      'bytesOut',
+      'shardsByWorker',
+      'coordinatorCpuMs',
+      'workerCpuMs',
+    ])
+      expect(metrics[0], key).toHaveProperty(key);
     // In process, the coordinator's CPU time is the whole step's, and no worker reports any.
     for (const m of metrics) expect([Number(m.coordinatorCpuMs) > 0, m.workerCpuMs]).toEqual([true, 0]);
     // The default preset is class-conditional: ten digits of each class, one class per column.
@@ -54,25 +69,45 @@ describe('run directory outputs', () => {
     const loaded = await loadLayersModelFiles(files);
     const actual = tf.tidy(() => (loaded.predict(generatorInput(config.model, z, 8)) as tf.Tensor).dataSync());
     let maxDiff = 0;
-    expected.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - actual[i]!))));
+    expected.forEach((v, i) => {
+      maxDiff = Math.max(maxDiff, Math.abs(v - actual[i]!));
+    });
     expect(maxDiff).toBeLessThan(1e-6);
     loaded.dispose();
     g.dispose();
   });
 
-  it("per-step outputs describe their own step while the next one already runs on the workers", async () => {
+  it('per-step outputs describe their own step while the next one already runs on the workers', async () => {
     // With --checkpoint-every 1 the trainer waits for each step's bookkeeping before the next
     // step (a checkpoint is due every step); without it the next step's first phase is already
     // out while the probe, the metrics and the sample grid of the last step are written.
     const run = async (name: string, extra: string[]) => {
       const runDir = `${tmp.path}/${name}`;
-      const { code, proc } = await runToEnd(['--preset', 'seed', '--ignore-stop-rule', '--steps', '4', '--batch-size', '16', '--shards', '2', '--sample-every', '1', '--workers', '1', '--run-dir', runDir, ...extra]);
+      const { code, proc } = await runToEnd([
+        '--preset',
+        'seed',
+        '--ignore-stop-rule',
+        '--steps',
+        '4',
+        '--batch-size',
+        '16',
+        '--shards',
+        '2',
+        '--sample-every',
+        '1',
+        '--workers',
+        '1',
+        '--run-dir',
+        runDir,
+        ...extra,
+      ]);
       expect(code, proc.stderr).toBe(0);
       return runDir;
     };
     const overlapped = await run('overlapped', []);
     const sequential = await run('sequential', ['--checkpoint-every', '1']);
-    const fields = (runDir: string) => readMetrics(runDir).map(({ step, dLoss, gLoss, probeMaxPixel, probeDFake }) => ({ step, dLoss, gLoss, probeMaxPixel, probeDFake }));
+    const fields = (runDir: string) =>
+      readMetrics(runDir).map(({ step, dLoss, gLoss, probeMaxPixel, probeDFake }) => ({ step, dLoss, gLoss, probeMaxPixel, probeDFake }));
     expect(fields(overlapped)).toEqual(fields(sequential));
     expect(fields(overlapped).every((m) => typeof m.probeDFake === 'number')).toBe(true);
     // The worker's results report its CPU time (protocol 3), and it computed every shard: some CPU

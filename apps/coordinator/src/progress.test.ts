@@ -10,12 +10,28 @@ function stream(isTTY: boolean): { out: NodeJS.WriteStream; text: () => string }
   return { out: Object.assign(s, { isTTY }) as unknown as NodeJS.WriteStream, text: () => text };
 }
 
-const metrics = (step: number): StepMetrics => ({ step, dLoss: 1.2345, gLoss: 0.9, dReal: 0.61, dFake: 0.42, stepMs: 100, samplesPerSec: 640, workers: 2, bytesIn: 0, bytesOut: 0, shardsByWorker: {}, shardComputeMs: 0, coordinatorCpuMs: 0, workerCpuMs: 0, time: '' });
+const metrics = (step: number): StepMetrics => ({
+  step,
+  dLoss: 1.2345,
+  gLoss: 0.9,
+  dReal: 0.61,
+  dFake: 0.42,
+  stepMs: 100,
+  samplesPerSec: 640,
+  workers: 2,
+  bytesIn: 0,
+  bytesOut: 0,
+  shardsByWorker: {},
+  shardComputeMs: 0,
+  coordinatorCpuMs: 0,
+  workerCpuMs: 0,
+  time: '',
+});
 
 describe('ProgressLine', () => {
   it('shows step/total, losses, D(x), D(G(z)), samples/s, workers and ETA', () => {
     const line = new ProgressLine(10, 0, stream(true).out).format(metrics(4));
-    expect(line).toMatch(/^step 5\/10  D 1\.2345  G 0\.9000  D\(x\) 0\.610  D\(G\(z\)\) 0\.420  640 samples\/s  workers 2  ETA \d+s$/);
+    expect(line).toMatch(/^step 5\/10 {2}D 1\.2345 {2}G 0\.9000 {2}D\(x\) 0\.610 {2}D\(G\(z\)\) 0\.420 {2}640 samples\/s {2}workers 2 {2}ETA \d+s$/);
   });
 
   it('rewrites one line in place on a TTY', () => {

@@ -5,7 +5,7 @@ import type { RunConfig } from '@distgan/training';
 import { handleHttp, type StatusBody } from './http-api.js';
 import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
 import type { StepMetrics } from './run-dir.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface RemoteOptions {
@@ -45,7 +45,14 @@ export interface Remote {
  * The distributed side of a run: the worker pool, the HTTP/WebSocket server in front of it (with
  * the dashboard and API), and the local worker processes, with the URLs printed for the user.
  */
-export async function startRemote(options: RemoteOptions, config: RunConfig, configHash: string, datasetFingerprint: string, view: RunView, log: (message: string) => void): Promise<Remote> {
+export async function startRemote(
+  options: RemoteOptions,
+  config: RunConfig,
+  configHash: string,
+  datasetFingerprint: string,
+  view: RunView,
+  log: (message: string) => void,
+): Promise<Remote> {
   const dParams = parameterCount(parameterSpec(config.model.discriminator));
   const gParams = parameterCount(parameterSpec(config.model.generator));
   const token = options.token || undefined;
@@ -58,7 +65,7 @@ export async function startRemote(options: RemoteOptions, config: RunConfig, con
     taskTimeoutMs: options.taskTimeoutMs,
     heartbeatMs: options.heartbeatMs,
   });
-  let server;
+  let server: RunningServer;
   try {
     server = await startServer({
       host: options.host,
@@ -87,7 +94,16 @@ export async function startRemote(options: RemoteOptions, config: RunConfig, con
   let children: ChildProcess[] = [];
   if (options.workers > 0) {
     const url = server.wsUrl.replace('0.0.0.0', '127.0.0.1');
-    children = spawnLocalWorkers({ count: options.workers, url, token, backend: options.backend, dataDir: options.dataDir, ca: options.tlsCert, log, extraArgs: options.workerArgs });
+    children = spawnLocalWorkers({
+      count: options.workers,
+      url,
+      token,
+      backend: options.backend,
+      dataDir: options.dataDir,
+      ca: options.tlsCert,
+      log,
+      extraArgs: options.workerArgs,
+    });
     log(`started ${children.length} local worker(s): pids ${children.map((c) => c.pid).join(', ')}`);
   } else {
     log(`no local workers (--workers 0): start workers with  npx distgan-worker --connect ${server.wsUrl}${token ? ' --token <token>' : ''}`);

@@ -36,7 +36,13 @@ export interface StepMetrics {
   readonly probeMaxPixel?: number;
   readonly probeDFake?: number;
   /** Quick sample-quality metrics (with --eval-every). */
-  readonly eval?: { readonly samples: number; readonly classifierScore: number; readonly frechetDistance: number; readonly maxClassShare: number; readonly classCounts: number[] };
+  readonly eval?: {
+    readonly samples: number;
+    readonly classifierScore: number;
+    readonly frechetDistance: number;
+    readonly maxClassShare: number;
+    readonly classCounts: number[];
+  };
 }
 
 /** The layout of `runs/<name>/`. */

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
 import { defaultSampleCount, encodeSampleGrid, TrainingState, type RunConfig } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
-
 
 /** G(z) for `n` noise rows, from the exported LayersModel when there is one, else the latest checkpoint. */
 async function generate(runDir: string, config: RunConfig, noise: Float32Array, n: number, log: (m: string) => void): Promise<Float32Array> {

@@ -123,7 +123,7 @@ describe('Scheduler: deadlines', () => {
     expect(show(s.dispatch(4 * TIMEOUT))).toEqual(['silent:1/D/0']); // the last worker standing, with the task honest held
   });
 
-  it('clears a worker\'s overrun count when one of its results is accepted', () => {
+  it("clears a worker's overrun count when one of its results is accepted", () => {
     const s = scheduler(2, 1);
     s.join('slow');
     s.join('other');
@@ -166,7 +166,10 @@ describe('Scheduler: results', () => {
   });
 
   it('finishes every phase of a run with one silent worker in bounded time, whichever joined first', () => {
-    for (const order of [['silent', 'honest'], ['honest', 'silent']]) {
+    for (const order of [
+      ['silent', 'honest'],
+      ['honest', 'silent'],
+    ]) {
       const s = scheduler();
       for (const w of order) s.join(w);
       let now = 0;

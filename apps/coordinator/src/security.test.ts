@@ -43,7 +43,17 @@ describe('authentication', () => {
     expect((await c.exited).code).toBe(1);
     expect(c.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without a token/);
     expect(existsSync(dir)).toBe(false); // so the corrected command starts afresh
-    const tls = startCoordinator([...ARGS, '--tls-cert', join(tmp.path, 'missing.pem'), '--tls-key', join(tmp.path, 'missing.key'), '--workers', '0', '--run-dir', dir]);
+    const tls = startCoordinator([
+      ...ARGS,
+      '--tls-cert',
+      join(tmp.path, 'missing.pem'),
+      '--tls-key',
+      join(tmp.path, 'missing.key'),
+      '--workers',
+      '0',
+      '--run-dir',
+      dir,
+    ]);
     expect((await tls.exited).code).toBe(1);
     expect(tls.stderr).toMatch(/--tls-cert .*missing\.pem: ENOENT/);
     expect(existsSync(dir)).toBe(false);
@@ -51,8 +61,15 @@ describe('authentication', () => {
 
   it('decides loopback on the addresses a host resolves to, never on how its name looks', async () => {
     const resolver = (table: Record<string, string[]>) => async (host: string) => table[host] ?? [];
-    const dns = resolver({ '127.attacker.example': ['203.0.113.7'], localhost: ['127.0.0.1', '::1'], both: ['127.0.0.1', '192.0.2.1'], '127.0.0.2': ['127.0.0.2'] });
-    await expect(checkListenPolicy('127.attacker.example', undefined, dns)).rejects.toThrow('refusing to listen on 127.attacker.example (203.0.113.7) without a token');
+    const dns = resolver({
+      '127.attacker.example': ['203.0.113.7'],
+      localhost: ['127.0.0.1', '::1'],
+      both: ['127.0.0.1', '192.0.2.1'],
+      '127.0.0.2': ['127.0.0.2'],
+    });
+    await expect(checkListenPolicy('127.attacker.example', undefined, dns)).rejects.toThrow(
+      'refusing to listen on 127.attacker.example (203.0.113.7) without a token',
+    );
     await expect(checkListenPolicy('both', undefined, dns)).rejects.toThrow('(192.0.2.1)');
     await expect(checkListenPolicy('nowhere', undefined, dns)).rejects.toThrow('refusing to listen on nowhere without a token');
     await expect(checkListenPolicy('localhost', undefined, dns)).resolves.toBeUndefined();
@@ -69,7 +86,29 @@ describe('authentication', () => {
   it('serves wss:// with --tls-cert/--tls-key, and a worker trusting it with --ca trains to the same hash', async () => {
     const cert = join(tmp.path, 'cert.pem');
     const key = join(tmp.path, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     const dir = runDir();
     const c = startCoordinator([...ARGS, '--workers', '0', '--tls-cert', cert, '--tls-key', key, '--token', 'tls-token', '--run-dir', dir]);
     const url = await coordinatorUrl(c);
@@ -126,8 +165,20 @@ describe('hostile and broken input: each violation closes that connection with i
         })
       ).code,
     ).toBe(4005);
-    const fakeResult = (over: Record<string, unknown>) => ({ type: 'result', step: 0, phase: 'D', shard: 0, gradient: new Uint8Array(4 * 12_577), lossSum: 1, dRealSum: 1, dFakeSum: 1, computeMs: 1, cpuMs: 1, ...over });
-    expect((await closeOf((cl) => cl.sendRaw(pack(fakeResult({})))) ).code).toBe(4008);
+    const fakeResult = (over: Record<string, unknown>) => ({
+      type: 'result',
+      step: 0,
+      phase: 'D',
+      shard: 0,
+      gradient: new Uint8Array(4 * 12_577),
+      lossSum: 1,
+      dRealSum: 1,
+      dFakeSum: 1,
+      computeMs: 1,
+      cpuMs: 1,
+      ...over,
+    });
+    expect((await closeOf((cl) => cl.sendRaw(pack(fakeResult({}))))).code).toBe(4008);
 
     // As an authenticated, handshaken worker: answer its real task with bad results.
     const asWorker = async (make: (task: Record<string, unknown>) => Record<string, unknown>) =>
@@ -139,11 +190,14 @@ describe('hostile and broken input: each violation closes that connection with i
     const dParams = 784 * 16 + 16 + 16 + 1;
     const gParams = 8 * 16 + 16 + 16 * 784 + 784;
     const size = (t: Record<string, unknown>) => (t.phase === 'D' ? dParams : gParams);
-    const resultFor = (t: Record<string, unknown>, gradient: Float32Array) => fakeResult({ step: t.step, phase: t.phase, shard: t.shard, gradient: new Uint8Array(gradient.buffer) });
+    const resultFor = (t: Record<string, unknown>, gradient: Float32Array) =>
+      fakeResult({ step: t.step, phase: t.phase, shard: t.shard, gradient: new Uint8Array(gradient.buffer) });
     expect((await asWorker((t) => resultFor(t, new Float32Array(size(t) - 1)))).code).toBe(4006);
     expect((await asWorker((t) => resultFor(t, new Float32Array(size(t)).fill(Number.NaN)))).code).toBe(4007);
     expect((await asWorker((t) => ({ ...resultFor(t, new Float32Array(size(t))), lossSum: Infinity }))).code).toBe(4007);
-    expect((await asWorker((t) => resultFor({ ...t, shard: (t.shard as number) === 0 ? 1 : 0, step: (t.step as number) + 5 }, new Float32Array(size(t))))).code).toBe(4009);
+    expect(
+      (await asWorker((t) => resultFor({ ...t, shard: (t.shard as number) === 0 ? 1 : 0, step: (t.step as number) + 5 }, new Float32Array(size(t))))).code,
+    ).toBe(4009);
     // Larger than maxPayload (sized to the model, not ws's 100 MiB default): ws closes with 1009.
     expect((await closeOf((cl) => cl.sendRaw(new Uint8Array(maxFrameBytes(dParams, gParams) + 1)))).code).toBe(1009);
 
@@ -161,11 +215,25 @@ describe('hostile and broken input: each violation closes that connection with i
     const seeds = [
       encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'f', host: 'h', pid: 1, backend: 'b' } }),
       encodeMessage({ type: 'ready', configHash: 'a'.repeat(64), datasetFingerprint: 'b'.repeat(64) }),
-      encodeMessage({ type: 'result', step: 0, phase: 'G', shard: 1, gradient: new Float32Array(64).fill(0.5), lossSum: 1, dRealSum: 0, dFakeSum: 1, computeMs: 2, cpuMs: 2 }),
+      encodeMessage({
+        type: 'result',
+        step: 0,
+        phase: 'G',
+        shard: 1,
+        gradient: new Float32Array(64).fill(0.5),
+        lossSum: 1,
+        dRealSum: 0,
+        dFakeSum: 1,
+        computeMs: 2,
+        cpuMs: 2,
+      }),
       encodeMessage({ type: 'error', code: 'X', message: 'y' }),
     ];
     let state = 42;
-    const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const rand = () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
     let sent = 0;
     const codes = new Map<number, number>();
     for (let conn = 0; conn < 200; conn++) {

@@ -57,7 +57,9 @@ export async function checkListenPolicy(host: string, token: string | undefined,
   const outside = addresses.filter((a) => !isLoopbackAddress(a));
   if (addresses.length === 0 || outside.length > 0) {
     const where = outside.length > 0 && outside[0] !== host ? ` (${outside.join(', ')})` : '';
-    throw new Error(`refusing to listen on ${host}${where} without a token: anyone who can reach this port could join the run. Pass --token or set DISTGAN_TOKEN`);
+    throw new Error(
+      `refusing to listen on ${host}${where} without a token: anyone who can reach this port could join the run. Pass --token or set DISTGAN_TOKEN`,
+    );
   }
 }
 
@@ -107,7 +109,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const tls = readTlsFiles(options);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (!isAuthorized(req, options.token)) {
-      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('401 Unauthorized: this coordinator needs its token (?token=... or Authorization: Bearer ...)\n');
+      res
+        .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' })
+        .end('401 Unauthorized: this coordinator needs its token (?token=... or Authorization: Bearer ...)\n');
       return;
     }
     options.onRequest(req, res);

@@ -21,6 +21,7 @@ import {
   type PresetName,
   type RunConfig,
   type ShardExecutor,
+  type StepResult,
 } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
 import { ProgressLine } from './progress.js';
@@ -109,9 +110,13 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       ['--shards', options.shards, config.shards],
       ['--seed', options.seed, config.seed],
     ];
-    const clashes = given.filter(([, value, kept]) => value !== undefined && value !== kept).map(([flag, value, kept]) => `${flag} ${value} (the run has ${kept})`);
+    const clashes = given
+      .filter(([, value, kept]) => value !== undefined && value !== kept)
+      .map(([flag, value, kept]) => `${flag} ${value} (the run has ${kept})`);
     if (clashes.length > 0) {
-      throw new Error(`--resume continues ${runDir.display()} with the settings in its config.json; ${clashes.join(', ')} would change the run: leave the flag out, or start a new run in another --run-dir`);
+      throw new Error(
+        `--resume continues ${runDir.display()} with the settings in its config.json; ${clashes.join(', ')} would change the run: leave the flag out, or start a new run in another --run-dir`,
+      );
     }
     if (options.steps !== undefined && options.steps !== config.steps) {
       validateRunConfig({ ...config, steps: options.steps });
@@ -161,7 +166,14 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     runDir.truncateMetricsFrom(state.nextStep);
     metricsLog.push(...runDir.readMetrics());
   } else {
-    runDir.writeJson('config.json', { run: config, configHash: runConfigHash(config), sampleEvery, backend: selection.backend, createdAt: new Date().toISOString(), host: hostname() });
+    runDir.writeJson('config.json', {
+      run: config,
+      configHash: runConfigHash(config),
+      sampleEvery,
+      backend: selection.backend,
+      createdAt: new Date().toISOString(),
+      host: hostname(),
+    });
   }
   const configHash = runConfigHash(config);
 
@@ -231,7 +243,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
 
     const tutorialLines = config.preset === 'seed';
     progress = tutorialLines ? null : new ProgressLine(config.steps, state.nextStep);
-    if (tutorialLines) process.stdout.write('i, G loss, D loss, max G(z) pixel, D(G(z))   (the tutorial\'s columns)\n');
+    if (tutorialLines) process.stdout.write("i, G loss, D loss, max G(z) pixel, D(G(z))   (the tutorial's columns)\n");
     let stoppedEarly = false;
     let samples = 0;
     let sampleSeconds = 0;
@@ -250,7 +262,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     /** The phase a stop with no worker connected cut short, if one did. */
     let abortedPhase: 'D' | 'G' | null = null;
     while (running) {
-      let result;
+      let result: StepResult;
       try {
         result = await running.done;
       } catch (err) {
@@ -260,7 +272,9 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       }
       const stepMs = performance.now() - running.started;
       const coordinatorCpuMs = cpuClock.lap();
-      const wire: StepStats = remote ? remote.pool.takeStepStats() : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs, workerCpuMs: 0 };
+      const wire: StepStats = remote
+        ? remote.pool.takeStepStats()
+        : { bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards }, workers: 0, shardComputeMs: stepMs, workerCpuMs: 0 };
       const checkpointDue = options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0;
       // The next step's D phase goes out before this step's bookkeeping (probe, samples, evaluation,
       // metrics), which then runs while the workers compute instead of between steps. Everything
@@ -325,7 +339,9 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     // Not when a G phase was cut short: D has taken the step's Adam step, G has not, and a
     // checkpoint must hold a whole step (a D phase cut short has changed nothing yet).
     if (abortedPhase === 'G') {
-      log(`step ${state.nextStep} was cut short in its G phase: the newest checkpoint${lastCheckpoint ? ` (${runDir.display(lastCheckpoint)})` : ''} is where --resume continues`);
+      log(
+        `step ${state.nextStep} was cut short in its G phase: the newest checkpoint${lastCheckpoint ? ` (${runDir.display(lastCheckpoint)})` : ''} is where --resume continues`,
+      );
     } else await checkpointAndExport();
     if (stopRequested) log(`stopped at step ${state.nextStep}; continue with --resume --run-dir ${runDir.display()}`);
     status.running = false;

@@ -9,6 +9,7 @@ import {
   type ErrorMessage,
   type NetworkName,
   type ResultMessage,
+  type WorkerMessage,
   type WorkerMessageLimits,
 } from '@distgan/protocol';
 import type { PhasePlan, ShardExecutor, ShardTask } from '@distgan/training';
@@ -123,9 +124,28 @@ export class WorkerPool implements ShardExecutor {
   violations = 0;
 
   constructor(options: WorkerPoolOptions) {
-    this.opts = { maxInFlight: 2, taskTimeoutMs: 120_000, strikesToSetAside: 2, failuresToStop: 3, heartbeatMs: 5_000, handshakeTimeoutMs: 30_000, waitingLogMs: 10_000, ...options };
-    this.scheduler = new Scheduler({ maxInFlight: this.opts.maxInFlight, taskTimeoutMs: this.opts.taskTimeoutMs, strikesToSetAside: this.opts.strikesToSetAside });
-    this.welcomeBase = { type: 'welcome', protocol: PROTOCOL_VERSION, config: options.config, configHash: options.configHash, datasetFingerprint: options.datasetFingerprint };
+    this.opts = {
+      maxInFlight: 2,
+      taskTimeoutMs: 120_000,
+      strikesToSetAside: 2,
+      failuresToStop: 3,
+      heartbeatMs: 5_000,
+      handshakeTimeoutMs: 30_000,
+      waitingLogMs: 10_000,
+      ...options,
+    };
+    this.scheduler = new Scheduler({
+      maxInFlight: this.opts.maxInFlight,
+      taskTimeoutMs: this.opts.taskTimeoutMs,
+      strikesToSetAside: this.opts.strikesToSetAside,
+    });
+    this.welcomeBase = {
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      config: options.config,
+      configHash: options.configHash,
+      datasetFingerprint: options.datasetFingerprint,
+    };
     this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs));
     this.timers.push(setInterval(() => this.checkDeadlines(), Math.min(1_000, this.opts.taskTimeoutMs)));
     for (const t of this.timers) t.unref();
@@ -197,7 +217,7 @@ export class WorkerPool implements ShardExecutor {
       this.violation(connection, protocolError('BAD_FRAME', 'text frames are not part of the protocol'));
       return;
     }
-    let message;
+    let message: WorkerMessage;
     try {
       message = decodeWorkerMessage(data, this.opts.limits);
     } catch (err) {
@@ -215,12 +235,21 @@ export class WorkerPool implements ShardExecutor {
       case 'ready':
         if (connection.state !== 'welcomed') return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', `ready before welcome`));
         if (message.configHash !== this.opts.configHash) {
-          return this.violation(connection, protocolError('CONFIG_MISMATCH', `worker's config hash ${message.configHash.slice(0, 12)} != coordinator's ${this.opts.configHash.slice(0, 12)} (different distgan versions?)`));
+          return this.violation(
+            connection,
+            protocolError(
+              'CONFIG_MISMATCH',
+              `worker's config hash ${message.configHash.slice(0, 12)} != coordinator's ${this.opts.configHash.slice(0, 12)} (different distgan versions?)`,
+            ),
+          );
         }
         if (message.datasetFingerprint !== this.opts.datasetFingerprint) {
           return this.violation(
             connection,
-            protocolError('DATASET_MISMATCH', `worker's MNIST fingerprint ${message.datasetFingerprint.slice(0, 12)} != coordinator's ${this.opts.datasetFingerprint.slice(0, 12)}`),
+            protocolError(
+              'DATASET_MISMATCH',
+              `worker's MNIST fingerprint ${message.datasetFingerprint.slice(0, 12)} != coordinator's ${this.opts.datasetFingerprint.slice(0, 12)}`,
+            ),
           );
         }
         connection.markReady();
@@ -267,7 +296,10 @@ export class WorkerPool implements ShardExecutor {
   private onResult(connection: WorkerConnection, message: ResultMessage): void {
     const verdict = this.scheduler.result(connection.id, message);
     if (verdict === 'neverGiven') {
-      this.violation(connection, protocolError('NOT_IN_FLIGHT', `result for step ${message.step} ${message.phase} shard ${message.shard}, which this worker was never given`));
+      this.violation(
+        connection,
+        protocolError('NOT_IN_FLIGHT', `result for step ${message.step} ${message.phase} shard ${message.shard}, which this worker was never given`),
+      );
       return;
     }
     this.workerCpuMs += message.cpuMs; // late and repeated results too: the CPU was spent
@@ -300,7 +332,9 @@ export class WorkerPool implements ShardExecutor {
     this.connections.delete(connection.id);
     const lost = this.scheduler.leave(connection.id);
     if (wasReady || lost.length > 0) {
-      this.opts.log(`worker ${connection.label} left (close ${code}${reason ? `: ${printable(reason)}` : ''}); ${lost.length} task(s) requeued; ${this.readyCount()} connected`);
+      this.opts.log(
+        `worker ${connection.label} left (close ${code}${reason ? `: ${printable(reason)}` : ''}); ${lost.length} task(s) requeued; ${this.readyCount()} connected`,
+      );
     }
     this.dispatch();
     this.noteWaiting();
@@ -372,7 +406,9 @@ export class WorkerPool implements ShardExecutor {
   private heartbeat(): void {
     for (const connection of [...this.connections.values()]) {
       if (connection.state === 'closed' || connection.heartbeat()) continue;
-      this.opts.log(`worker ${connection.label} missed a heartbeat (${this.opts.heartbeatMs} ms): dropping it (if its shards legitimately take longer, raise --heartbeat-ms)`);
+      this.opts.log(
+        `worker ${connection.label} missed a heartbeat (${this.opts.heartbeatMs} ms): dropping it (if its shards legitimately take longer, raise --heartbeat-ms)`,
+      );
       connection.ws.terminate();
       this.onClose(connection, 1006, 'heartbeat timeout');
     }
@@ -383,9 +419,13 @@ export class WorkerPool implements ShardExecutor {
     for (const overrun of this.scheduler.expire(Date.now())) {
       const label = this.connections.get(overrun.worker)?.label ?? overrun.worker;
       const keys = overrun.tasks.map(taskKey).join(', ');
-      this.opts.log(`worker ${label} overran the ${this.opts.taskTimeoutMs} ms task deadline: ${keys} back to the queue, for another worker when one is connected`);
+      this.opts.log(
+        `worker ${label} overran the ${this.opts.taskTimeoutMs} ms task deadline: ${keys} back to the queue, for another worker when one is connected`,
+      );
       if (overrun.setAside) {
-        this.opts.log(`worker ${label} overran ${this.opts.strikesToSetAside} deadlines in a row: set aside (it gets tasks only while no other worker can take them)`);
+        this.opts.log(
+          `worker ${label} overran ${this.opts.strikesToSetAside} deadlines in a row: set aside (it gets tasks only while no other worker can take them)`,
+        );
       }
     }
     this.dispatch();
@@ -428,7 +468,14 @@ export class WorkerPool implements ShardExecutor {
 
   /** Per-step counters (bytes, shards per worker, compute and CPU time), reset on each call. */
   takeStepStats(): StepStats {
-    const stats = { bytesIn: this.bytesIn, bytesOut: this.bytesOut, shardsByWorker: this.shardsByWorker, workers: this.readyCount(), shardComputeMs: this.shardComputeMs, workerCpuMs: this.workerCpuMs };
+    const stats = {
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      shardsByWorker: this.shardsByWorker,
+      workers: this.readyCount(),
+      shardComputeMs: this.shardComputeMs,
+      workerCpuMs: this.workerCpuMs,
+    };
     this.shardComputeMs = 0;
     this.workerCpuMs = 0;
     this.bytesIn = 0;

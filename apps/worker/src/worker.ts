@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   protocolError,
   ProtocolError,
+  type CoordinatorMessage,
   type TaskMessage,
   type WelcomeMessage,
   type WorkerMessage,
@@ -118,7 +119,11 @@ export class Worker {
       opened = true;
       this.backoffMs = 250;
       this.options.log(`connected to ${this.options.url}`);
-      this.send({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: this.options.name, host: hostname(), pid: process.pid, backend: this.options.backend } });
+      this.send({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        worker: { name: this.options.name, host: hostname(), pid: process.pid, backend: this.options.backend },
+      });
     });
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     ws.on('error', (err) => {
@@ -177,7 +182,7 @@ export class Worker {
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (!isBinary) return this.reject(protocolError('BAD_FRAME', 'text frame from the coordinator'));
     trace('frame', { bytes: data.byteLength });
-    let message;
+    let message: CoordinatorMessage;
     try {
       message = decodeCoordinatorMessage(data);
     } catch (err) {
@@ -228,12 +233,20 @@ export class Worker {
     }
     const hash = runConfigHash(config);
     if (hash !== welcome.configHash) {
-      return this.reject(protocolError('CONFIG_MISMATCH', `run config hashes to ${hash.slice(0, 12)} here but ${welcome.configHash.slice(0, 12)} at the coordinator (different distgan versions?)`));
+      return this.reject(
+        protocolError(
+          'CONFIG_MISMATCH',
+          `run config hashes to ${hash.slice(0, 12)} here but ${welcome.configHash.slice(0, 12)} at the coordinator (different distgan versions?)`,
+        ),
+      );
     }
     const fingerprint = this.dataset!.fingerprint;
     if (fingerprint !== welcome.datasetFingerprint) {
       return this.reject(
-        protocolError('DATASET_MISMATCH', `local MNIST (${this.dataset!.source}) has fingerprint ${fingerprint.slice(0, 12)}, the coordinator's is ${welcome.datasetFingerprint.slice(0, 12)}: use the same files (--data-dir)`),
+        protocolError(
+          'DATASET_MISMATCH',
+          `local MNIST (${this.dataset!.source}) has fingerprint ${fingerprint.slice(0, 12)}, the coordinator's is ${welcome.datasetFingerprint.slice(0, 12)}: use the same files (--data-dir)`,
+        ),
       );
     }
     if (this.computerHash !== hash) {

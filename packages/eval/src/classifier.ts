@@ -87,12 +87,19 @@ export class MnistClassifier {
 
   private static fromWeights(config: ClassifierConfig, weights: Float32Array[], testAccuracy: number): MnistClassifier {
     const shapes = parameterShapes(config);
-    const params = tf.tidy(() => shapes.map(([name, shape], i) => tf.variable(tf.tensor(weights[i]!, shape), true, `classifier_${config.seed}_${Date.now()}_${i}/${name}`)));
+    const params = tf.tidy(() =>
+      shapes.map(([name, shape], i) => tf.variable(tf.tensor(weights[i]!, shape), true, `classifier_${config.seed}_${Date.now()}_${i}/${name}`)),
+    );
     return new MnistClassifier(params, config, testAccuracy);
   }
 
   /** Trains from scratch: Glorot-uniform init and batch order from counter-based streams, no dropout. */
-  static train(trainSet: MnistDataset, testSet: MnistDataset, config: ClassifierConfig = DEFAULT_CLASSIFIER, log: (m: string) => void = () => undefined): MnistClassifier {
+  static train(
+    trainSet: MnistDataset,
+    testSet: MnistDataset,
+    config: ClassifierConfig = DEFAULT_CLASSIFIER,
+    log: (m: string) => void = () => undefined,
+  ): MnistClassifier {
     const init = parameterShapes(config).map(([name, shape]) => {
       const size = shape.reduce((a, b) => a * b, 1);
       if (name.endsWith('/b')) return new Float32Array(size);
@@ -173,7 +180,10 @@ export class MnistClassifier {
     mkdirSync(tmp, { recursive: true });
     const parts = this.params.map((p) => new Uint8Array((p.dataSync() as Float32Array).buffer.slice(0)));
     writeFileSync(join(tmp, 'weights.bin'), Buffer.concat(parts));
-    writeFileSync(join(tmp, 'classifier.json'), JSON.stringify({ config: this.config, testAccuracy: this.testAccuracy, parameters: parameterShapes(this.config) }, null, 2));
+    writeFileSync(
+      join(tmp, 'classifier.json'),
+      JSON.stringify({ config: this.config, testAccuracy: this.testAccuracy, parameters: parameterShapes(this.config) }, null, 2),
+    );
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
   }

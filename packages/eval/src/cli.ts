@@ -8,7 +8,6 @@ import { loadOrTrainClassifier } from './classifier.js';
 import { QualityEvaluator } from './quality.js';
 import { generatedImages } from './run-generator.js';
 
-
 async function main(): Promise<void> {
   const command = new Command('distgan-eval')
     .description("Score a run's generator (or real MNIST, for reference values): classifier score, Frechet distance, class coverage")

@@ -11,11 +11,12 @@ describe('linear algebra for the Frechet distance', () => {
   it('sqrtPsd(S)^2 = S', () => {
     const s = Float64Array.of(4, 1, 0.5, 1, 3, 0.2, 0.5, 0.2, 2);
     const r = sqrtPsd(s, 3);
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-      let v = 0;
-      for (let k = 0; k < 3; k++) v += r[i * 3 + k]! * r[k * 3 + j]!;
-      expect(v).toBeCloseTo(s[i * 3 + j]!, 10);
-    }
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        let v = 0;
+        for (let k = 0; k < 3; k++) v += r[i * 3 + k]! * r[k * 3 + j]!;
+        expect(v).toBeCloseTo(s[i * 3 + j]!, 10);
+      }
   });
 
   it('is 0 for identical Gaussians and matches the 1-D closed form', () => {
@@ -36,7 +37,9 @@ describe('linear algebra for the Frechet distance', () => {
 describe('classifier score and class coverage', () => {
   const oneHot = (classes: number[]) => {
     const p = new Float32Array(classes.length * 10);
-    classes.forEach((c, r) => (p[r * 10 + c] = 1));
+    classes.forEach((c, r) => {
+      p[r * 10 + c] = 1;
+    });
     return p;
   };
   it('is 10 for confident balanced classes, 1 for one class, 1 for uniform uncertainty', () => {

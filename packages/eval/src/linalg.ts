@@ -45,11 +45,12 @@ export function symmetricEigen(matrix: Float64Array, d: number): { values: Float
 
 export function matMul(a: Float64Array, b: Float64Array, d: number): Float64Array {
   const out = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) {
-    const aik = a[i * d + k]!;
-    if (aik === 0) continue;
-    for (let j = 0; j < d; j++) out[i * d + j]! += aik * b[k * d + j]!;
-  }
+  for (let i = 0; i < d; i++)
+    for (let k = 0; k < d; k++) {
+      const aik = a[i * d + k]!;
+      if (aik === 0) continue;
+      for (let j = 0; j < d; j++) out[i * d + j]! += aik * b[k * d + j]!;
+    }
   return out;
 }
 
@@ -82,11 +83,12 @@ export function meanAndCovariance(rows: Float32Array, n: number, d: number): { m
       for (let j = i; j < d; j++) cov[i * d + j]! += ci * centered[j]!;
     }
   }
-  for (let i = 0; i < d; i++) for (let j = i; j < d; j++) {
-    const v = cov[i * d + j]! / Math.max(1, n - 1);
-    cov[i * d + j] = v;
-    cov[j * d + i] = v;
-  }
+  for (let i = 0; i < d; i++)
+    for (let j = i; j < d; j++) {
+      const v = cov[i * d + j]! / Math.max(1, n - 1);
+      cov[i * d + j] = v;
+      cov[j * d + i] = v;
+    }
   return { mean, cov };
 }
 
@@ -102,11 +104,12 @@ export function frechetDistance(m1: Float64Array, s1: Float64Array, m2: Float64A
   const root1 = sqrtPsd(s1, d);
   const middle = matMul(matMul(root1, s2, d), root1, d);
   // symmetrise against rounding before the eigen-decomposition
-  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) {
-    const v = (middle[i * d + j]! + middle[j * d + i]!) / 2;
-    middle[i * d + j] = v;
-    middle[j * d + i] = v;
-  }
+  for (let i = 0; i < d; i++)
+    for (let j = i + 1; j < d; j++) {
+      const v = (middle[i * d + j]! + middle[j * d + i]!) / 2;
+      middle[i * d + j] = v;
+      middle[j * d + i] = v;
+    }
   const { values } = symmetricEigen(middle, d);
   let traceRoot = 0;
   for (const v of values) traceRoot += Math.sqrt(Math.max(0, v));

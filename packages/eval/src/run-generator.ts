@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { computeToArray, fillNoise, generatorInput, imageSizeOf, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { toUnitRange } from './quality.js';
@@ -24,10 +24,13 @@ export async function generatedImages(runDir: string, n: number, seed: number): 
     for (let start = 0; start < n; start += 1000) {
       const rows = Math.min(1000, n - start);
       const z = noise.subarray(start * model.noise.size, (start + rows) * model.noise.size);
-      images.set(computeToArray(() => g.predict(generatorInput(model, z, rows, start)) as tf.Tensor), start * pixels);
+      images.set(
+        computeToArray(() => g.predict(generatorInput(model, z, rows, start)) as tf.Tensor),
+        start * pixels,
+      );
     }
   } finally {
     g.dispose();
   }
-  return { images: toUnitRange(images, model.pixelRange), step: ((files.modelJson.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1) };
+  return { images: toUnitRange(images, model.pixelRange), step: (files.modelJson.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1 };
 }

@@ -46,7 +46,10 @@ describe('GAN losses', () => {
 
   it('each D term alone equals its part of the D loss, with the real label and objective applied to the real term only', () => {
     const before = tf.memory().numTensors;
-    for (const options of [{ reduction: 'sum', realLabel: 0.9 }, { reduction: 'mean', objective: 'leastSquares', realLabel: 0.8 }] as const) {
+    for (const options of [
+      { reduction: 'sum', realLabel: 0.9 },
+      { reduction: 'mean', objective: 'leastSquares', realLabel: 0.8 },
+    ] as const) {
       const [termReal, termFake, partReal, partFake] = tf.tidy(() => {
         const r = tf.tensor2d(real, [2, 1]);
         const f = tf.tensor2d(fake, [2, 1]);

@@ -7,7 +7,9 @@ import { encodeIdxImages, encodeIdxLabels, loadMnist, MnistFormatError, parseIdx
 
 function tinyImages(count: number): Uint8Array {
   const pixels = new Uint8Array(count * 4);
-  pixels.forEach((_, i) => (pixels[i] = (i * 37) % 256));
+  pixels.forEach((_, i) => {
+    pixels[i] = (i * 37) % 256;
+  });
   return encodeIdxImages({ count, rows: 2, cols: 2, pixels });
 }
 
@@ -33,7 +35,9 @@ describe('IDX parsing', () => {
     expect(codeOf(() => parseIdxImages(encodeIdxLabels(Uint8Array.of(1)), 'x.idx'))).toMatch(/^MNIST_BAD_MAGIC: x\.idx: magic number is 2049, expected 2051/);
     expect(codeOf(() => parseIdxLabels(Uint8Array.of(0, 0, 8), 'l.idx'))).toMatch(/^MNIST_TRUNCATED: l\.idx: file is 3 bytes/);
     const full = tinyImages(3);
-    expect(codeOf(() => parseIdxImages(full.subarray(0, full.length - 1), 'i.idx'))).toMatch(/^MNIST_TRUNCATED: i\.idx: header promises 3 images of 2x2 \(12 bytes\) but only 11/);
+    expect(codeOf(() => parseIdxImages(full.subarray(0, full.length - 1), 'i.idx'))).toMatch(
+      /^MNIST_TRUNCATED: i\.idx: header promises 3 images of 2x2 \(12 bytes\) but only 11/,
+    );
     const long = new Uint8Array(full.length + 2);
     long.set(full);
     expect(codeOf(() => parseIdxImages(long, 'i.idx'))).toMatch(/^MNIST_SIZE_MISMATCH/);

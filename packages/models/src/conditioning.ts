@@ -10,7 +10,12 @@ import { tensorOfReusedMemory } from './tensor-memory.js';
 export function classConditional(model: GanModelConfig, classes: number, options: { readonly projection?: boolean } = {}): GanModelConfig {
   const widen = (net: NetworkConfig): NetworkConfig => ({ ...net, inputSize: net.inputSize + classes });
   const discriminator = widen(model.discriminator);
-  return { ...model, classes, generator: widen(model.generator), discriminator: options.projection ? { ...discriminator, projection: { classes } } : discriminator };
+  return {
+    ...model,
+    classes,
+    generator: widen(model.generator),
+    discriminator: options.projection ? { ...discriminator, projection: { classes } } : discriminator,
+  };
 }
 
 /** Pixels per image: D's input without the class code of a conditional model. */
@@ -28,9 +33,12 @@ export function withClassCode(model: GanModelConfig, x: tf.Tensor2D, classes: In
     if (classes !== null) throw new Error('class codes given to an unconditional model');
     return x;
   }
-  if (classes === null || classes.length !== x.shape[0]) throw new Error(`a conditional model needs one class per row: ${x.shape[0]} rows, ${classes?.length ?? 0} classes`);
+  if (classes === null || classes.length !== x.shape[0])
+    throw new Error(`a conditional model needs one class per row: ${x.shape[0]} rows, ${classes?.length ?? 0} classes`);
   const classCount = model.classes;
-  return tf.tidy(() => tf.concat([x, tf.cast(tf.oneHot(tensorOfReusedMemory<tf.Rank.R1>(classes, [classes.length]), classCount), 'float32') as tf.Tensor2D], 1));
+  return tf.tidy(() =>
+    tf.concat([x, tf.cast(tf.oneHot(tensorOfReusedMemory<tf.Rank.R1>(classes, [classes.length]), classCount), 'float32') as tf.Tensor2D], 1),
+  );
 }
 
 /**

@@ -222,16 +222,25 @@ export function validateModelConfig(config: GanModelConfig): void {
   if (g.dropout !== undefined) problems.push('only the discriminator can have dropout');
   if (d.dropout !== undefined) {
     if (!(d.dropout > 0 && d.dropout < 1)) problems.push(`dropout rate must be in (0, 1), got ${d.dropout}`);
-    else if (!(quantizedDropoutRate(d.dropout) > 0 && quantizedDropoutRate(d.dropout) < 1)) problems.push(`dropout rate ${d.dropout} rounds to ${quantizedDropoutRate(d.dropout)} in 1/256 steps`);
+    else if (!(quantizedDropoutRate(d.dropout) > 0 && quantizedDropoutRate(d.dropout) < 1))
+      problems.push(`dropout rate ${d.dropout} rounds to ${quantizedDropoutRate(d.dropout)} in 1/256 steps`);
     if (d.layers.some((layer) => (layer.kind ?? 'dense') !== 'dense')) problems.push('dropout needs a discriminator of dense layers only');
   }
-  if (d.projection && d.projection.classes !== config.classes) problems.push(`the discriminator's projection has ${d.projection.classes} classes, the model ${config.classes ?? 'none'}`);
+  if (d.projection && d.projection.classes !== config.classes)
+    problems.push(`the discriminator's projection has ${d.projection.classes} classes, the model ${config.classes ?? 'none'}`);
   const codeWidth = Number.isInteger(classes) ? classes : 0;
   if (g.inputSize !== config.noise.size + codeWidth) {
-    problems.push(codeWidth ? `generator input ${g.inputSize} != noise size ${config.noise.size} + ${codeWidth} classes` : `generator input ${g.inputSize} != noise size ${config.noise.size}`);
+    problems.push(
+      codeWidth
+        ? `generator input ${g.inputSize} != noise size ${config.noise.size} + ${codeWidth} classes`
+        : `generator input ${g.inputSize} != noise size ${config.noise.size}`,
+    );
   }
   const outputs: Partial<Record<'generator' | 'discriminator', ExampleShape>> = {};
-  for (const [name, net] of [['generator', g], ['discriminator', d]] as const) {
+  for (const [name, net] of [
+    ['generator', g],
+    ['discriminator', d],
+  ] as const) {
     if (net.layers.length === 0) {
       problems.push(`${name} has no layers`);
       continue;
@@ -246,7 +255,11 @@ export function validateModelConfig(config: GanModelConfig): void {
   }
   const imageSize = d.inputSize - codeWidth;
   if (outputs.generator && outputs.generator[0] !== imageSize) {
-    problems.push(codeWidth ? `generator output ${outputs.generator[0]} != discriminator input ${d.inputSize} - ${codeWidth} classes` : `generator output ${outputs.generator[0]} != discriminator input ${d.inputSize}`);
+    problems.push(
+      codeWidth
+        ? `generator output ${outputs.generator[0]} != discriminator input ${d.inputSize} - ${codeWidth} classes`
+        : `generator output ${outputs.generator[0]} != discriminator input ${d.inputSize}`,
+    );
   }
   if (outputs.discriminator && outputs.discriminator[0] !== 1) problems.push('discriminator must end in 1 unit (a logit)');
   if (problems.length > 0) throw new Error(`invalid model config: ${problems.join('; ')}`);

@@ -24,7 +24,14 @@ export function dropoutWidths(net: NetworkConfig): number[] {
  * counters (firstRow + r) * ceil(units / 4) ..., so a row's mask is the same whichever shard or
  * worker draws it.
  */
-export function fillDropoutMask(rate: number, stream: RandomStream, firstRow: number, rows: number, units: number, out: Float32Array = new Float32Array(rows * units)): Float32Array {
+export function fillDropoutMask(
+  rate: number,
+  stream: RandomStream,
+  firstRow: number,
+  rows: number,
+  units: number,
+  out: Float32Array = new Float32Array(rows * units),
+): Float32Array {
   const dropped = quantizedDropoutRate(rate);
   if (!(dropped > 0 && dropped < 1)) throw new RangeError(`dropout rate ${rate} rounds to ${dropped} in 1/256 steps`);
   const threshold = dropped * 256;

@@ -1,7 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, fillNoise, initialSnapshot, layersModelFiles, loadLayersModelFiles, Network, SEED_MODEL, toLayersModel, upsamplingGenerator, type GanModelConfig } from './index.js';
+import {
+  DEFAULT_MODEL,
+  fillNoise,
+  initialSnapshot,
+  layersModelFiles,
+  loadLayersModelFiles,
+  Network,
+  SEED_MODEL,
+  toLayersModel,
+  upsamplingGenerator,
+  type GanModelConfig,
+} from './index.js';
 
 /** A small convolutional generator: dense -> [7,7,4] -> upsample -> conv -> upsample -> 5x5 conv -> flatten. */
 const CONV_G: GanModelConfig = {
@@ -11,7 +22,11 @@ const CONV_G: GanModelConfig = {
 };
 
 describe('LayersModel export', () => {
-  for (const [name, model] of [['seed (tanh/sigmoid)', SEED_MODEL], ['default (leakyRelu/tanh)', DEFAULT_MODEL], ['convolutional', CONV_G]] as const) {
+  for (const [name, model] of [
+    ['seed (tanh/sigmoid)', SEED_MODEL],
+    ['default (leakyRelu/tanh)', DEFAULT_MODEL],
+    ['convolutional', CONV_G],
+  ] as const) {
     it(`${name}: the saved-and-loaded model draws the same images as the training generator`, async () => {
       const g = new Network('G', model.generator, model.leakyReluAlpha);
       const snapshot = initialSnapshot(g.spec, 'glorotUniform', [7, 'export']); // glorot: non-trivial outputs for both

@@ -23,29 +23,46 @@ export function toLayersModel(config: NetworkConfig, snapshot: Float32Array, lea
     if (activation === 'leakyRelu') model.add(tf.layers.leakyReLU({ alpha: leakyReluAlpha, name: `leaky_relu_${position}` }));
   };
   const keras = (activation: Activation) => (activation === 'leakyRelu' ? 'linear' : KERAS_ACTIVATION[activation]) as 'linear';
-  config.layers.forEach((layer, i) => {
+  for (const [i, layer] of config.layers.entries()) {
     const first = i === 0 ? { inputShape: [config.inputSize] } : {};
     const layerName = `${layer.kind ?? 'dense'}_${i + 1}`;
     switch (layer.kind) {
       case undefined:
       case 'dense':
-        return add(tf.layers.dense({ units: layer.units, activation: keras(layer.activation), name: layerName, ...first }), i + 1, layer.activation);
+        add(tf.layers.dense({ units: layer.units, activation: keras(layer.activation), name: layerName, ...first }), i + 1, layer.activation);
+        continue;
       case 'conv':
-        return add(tf.layers.conv2d({ filters: layer.filters, kernelSize: layer.kernel, padding: 'same', activation: keras(layer.activation), name: layerName, ...first }), i + 1, layer.activation);
+        add(
+          tf.layers.conv2d({
+            filters: layer.filters,
+            kernelSize: layer.kernel,
+            padding: 'same',
+            activation: keras(layer.activation),
+            name: layerName,
+            ...first,
+          }),
+          i + 1,
+          layer.activation,
+        );
+        continue;
       case 'reshape':
-        return add(tf.layers.reshape({ targetShape: [...layer.shape], name: layerName, ...first }), i + 1);
+        add(tf.layers.reshape({ targetShape: [...layer.shape], name: layerName, ...first }), i + 1);
+        continue;
       case 'upsample':
-        return add(tf.layers.upSampling2d({ size: [2, 2], name: layerName, ...first }), i + 1);
+        add(tf.layers.upSampling2d({ size: [2, 2], name: layerName, ...first }), i + 1);
+        continue;
       case 'avgPool':
-        return add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'valid', name: layerName, ...first }), i + 1);
+        add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'valid', name: layerName, ...first }), i + 1);
+        continue;
       case 'flatten':
-        return add(tf.layers.flatten({ name: layerName, ...first }), i + 1);
+        add(tf.layers.flatten({ name: layerName, ...first }), i + 1);
+        continue;
       default: {
         const unknown: never = layer;
         throw new Error(`unknown layer ${JSON.stringify(unknown)}`);
       }
     }
-  });
+  }
   tf.tidy(() => {
     const tensors = spec.map((p) => tensorOfReusedMemory(snapshot.subarray(p.offset, p.offset + p.size), p.shape));
     model.setWeights(tensors);
@@ -104,5 +121,8 @@ export function loadLayersModelFiles(files: LayersModelFiles): Promise<tf.Layers
 
 /** Reads `model.json` and `weights.bin` from a folder written with `layersModelFiles`. */
 export function readLayersModelFiles(dir: string): LayersModelFiles {
-  return { modelJson: JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>, weightsBin: readFileSync(join(dir, 'weights.bin')) };
+  return {
+    modelJson: JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>,
+    weightsBin: readFileSync(join(dir, 'weights.bin')),
+  };
 }

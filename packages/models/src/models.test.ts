@@ -2,7 +2,33 @@ import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
 import { selectBackend, type BackendName } from '@distgan/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { balancedClasses, classConditional, configHash, CONV_MODEL, DEFAULT_MODEL, dropoutWidths, fillDropoutMask, quantizedDropoutRate, generatorInput, imageSizeOf, withClassCode, fillNoise, initialSnapshot, layerShapes, Network, parameterCount, parameterSpec, SEED_MODEL, snapshotSha256, validateModelConfig, valuesView, type GanModelConfig, type GradientFlow, type Layer, type NetworkConfig } from './index.js';
+import {
+  balancedClasses,
+  classConditional,
+  configHash,
+  CONV_MODEL,
+  DEFAULT_MODEL,
+  dropoutWidths,
+  fillDropoutMask,
+  quantizedDropoutRate,
+  generatorInput,
+  imageSizeOf,
+  withClassCode,
+  fillNoise,
+  initialSnapshot,
+  layerShapes,
+  Network,
+  parameterCount,
+  parameterSpec,
+  SEED_MODEL,
+  snapshotSha256,
+  validateModelConfig,
+  valuesView,
+  type GanModelConfig,
+  type GradientFlow,
+  type Layer,
+  type NetworkConfig,
+} from './index.js';
 
 beforeAll(async () => {
   await selectBackend(); // DISTGAN_BACKEND, else auto: the backend users get
@@ -90,7 +116,13 @@ describe('Network', () => {
   });
 
   it('computes the tutorial forward pass: tanh hidden layer, sigmoid output', () => {
-    const net = new Network('G', { inputSize: 2, layers: [{ units: 2, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }] });
+    const net = new Network('G', {
+      inputSize: 2,
+      layers: [
+        { units: 2, activation: 'tanh' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+    });
     // w1 = [[1,2],[3,4]], b1 = [0.5,-0.5], w2 = [[1],[-1]], b2 = [0.25]
     net.load(Float32Array.of(1, 2, 3, 4, 0.5, -0.5, 1, -1, 0.25));
     const out = tf.tidy(() => net.apply(tf.tensor2d([[0.1, 0.2]])).dataSync());
@@ -103,7 +135,13 @@ describe('Network', () => {
   it("infers with flow 'none': one row as a matrix-vector product, more rows as before, no leaks", () => {
     const before = tf.memory().numTensors;
     // 3 -> 2 linear -> 1 linear: rectangular, so a transposed product would not fit or would differ.
-    const small = new Network('G', { inputSize: 3, layers: [{ units: 2, activation: 'linear' }, { units: 1, activation: 'linear' }] });
+    const small = new Network('G', {
+      inputSize: 3,
+      layers: [
+        { units: 2, activation: 'linear' },
+        { units: 1, activation: 'linear' },
+      ],
+    });
     // w1 = [[1,2],[3,4],[5,6]], b1 = [0.5,-0.5], w2 = [[2],[-1]], b2 = [0.25]
     small.load(Float32Array.of(1, 2, 3, 4, 5, 6, 0.5, -0.5, 2, -1, 0.25));
     const x = [0.1, -0.2, 0.3];
@@ -154,7 +192,13 @@ describe('valuesView', () => {
 
 describe('dense layer gradient (explicit transposes)', () => {
   it('equals tfjs autodiff of matMul + bias for weights, bias and input', () => {
-    const net = new Network('T', { inputSize: 5, layers: [{ units: 4, activation: 'tanh' }, { units: 3, activation: 'linear' }] });
+    const net = new Network('T', {
+      inputSize: 5,
+      layers: [
+        { units: 4, activation: 'tanh' },
+        { units: 3, activation: 'linear' },
+      ],
+    });
     net.load(initialSnapshot(net.spec, 'glorotUniform', [3]));
     const x = tf.tensor2d(randomStream(4, 'x').fillNormal(new Float32Array(6 * 5), 0), [6, 5]);
     const ours = tf.grads((input: tf.Tensor) => tf.sum(tf.square(net.apply(input as tf.Tensor2D, 'weightsAndInput'))));
@@ -169,10 +213,14 @@ describe('dense layer gradient (explicit transposes)', () => {
     const [dxFrozen] = frozen([x]);
     const a = dxOurs!.dataSync();
     const b = dxPlain!.dataSync();
-    a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 5));
+    a.forEach((v, i) => {
+      expect(v).toBeCloseTo(b[i]!, 5);
+    });
     // Held fixed, the layers give the same input gradient, bit for bit, and none for their weights.
     expect(Array.from(dxFrozen!.dataSync())).toEqual(Array.from(a));
-    expect(() => tf.variableGrads(() => tf.sum(net.apply(x, 'input')) as tf.Scalar, net.variables as tf.Variable[])).toThrow(/Cannot find a connection between any variable and the result of the loss function/);
+    expect(() => tf.variableGrads(() => tf.sum(net.apply(x, 'input')) as tf.Scalar, net.variables as tf.Variable[])).toThrow(
+      /Cannot find a connection between any variable and the result of the loss function/,
+    );
     const vg = (f: () => tf.Scalar) => tf.variableGrads(f, net.variables as tf.Variable[]).grads;
     const gOurs = vg(() => tf.sum(tf.square(net.apply(x))) as tf.Scalar);
     const gPlain = vg(() => {
@@ -183,7 +231,9 @@ describe('dense layer gradient (explicit transposes)', () => {
     for (const v of net.variables) {
       const o = gOurs[v.name]!.dataSync();
       const p = gPlain[v.name]!.dataSync();
-      o.forEach((value, i) => expect(value).toBeCloseTo(p[i]!, 5));
+      o.forEach((value, i) => {
+        expect(value).toBeCloseTo(p[i]!, 5);
+      });
     }
     net.dispose();
   });
@@ -213,17 +263,42 @@ describe('image layers', () => {
   });
 
   it('names the first layer that does not fit its input', () => {
-    const bad = (layers: NetworkConfig['layers'], inputSize = 16) => () => layerShapes({ inputSize, layers });
+    const bad =
+      (layers: NetworkConfig['layers'], inputSize = 16) =>
+      () =>
+        layerShapes({ inputSize, layers });
     expect(bad([{ kind: 'conv', filters: 2, kernel: 3, activation: 'relu' }])).toThrow(/layer 1 \(conv\) needs an image input/);
     expect(bad([{ kind: 'reshape', shape: [4, 4, 2] }])).toThrow(/layer 1 \(reshape\) makes \[4, 4, 2\] = 32 values from 16/);
     expect(bad([{ kind: 'reshape' } as unknown as Layer])).toThrow(/layer 1 \(reshape\) has shape undefined, not 3 positive integers/);
     expect(bad([{ kind: 'pool3d' } as unknown as Layer])).toThrow(/layer 1 has unknown kind "pool3d"/);
-    expect(bad([{ kind: 'reshape', shape: [4, 4, 1] }, { kind: 'dense', units: 2, activation: 'relu' }])).toThrow(/layer 2 \(dense\) needs a flat input/);
-    expect(bad([{ kind: 'reshape', shape: [2, 8, 1] }, { kind: 'conv', filters: 2, kernel: 2, activation: 'relu' }])).toThrow(/odd positive size/);
+    expect(
+      bad([
+        { kind: 'reshape', shape: [4, 4, 1] },
+        { kind: 'dense', units: 2, activation: 'relu' },
+      ]),
+    ).toThrow(/layer 2 \(dense\) needs a flat input/);
+    expect(
+      bad([
+        { kind: 'reshape', shape: [2, 8, 1] },
+        { kind: 'conv', filters: 2, kernel: 2, activation: 'relu' },
+      ]),
+    ).toThrow(/odd positive size/);
     expect(bad([{ kind: 'reshape', shape: [1, 16, 1] }, { kind: 'avgPool' }])).toThrow(/layer 2 \(avgPool\) needs even sides/);
-    const endsInImage: GanModelConfig = { ...DEFAULT_MODEL, generator: { inputSize: 100, layers: [{ kind: 'dense', units: 784, activation: 'tanh' }, { kind: 'reshape', shape: [28, 28, 1] }] } };
+    const endsInImage: GanModelConfig = {
+      ...DEFAULT_MODEL,
+      generator: {
+        inputSize: 100,
+        layers: [
+          { kind: 'dense', units: 784, activation: 'tanh' },
+          { kind: 'reshape', shape: [28, 28, 1] },
+        ],
+      },
+    };
     expect(() => validateModelConfig(endsInImage)).toThrow(/generator ends in an image; add a flatten layer/);
-    const wrongSize: GanModelConfig = { ...DEFAULT_MODEL, discriminator: { inputSize: 784, layers: [{ kind: 'reshape', shape: [28, 28, 1] }, { kind: 'flatten' }] } };
+    const wrongSize: GanModelConfig = {
+      ...DEFAULT_MODEL,
+      discriminator: { inputSize: 784, layers: [{ kind: 'reshape', shape: [28, 28, 1] }, { kind: 'flatten' }] },
+    };
     expect(() => validateModelConfig(wrongSize)).toThrow(/discriminator must end in 1 unit/);
   });
 
@@ -245,13 +320,21 @@ describe('image layers', () => {
       const a = ours.dataSync();
       const b = plain.dataSync();
       expect(a.length).toBe(b.length);
-      a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 5));
+      a.forEach((v, i) => {
+        expect(v).toBeCloseTo(b[i]!, 5);
+      });
     };
     tf.tidy(() => {
       const loss = (out: tf.Tensor) => tf.sum(tf.square(tf.sub(out, 0.3))) as tf.Scalar;
       const dx = tf.grad((input) => loss(net.apply(input as tf.Tensor2D, 'weightsAndInput')))(x);
       compare(dx, tf.grad((input) => loss(plainApply(input as tf.Tensor2D)))(x));
-      expect(Array.from(tf.grad((input) => loss(net.apply(input as tf.Tensor2D, 'input')))(x).dataSync())).toEqual(Array.from(dx.dataSync()));
+      expect(
+        Array.from(
+          tf
+            .grad((input) => loss(net.apply(input as tf.Tensor2D, 'input')))(x)
+            .dataSync(),
+        ),
+      ).toEqual(Array.from(dx.dataSync()));
       expect(() => tf.variableGrads(() => loss(net.apply(x, 'input')), net.variables as tf.Variable[])).toThrow(/Cannot find a connection/);
       const ours = tf.variableGrads(() => loss(net.apply(x)), net.variables as tf.Variable[]).grads;
       const plain = tf.variableGrads(() => loss(plainApply(x)), net.variables as tf.Variable[]).grads;
@@ -283,14 +366,30 @@ describe('class conditioning', () => {
     expect(spec.map((p) => p.name)).toEqual(['w1', 'b1', 'w2', 'b2', 'w3', 'b3', 'v']);
     expect(spec.at(-1)!.shape).toEqual([10, 256]);
     expect(parameterCount(spec)).toBe(parameterCount(parameterSpec(classConditional(DEFAULT_MODEL, 10).discriminator)) + 2560);
-    expect(() => validateModelConfig({ ...model, classes: 9, generator: { ...model.generator, inputSize: 109 }, discriminator: { ...model.discriminator, inputSize: 793 } })).toThrow(/projection has 10 classes, the model 9/);
-    expect(() => validateModelConfig({ ...model, generator: { ...model.generator, projection: { classes: 10 } } })).toThrow(/only the discriminator can have a projection/);
+    expect(() =>
+      validateModelConfig({
+        ...model,
+        classes: 9,
+        generator: { ...model.generator, inputSize: 109 },
+        discriminator: { ...model.discriminator, inputSize: 793 },
+      }),
+    ).toThrow(/projection has 10 classes, the model 9/);
+    expect(() => validateModelConfig({ ...model, generator: { ...model.generator, projection: { classes: 10 } } })).toThrow(
+      /only the discriminator can have a projection/,
+    );
     const sigmoidOut = { ...model.discriminator, layers: [...model.discriminator.layers.slice(0, -1), { units: 1, activation: 'sigmoid' as const }] };
     expect(() => parameterSpec(sigmoidOut)).toThrow(/a projection needs a last dense layer of 1 linear unit/);
   });
 
   it('adds <y v, h> to the logit of a projection discriminator, and leaks nothing', () => {
-    const d: NetworkConfig = { inputSize: 5, layers: [{ units: 3, activation: 'relu' }, { units: 1, activation: 'linear' }], projection: { classes: 2 } };
+    const d: NetworkConfig = {
+      inputSize: 5,
+      layers: [
+        { units: 3, activation: 'relu' },
+        { units: 1, activation: 'linear' },
+      ],
+      projection: { classes: 2 },
+    };
     const net = new Network('D', d);
     const plain = new Network('D', { ...d, projection: undefined });
     const weights = Float32Array.from({ length: net.size }, (_, i) => ((i * 7) % 11) / 10 - 0.4);
@@ -300,14 +399,29 @@ describe('class conditioning', () => {
     const x = [0.5, -1, 2, 1, 0, /* class 0 */ 1, 1, -0.5, 0, 1 /* class 1 */];
     const out = tf.tidy(() => net.apply(tf.tensor2d(x, [2, 5])).dataSync());
     const base = tf.tidy(() => plain.apply(tf.tensor2d(x, [2, 5])).dataSync());
-    const hidden = tf.tidy(() => tf.relu(tf.add(tf.matMul(tf.tensor2d(x, [2, 5]), tf.tensor2d(weights.subarray(0, 15), [5, 3])), tf.tensor1d(weights.subarray(15, 18)))).arraySync() as number[][]);
+    const hidden = tf.tidy(
+      () =>
+        tf
+          .relu(tf.add(tf.matMul(tf.tensor2d(x, [2, 5]), tf.tensor2d(weights.subarray(0, 15), [5, 3])), tf.tensor1d(weights.subarray(15, 18))))
+          .arraySync() as number[][],
+    );
     const v = weights.subarray(plain.size); // [2, 3]
-    for (const [row, cls] of [[0, 0], [1, 1]] as const) {
+    for (const [row, cls] of [
+      [0, 0],
+      [1, 1],
+    ] as const) {
       const projected = hidden[row]!.reduce((sum, h, j) => sum + h * v[cls * 3 + j]!, 0);
       expect(out[row]).toBeCloseTo(base[row]! + projected, 5);
     }
     // Held fixed (G's phase), the input gradient still flows through the projection.
-    const inputGradient = (n: Network, flow: GradientFlow) => tf.tidy(() => Array.from(tf.grad((input) => tf.sum(tf.square(n.apply(input as tf.Tensor2D, flow))))(tf.tensor2d(x, [2, 5])).dataSync()));
+    const inputGradient = (n: Network, flow: GradientFlow) =>
+      tf.tidy(() =>
+        Array.from(
+          tf
+            .grad((input) => tf.sum(tf.square(n.apply(input as tf.Tensor2D, flow))))(tf.tensor2d(x, [2, 5]))
+            .dataSync(),
+        ),
+      );
     expect(inputGradient(net, 'input')).toEqual(inputGradient(net, 'weightsAndInput'));
     expect(inputGradient(net, 'input')).not.toEqual(inputGradient(plain, 'input'));
     expect(tf.memory().numTensors).toBe(before);
@@ -357,28 +471,47 @@ describe('dropout', () => {
     expect(dropoutWidths(DEFAULT_MODEL.discriminator)).toEqual([]);
     expect(() => validateModelConfig(withDropout(1))).toThrow(/dropout rate must be in \(0, 1\), got 1/);
     expect(() => validateModelConfig(withDropout(0.001))).toThrow(/rounds to 0/);
-    expect(() => validateModelConfig({ ...DEFAULT_MODEL, generator: { ...DEFAULT_MODEL.generator, dropout: 0.3 } })).toThrow(/only the discriminator can have dropout/);
+    expect(() => validateModelConfig({ ...DEFAULT_MODEL, generator: { ...DEFAULT_MODEL.generator, dropout: 0.3 } })).toThrow(
+      /only the discriminator can have dropout/,
+    );
     expect(() => validateModelConfig({ ...CONV_MODEL, discriminator: { ...CONV_MODEL.discriminator, dropout: 0.3 } })).toThrow(/dense layers only/);
     // An absent rate leaves old configs' hashes alone.
     expect(configHash({ ...DEFAULT_MODEL, discriminator: { ...DEFAULT_MODEL.discriminator, dropout: undefined } })).toBe(configHash(DEFAULT_MODEL));
   });
 
   it('multiplies each hidden output by its mask, and without masks runs as at inference', () => {
-    const config: NetworkConfig = { inputSize: 3, layers: [{ units: 4, activation: 'relu' }, { units: 1, activation: 'linear' }], dropout: 0.5 };
+    const config: NetworkConfig = {
+      inputSize: 3,
+      layers: [
+        { units: 4, activation: 'relu' },
+        { units: 1, activation: 'linear' },
+      ],
+      dropout: 0.5,
+    };
     const net = new Network('dropout-test', config);
     net.load(Float32Array.from({ length: net.size }, (_, i) => ((i * 7) % 5) / 5 - 0.3));
     const before = tf.memory().numTensors;
     const [plain, ones, masked, manual] = tf.tidy(() => {
-      const x = tf.tensor2d([[1, 2, 3], [-1, 0.5, 2]]);
-      const mask = tf.tensor2d([[2, 0, 2, 0], [0, 2, 0, 2]]);
+      const x = tf.tensor2d([
+        [1, 2, 3],
+        [-1, 0.5, 2],
+      ]);
+      const mask = tf.tensor2d([
+        [2, 0, 2, 0],
+        [0, 2, 0, 2],
+      ]);
       const [w1, b1, w2, b2] = net.variables as unknown as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D];
       const hidden = tf.mul(tf.relu(tf.add(tf.matMul(x, w1), b1)), mask);
-      return [net.apply(x), net.apply(x, 'weights', [tf.onesLike(mask)]), net.apply(x, 'weights', [mask]), tf.add(tf.matMul(hidden, w2), b2)].map((t) => Array.from(t.dataSync()));
+      return [net.apply(x), net.apply(x, 'weights', [tf.onesLike(mask)]), net.apply(x, 'weights', [mask]), tf.add(tf.matMul(hidden, w2), b2)].map((t) =>
+        Array.from(t.dataSync()),
+      );
     });
     expect(tf.memory().numTensors).toBe(before);
     expect(ones).toEqual(plain);
     expect(masked).not.toEqual(plain);
-    masked!.forEach((v, i) => expect(v).toBeCloseTo(manual![i]!, 5));
+    masked!.forEach((v, i) => {
+      expect(v).toBeCloseTo(manual![i]!, 5);
+    });
     expect(() => tf.tidy(() => net.apply(tf.zeros([1, 3]), 'weights', []))).toThrow(/takes 1 dropout masks, got 0/);
     net.dispose();
   });

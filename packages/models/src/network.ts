@@ -76,9 +76,17 @@ function makeConv(inputGradient: boolean) {
         const sw = w;
         const dx = inputGradient ? tf.conv2d(d, tf.transpose(tf.reverse(sw, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'same') : tf.zerosLike(sx);
         const p = (sw.shape[0] - 1) / 2;
-        const padded = tf.pad(sx, [[0, 0], [p, p], [p, p], [0, 0]]);
+        const padded = tf.pad(sx, [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ]);
         // [cin, h+2p, w+2p, n] (*) [h, w, n, cout] -> [cin, k, k, cout]
-        const dw = tf.transpose(tf.conv2d(tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(d, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid'), [1, 2, 0, 3]);
+        const dw = tf.transpose(
+          tf.conv2d(tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(d, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid'),
+          [1, 2, 0, 3],
+        );
         return [dx, dw, tf.sum(d, [0, 1, 2])];
       },
     };
@@ -239,7 +247,11 @@ export class Network {
                 : needInputGradient
                   ? denseWithInputGradient
                   : denseWithoutInputGradient;
-          h = activate(dense(h as tf.Tensor2D, this.variables[param] as tf.Tensor2D, this.variables[param + 1] as tf.Tensor1D), layer.activation, this.leakyReluAlpha);
+          h = activate(
+            dense(h as tf.Tensor2D, this.variables[param] as tf.Tensor2D, this.variables[param + 1] as tf.Tensor1D),
+            layer.activation,
+            this.leakyReluAlpha,
+          );
           const mask = i < last ? dropoutMasks?.[i] : undefined;
           if (mask) h = tf.mul(h, mask);
           param += 2;
@@ -247,7 +259,11 @@ export class Network {
         }
         case 'conv': {
           const conv = flow === 'input' || flow === 'none' ? frozenConv : needInputGradient ? convWithInputGradient : convWithoutInputGradient;
-          h = activate(conv(h as tf.Tensor4D, this.variables[param] as tf.Tensor4D, this.variables[param + 1] as tf.Tensor1D), layer.activation, this.leakyReluAlpha);
+          h = activate(
+            conv(h as tf.Tensor4D, this.variables[param] as tf.Tensor4D, this.variables[param + 1] as tf.Tensor1D),
+            layer.activation,
+            this.leakyReluAlpha,
+          );
           param += 2;
           return;
         }

@@ -41,7 +41,8 @@ function projectedWidth(net: NetworkConfig, shapes: readonly ExampleShape[]): nu
     throw new Error(`a projection ${problem}`);
   };
   if (!(positiveInteger(classes) && classes < net.inputSize)) fail(`needs a class count in [1, ${net.inputSize}), got ${classes}`);
-  if (!last || (last.kind ?? 'dense') !== 'dense' || (last as DenseLayer).units !== 1 || (last as DenseLayer).activation !== 'linear') fail('needs a last dense layer of 1 linear unit');
+  if (!last || (last.kind ?? 'dense') !== 'dense' || (last as DenseLayer).units !== 1 || (last as DenseLayer).activation !== 'linear')
+    fail('needs a last dense layer of 1 linear unit');
   const h = shapes.length >= 2 ? shapes[shapes.length - 2]! : ([net.inputSize] as const);
   if (h.length !== 1) fail('needs a flat input to the last layer');
   return h[0];
@@ -60,7 +61,8 @@ function nextShape(layer: Layer, shape: ExampleShape, position: number): Example
       return [layer.units];
     case 'reshape': {
       if (shape.length !== 1) fail('needs a flat input');
-      if (!Array.isArray(layer.shape) || layer.shape.length !== 3 || !layer.shape.every(positiveInteger)) fail(`has shape ${JSON.stringify(layer.shape)}, not 3 positive integers`);
+      if (!Array.isArray(layer.shape) || layer.shape.length !== 3 || !layer.shape.every(positiveInteger))
+        fail(`has shape ${JSON.stringify(layer.shape)}, not 3 positive integers`);
       const [h, w, c] = layer.shape;
       if (h * w * c !== shape[0]) fail(`makes [${layer.shape.join(', ')}] = ${h * w * c} values from ${shape[0]}`);
       return [h, w, c];

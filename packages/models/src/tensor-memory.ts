@@ -2,7 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { parameterCount, type ParamSpec } from './spec.js';
 
 /** Reads tensors laid out by `spec` into one Float32Array (one download per tensor, no concat). */
-export function flattenTensors(tensors: readonly tf.Tensor[], spec: readonly ParamSpec[], out: Float32Array = new Float32Array(parameterCount(spec))): Float32Array {
+export function flattenTensors(
+  tensors: readonly tf.Tensor[],
+  spec: readonly ParamSpec[],
+  out: Float32Array = new Float32Array(parameterCount(spec)),
+): Float32Array {
   if (tensors.length !== spec.length) throw new RangeError(`got ${tensors.length} tensors for ${spec.length} parameters`);
   spec.forEach((p, i) => {
     const t = tensors[i]!;

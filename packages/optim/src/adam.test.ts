@@ -16,37 +16,40 @@ describe('Adam (TF1 rule)', () => {
     const adam = new Adam(2);
     adam.apply(w, [0.5, -4]);
     // t=1: m = 0.1 g, v = 0.001 g^2, lr_t = lr*sqrt(0.001)/0.1, update = lr_t*m/(sqrt(v)+eps) ~ lr*sign(g)
-    const expected = (g: number) => (0.001 * Math.sqrt(0.001) / 0.1) * (0.1 * g) / (Math.sqrt(0.001 * g * g) + 1e-8);
+    const expected = (g: number) => (((0.001 * Math.sqrt(0.001)) / 0.1) * (0.1 * g)) / (Math.sqrt(0.001 * g * g) + 1e-8);
     expect(w[0]).toBe(Math.fround(1 - expected(0.5)));
     expect(w[1]).toBe(Math.fround(-2 - expected(-4)));
     expect(adam.step).toBe(1);
   });
 
-  it.each(['wasm-simd', 'js'] as const)('keeps its exact arithmetic with the %s kernel: float64 per parameter, moments and weights rounded to float32 on store (checkpoints and hashes depend on it)', (kernel) => {
-    const config = { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
-    const weights = randomStream(9, 'w').fillNormal(new Float32Array(SIZE), 0);
-    const expected = Float32Array.from(weights);
-    const m = new Float32Array(SIZE);
-    const v = new Float32Array(SIZE);
-    const adam = new Adam(SIZE, config, undefined, { kernel });
-    // Node 20 has WebAssembly SIMD: asking for it (the default) must not fall back silently.
-    expect(adam.kernel).toBe(kernel);
-    for (let t = 1; t <= 5; t++) {
-      // A float64 sum, divided by the batch size inside apply, as the coordinator passes it.
-      const sum = Float64Array.from(gradientAt(t), (g, i) => g * 37 + i * 1e-9);
-      adam.apply(weights, sum, 128);
-      const lrT = (config.learningRate * Math.sqrt(1 - config.beta2 ** t)) / (1 - config.beta1 ** t);
-      for (let i = 0; i < SIZE; i++) {
-        const g = sum[i]! / 128;
-        m[i] = config.beta1 * m[i]! + (1 - config.beta1) * g;
-        v[i] = config.beta2 * v[i]! + (1 - config.beta2) * g * g;
-        expected[i] = expected[i]! - (lrT * m[i]!) / (Math.sqrt(v[i]!) + config.epsilon);
+  it.each(['wasm-simd', 'js'] as const)(
+    'keeps its exact arithmetic with the %s kernel: float64 per parameter, moments and weights rounded to float32 on store (checkpoints and hashes depend on it)',
+    (kernel) => {
+      const config = { learningRate: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+      const weights = randomStream(9, 'w').fillNormal(new Float32Array(SIZE), 0);
+      const expected = Float32Array.from(weights);
+      const m = new Float32Array(SIZE);
+      const v = new Float32Array(SIZE);
+      const adam = new Adam(SIZE, config, undefined, { kernel });
+      // Node 20 has WebAssembly SIMD: asking for it (the default) must not fall back silently.
+      expect(adam.kernel).toBe(kernel);
+      for (let t = 1; t <= 5; t++) {
+        // A float64 sum, divided by the batch size inside apply, as the coordinator passes it.
+        const sum = Float64Array.from(gradientAt(t), (g, i) => g * 37 + i * 1e-9);
+        adam.apply(weights, sum, 128);
+        const lrT = (config.learningRate * Math.sqrt(1 - config.beta2 ** t)) / (1 - config.beta1 ** t);
+        for (let i = 0; i < SIZE; i++) {
+          const g = sum[i]! / 128;
+          m[i] = config.beta1 * m[i]! + (1 - config.beta1) * g;
+          v[i] = config.beta2 * v[i]! + (1 - config.beta2) * g * g;
+          expected[i] = expected[i]! - (lrT * m[i]!) / (Math.sqrt(v[i]!) + config.epsilon);
+        }
       }
-    }
-    expect(Buffer.from(weights.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
-    const state = adam.state();
-    expect(Buffer.from(state.m.buffer).equals(Buffer.from(m.buffer)) && Buffer.from(state.v.buffer).equals(Buffer.from(v.buffer))).toBe(true);
-  });
+      expect(Buffer.from(weights.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      const state = adam.state();
+      expect(Buffer.from(state.m.buffer).equals(Buffer.from(m.buffer)) && Buffer.from(state.v.buffer).equals(Buffer.from(v.buffer))).toBe(true);
+    },
+  );
 
   it('gives the same bits with either kernel, in place or through copies, across magnitudes from subnormal to huge', () => {
     const size = 4097; // odd: the SIMD kernel's last parameter goes through the JavaScript loop
@@ -117,8 +120,8 @@ describe('Adam (TF1 rule)', () => {
     adam.apply(w, [-1]);
     // t=2: v = 0.999 * 0.001 * 9 + 0.001 * 1, m = g: only this step's gradient sets the direction.
     const v = 0.999 * 0.001 * 9 + 0.001;
-    const first = Math.fround(1 - (0.01 * Math.sqrt(0.001)) * 3 / (Math.sqrt(0.001 * 9) + 1e-8));
-    expect(w[0]).toBe(Math.fround(first + (0.01 * Math.sqrt(1 - 0.999 ** 2)) * 1 / (Math.sqrt(v) + 1e-8)));
+    const first = Math.fround(1 - (0.01 * Math.sqrt(0.001) * 3) / (Math.sqrt(0.001 * 9) + 1e-8));
+    expect(w[0]).toBe(Math.fround(first + (0.01 * Math.sqrt(1 - 0.999 ** 2) * 1) / (Math.sqrt(v) + 1e-8)));
     const negative = new Adam(SIZE, { ...config, beta1: -0.5 });
     const weights = new Float32Array(SIZE);
     for (let s = 0; s < 50; s++) negative.apply(weights, gradientAt(s));

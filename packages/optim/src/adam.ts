@@ -79,7 +79,8 @@ export class Adam {
     validateAdamConfig(config);
     if (!(Number.isInteger(size) && size >= 0)) throw new RangeError(`Adam size must be a non-negative integer, got ${size}`);
     if (state) {
-      if (state.m.length !== size || state.v.length !== size) throw new RangeError(`Adam state holds ${state.m.length}/${state.v.length} moments, expected ${size}`);
+      if (state.m.length !== size || state.v.length !== size)
+        throw new RangeError(`Adam state holds ${state.m.length}/${state.v.length} moments, expected ${size}`);
       if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`Adam state step ${state.step} is not a non-negative integer`);
     }
     this.t = state?.step ?? 0;

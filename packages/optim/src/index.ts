@@ -1,1 +1,11 @@
-export { Adam, TF1_ADAM_DEFAULTS, validateAdamConfig, encodeAdamState, decodeAdamState, type AdamConfig, type AdamState, type AdamKernel, type AdamOptions } from './adam.js';
+export {
+  Adam,
+  TF1_ADAM_DEFAULTS,
+  validateAdamConfig,
+  encodeAdamState,
+  decodeAdamState,
+  type AdamConfig,
+  type AdamState,
+  type AdamKernel,
+  type AdamOptions,
+} from './adam.js';

@@ -87,7 +87,20 @@ const MEMARG = [3, 0];
 
 // Locals: the 12 parameters of SimdAdamStep, then these.
 const P = { w: 0, g: 1, m: 2, v: 3, count: 4, divisor: 5, beta1: 6, oneMinusBeta1: 7, beta2: 8, oneMinusBeta2: 9, lrT: 10, epsilon: 11 } as const;
-const L = { at4: 12, end4: 13, grad: 14, mNew: 15, vNew: 16, divisor: 17, beta1: 18, oneMinusBeta1: 19, beta2: 20, oneMinusBeta2: 21, lrT: 22, epsilon: 23 } as const;
+const L = {
+  at4: 12,
+  end4: 13,
+  grad: 14,
+  mNew: 15,
+  vNew: 16,
+  divisor: 17,
+  beta1: 18,
+  oneMinusBeta1: 19,
+  beta2: 20,
+  oneMinusBeta2: 21,
+  lrT: 22,
+  epsilon: 23,
+} as const;
 
 const get = (local: number): number[] => [LOCAL_GET, ...uleb128(local)];
 const set = (local: number, ...value: number[][]): number[] => [...value.flat(), LOCAL_SET, ...uleb128(local)];
@@ -97,10 +110,19 @@ const address64 = (base: number): number[] => [...get(base), ...get(L.at4), I32_
 /** Two float32 at `address` widened to two float64 lanes. */
 const loadPair32 = (address: number[]): number[] => [...address, ...op(simd.load64Zero), ...MEMARG, ...op(simd.f64x2PromoteLowF32x4)];
 /** Rounds two float64 lanes to float32 and stores them at `address`. */
-const storePair32 = (address: number[], value: number[]): number[] => [...address, ...value, ...op(simd.f32x4DemoteF64x2Zero), ...op(simd.store64Lane), ...MEMARG, 0];
+const storePair32 = (address: number[], value: number[]): number[] => [
+  ...address,
+  ...value,
+  ...op(simd.f32x4DemoteF64x2Zero),
+  ...op(simd.store64Lane),
+  ...MEMARG,
+  0,
+];
 /** Math.fround on both lanes: the value a float32 store keeps, as float64. */
 const fround = (value: number[]): number[] => [...value, ...op(simd.f32x4DemoteF64x2Zero), ...op(simd.f64x2PromoteLowF32x4)];
-const binary = (code: number) => (a: number[], b: number[]): number[] => [...a, ...b, ...op(code)];
+const binary =
+  (code: number) =>
+  (a: number[], b: number[]): number[] => [...a, ...b, ...op(code)];
 const add = binary(simd.f64x2Add);
 const sub = binary(simd.f64x2Sub);
 const mul = binary(simd.f64x2Mul);
@@ -108,7 +130,10 @@ const div = binary(simd.f64x2Div);
 const sqrt = (a: number[]): number[] => [...a, ...op(simd.f64x2Sqrt)];
 
 function body(): number[] {
-  const locals = vector([[2, I32], [10, V128]]);
+  const locals = vector([
+    [2, I32],
+    [10, V128],
+  ]);
   const splats = (
     [
       [L.divisor, P.divisor],
@@ -122,8 +147,15 @@ function body(): number[] {
   ).flatMap(([lane, param]) => set(lane, get(param), op(simd.f64x2Splat)));
   // The loop mirrors adam.ts's JavaScript loop line for line; `count` must be even.
   const loop = [
-    BLOCK, EMPTY_BLOCK_TYPE, LOOP, EMPTY_BLOCK_TYPE,
-    ...get(L.at4), ...get(L.end4), I32_GE_U, BR_IF, 1,
+    BLOCK,
+    EMPTY_BLOCK_TYPE,
+    LOOP,
+    EMPTY_BLOCK_TYPE,
+    ...get(L.at4),
+    ...get(L.end4),
+    I32_GE_U,
+    BR_IF,
+    1,
     // g = gradient[i] / divisor
     ...set(L.grad, div([...address64(P.g), ...op(simd.load), ...MEMARG], get(L.divisor))),
     // mi = fround(beta1 * m[i] + oneMinusBeta1 * g)
@@ -135,8 +167,10 @@ function body(): number[] {
     // weights[i] = weights[i] - (lrT * mi) / (sqrt(vi) + epsilon)
     ...storePair32(address32(P.w), sub(loadPair32(address32(P.w)), div(mul(get(L.lrT), get(L.mNew)), add(sqrt(get(L.vNew)), get(L.epsilon))))),
     ...set(L.at4, get(L.at4), [I32_CONST, 8, I32_ADD]),
-    BR, 0,
-    END, END,
+    BR,
+    0,
+    END,
+    END,
   ];
   const code = [...locals, ...set(L.end4, get(P.count), [I32_CONST, 2, I32_SHL]), ...splats, ...loop, END];
   return [...uleb128(code.length), ...code];
@@ -172,7 +206,7 @@ let compiled: object | null | undefined;
 function simdAdamModule(wasm: WebAssemblyApi | undefined): object | null {
   if (compiled !== undefined) return compiled;
   const bytes = simdAdamModuleBytes();
-  compiled = wasm && wasm.validate(bytes) ? new wasm.Module(bytes) : null;
+  compiled = wasm?.validate(bytes) ? new wasm.Module(bytes) : null;
   return compiled;
 }
 
@@ -185,7 +219,7 @@ export function instantiateSimdAdam(byteLength: number): { readonly step: SimdAd
   const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   const module = simdAdamModule(wasm);
   if (!wasm || !module) return null;
-  let memory;
+  let memory: { readonly buffer: ArrayBuffer };
   try {
     memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(byteLength / 65_536)) });
   } catch (err) {
@@ -194,5 +228,5 @@ export function instantiateSimdAdam(byteLength: number): { readonly step: SimdAd
     throw err;
   }
   const instance = new wasm.Instance(module, { env: { memory } });
-  return { step: instance.exports['adam'] as SimdAdamStep, buffer: memory.buffer };
+  return { step: instance.exports.adam as SimdAdamStep, buffer: memory.buffer };
 }

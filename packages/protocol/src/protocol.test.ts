@@ -24,12 +24,30 @@ const SHA = 'a'.repeat(64);
 const workerSamples: { [T in WorkerMessage['type']]: Extract<WorkerMessage, { type: T }> } = {
   hello: { type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'w1', host: 'box', pid: 42, backend: 'wasm' } },
   ready: { type: 'ready', configHash: SHA, datasetFingerprint: 'b'.repeat(64) },
-  result: { type: 'result', step: 3, phase: 'D', shard: 1, gradient: Float32Array.of(1, -2.5, 3e-8, 0, 7), lossSum: 1.25, dRealSum: 0.5, dFakeSum: 0.25, computeMs: 12.5, cpuMs: 9.75 },
+  result: {
+    type: 'result',
+    step: 3,
+    phase: 'D',
+    shard: 1,
+    gradient: Float32Array.of(1, -2.5, 3e-8, 0, 7),
+    lossSum: 1.25,
+    dRealSum: 0.5,
+    dFakeSum: 0.25,
+    computeMs: 12.5,
+    cpuMs: 9.75,
+  },
   error: { type: 'error', code: 'DATASET_MISMATCH', message: 'fingerprints differ' },
 };
 
 const coordinatorSamples: { [T in CoordinatorMessage['type']]: Extract<CoordinatorMessage, { type: T }> } = {
-  welcome: { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 'w-1', config: { preset: 'tiny', batchSize: 32, nested: { a: [1, 2] } }, configHash: SHA, datasetFingerprint: SHA },
+  welcome: {
+    type: 'welcome',
+    protocol: PROTOCOL_VERSION,
+    workerId: 'w-1',
+    config: { preset: 'tiny', batchSize: 32, nested: { a: [1, 2] } },
+    configHash: SHA,
+    datasetFingerprint: SHA,
+  },
   snapshot: { type: 'snapshot', net: 'G', version: 7, weights: Float32Array.of(0.1, 0.2, -0.3) },
   task: { type: 'task', step: 2, phase: 'D', shard: 0, start: 0, count: 2, dVersion: 2, gVersion: 2, indices: Uint32Array.of(59_999, 4) },
   done: { type: 'done', reason: 'training finished' },
@@ -130,7 +148,8 @@ describe('bulk frames', () => {
 
 describe('hostile and broken frames', () => {
   const good = encodeMessage(workerSamples.result);
-  const mutate = (changes: Record<string, unknown>) => pack({ ...workerSamples.result, gradient: new Uint8Array(workerSamples.result.gradient.buffer), ...changes });
+  const mutate = (changes: Record<string, unknown>) =>
+    pack({ ...workerSamples.result, gradient: new Uint8Array(workerSamples.result.gradient.buffer), ...changes });
 
   it('rejects random bytes, truncated msgpack and non-objects as BAD_FRAME', () => {
     expect(codeOf(() => decodeWorkerMessage(Uint8Array.of(0xc1, 0xff, 0x00), limits))).toBe('BAD_FRAME');
@@ -190,9 +209,20 @@ describe('hostile and broken frames', () => {
 
   it('rejects another protocol version, naming both sides so that the text reads right on either', () => {
     const hello = { ...workerSamples.hello, protocol: PROTOCOL_VERSION + 1 };
-    expect(() => decodeWorkerMessage(encodeMessage(hello), limits)).toThrow(`the worker speaks protocol ${PROTOCOL_VERSION + 1}, the coordinator speaks ${PROTOCOL_VERSION}`);
-    const welcome = { type: 'welcome', protocol: PROTOCOL_VERSION + 2, workerId: 'w1', config: {}, configHash: 'a'.repeat(64), datasetFingerprint: 'b'.repeat(64) } as const;
-    expect(() => decodeCoordinatorMessage(encodeMessage(welcome))).toThrow(`the coordinator speaks protocol ${PROTOCOL_VERSION + 2}, the worker speaks ${PROTOCOL_VERSION}`);
+    expect(() => decodeWorkerMessage(encodeMessage(hello), limits)).toThrow(
+      `the worker speaks protocol ${PROTOCOL_VERSION + 1}, the coordinator speaks ${PROTOCOL_VERSION}`,
+    );
+    const welcome = {
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION + 2,
+      workerId: 'w1',
+      config: {},
+      configHash: 'a'.repeat(64),
+      datasetFingerprint: 'b'.repeat(64),
+    } as const;
+    expect(() => decodeCoordinatorMessage(encodeMessage(welcome))).toThrow(
+      `the coordinator speaks protocol ${PROTOCOL_VERSION + 2}, the worker speaks ${PROTOCOL_VERSION}`,
+    );
   });
 
   it("names a hello's worker fields by their path", () => {
@@ -216,7 +246,10 @@ describe('hostile and broken frames', () => {
 
   it('survives thousands of random mutations of valid frames with only ProtocolErrors', () => {
     let seed = 12345;
-    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
     const frames = [...Object.values(workerSamples)].map((m) => encodeMessage(m));
     let rejected = 0;
     for (let i = 0; i < 5000; i++) {

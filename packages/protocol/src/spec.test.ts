@@ -7,7 +7,10 @@ const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 /** The README's example frames: each hex block after a `<!-- frame: worker|coordinator -->` marker. */
 function exampleFrames(): { sender: 'worker' | 'coordinator'; bytes: Uint8Array }[] {
   const blocks = [...readme.matchAll(/<!-- frame: (worker|coordinator) -->\s*```\n([\s\S]*?)```/g)];
-  return blocks.map(([, sender, hex]) => ({ sender: sender as 'worker' | 'coordinator', bytes: Uint8Array.from(hex!.trim().split(/\s+/), (b) => parseInt(b, 16)) }));
+  return blocks.map(([, sender, hex]) => ({
+    sender: sender as 'worker' | 'coordinator',
+    bytes: Uint8Array.from(hex!.trim().split(/\s+/), (b) => parseInt(b, 16)),
+  }));
 }
 
 describe('the specification in README.md', () => {

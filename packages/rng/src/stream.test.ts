@@ -11,7 +11,13 @@ describe('RandomStream', () => {
   });
 
   it('gives different streams for keys that differ in any part or in order', () => {
-    const keys = [[7, 'noise', 3, 1], [8, 'noise', 3, 1], [7, 'noise', 3, 2], [7, 'noise', 1, 3], [7, 'batch', 3, 1]];
+    const keys = [
+      [7, 'noise', 3, 1],
+      [8, 'noise', 3, 1],
+      [7, 'noise', 3, 2],
+      [7, 'noise', 1, 3],
+      [7, 'batch', 3, 1],
+    ];
     const firsts = keys.map((k) => new RandomStream(k).uint32(0));
     expect(new Set(firsts).size).toBe(keys.length);
   });

@@ -1,7 +1,15 @@
 import util from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bridgeRemovedUtilFunctions, configureTensorFlow, defaultBackendChoice, describeSelection, parseBackendChoice, probeBackend, selectBackend } from './index.js';
+import {
+  bridgeRemovedUtilFunctions,
+  configureTensorFlow,
+  defaultBackendChoice,
+  describeSelection,
+  parseBackendChoice,
+  probeBackend,
+  selectBackend,
+} from './index.js';
 
 async function nodeLoads(): Promise<boolean> {
   try {
@@ -134,7 +142,7 @@ describe('the node backend on every Node.js version', () => {
 });
 
 describe('configureTensorFlow', () => {
-  it("asks for oneDNN and quiet INFO logs unless the user set either", () => {
+  it('asks for oneDNN and quiet INFO logs unless the user set either', () => {
     const env: NodeJS.ProcessEnv = {};
     configureTensorFlow(env);
     expect(env).toEqual({ TF_CPP_MIN_LOG_LEVEL: '1', TF_ENABLE_ONEDNN_OPTS: '1' });

@@ -74,7 +74,9 @@ export function probeBackend(): void {
     for (let j = 0; j < 2; j++) {
       const s = sigmoid(row.reduce((acc, v, k) => acc + v * ws[k]![j]!, 0));
       wantY += s;
-      row.forEach((v, k) => (wantDw[k * 2 + j]! += v * s * (1 - s)));
+      row.forEach((v, k) => {
+        wantDw[k * 2 + j]! += v * s * (1 - s);
+      });
     }
   }
   const close = (a: number, b: number) => Number.isFinite(a) && Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));

@@ -6,7 +6,9 @@ export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: 
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}, got "${value}"` : `expected an integer in [${min}, ${max}], got "${value}"`);
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}, got "${value}"` : `expected an integer in [${min}, ${max}], got "${value}"`,
+      );
     }
     return n;
   };

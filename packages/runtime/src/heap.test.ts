@@ -11,7 +11,11 @@ describe('relaxHeapGrowth', () => {
 
   it('sets a flag this Node accepts at run time (an unknown flag would print a warning)', () => {
     const heap = fileURLToPath(new URL('../dist/heap.js', import.meta.url));
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { relaxHeapGrowth } from ${JSON.stringify(heap)}; relaxHeapGrowth(); console.log('ok')`], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `import { relaxHeapGrowth } from ${JSON.stringify(heap)}; relaxHeapGrowth(); console.log('ok')`],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('ok');
     expect(r.stderr).toBe('');

@@ -18,7 +18,10 @@ describe('traceFromEnv', () => {
     writeFileSync(blocker, '');
     const lines: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string) => {
+      lines.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
     try {
       expect(traceFromEnv('probe', { DISTGAN_TRACE: join(blocker, 'sub') })).toBe(traceFromEnv('probe', {}));
     } finally {
@@ -33,7 +36,10 @@ describe('traceFromEnv', () => {
     const trace = traceFromEnv('probe', { DISTGAN_TRACE: on });
     for (let i = 0; i < 2_001; i++) trace('tick', { i, phase: 'D' });
     expect(readdirSync(on)).toEqual([`probe-${process.pid}.jsonl`]);
-    const written = readFileSync(join(on, `probe-${process.pid}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { t: number; event: string; i: number; phase: string });
+    const written = readFileSync(join(on, `probe-${process.pid}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { t: number; event: string; i: number; phase: string });
     // Garbage-collection events may be interleaved (V8 reports them afterwards, with their start time).
     const lines = written.filter((l) => l.event === 'tick');
     expect(lines).toHaveLength(2_000); // the 2,001st waits for the next batch or exit

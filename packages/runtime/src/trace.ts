@@ -36,7 +36,7 @@ export function traceFromEnv(name: string, env: NodeJS.ProcessEnv = process.env)
   // Garbage collection pauses too (V8 reports them after the fact, with their start time).
   const gc = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const kind = ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail)?.kind ?? 0;
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
       lines.push(JSON.stringify({ t: performance.timeOrigin + entry.startTime, event: 'gc', ms: entry.duration, kind }));
     }
   });

@@ -78,11 +78,10 @@ const DEFAULT: RunPreset = {
   batchSize: 128,
   // One shard per local worker per phase: the fewest messages for `npm start`'s two workers.
   shards: 2,
-  // The distance keeps falling with more steps and meets issue 6's target (1.108) at 18,000
-  // (10,000 samples: 1.72 at 10,000, 1.17 at 16,000, 1.09 at 18,000), and issue 6 allows
-  // `npm start` 20 minutes on 2 cores: 18,000 steps took 19.4 to 22.3 minutes here once the
-  // coordinator's Adam ran in WebAssembly SIMD, depending on the hour and the VM, with no margin (README
-  // "Sample quality"). `--steps 10000` is the fallback for a slower machine: 9.47 / 1.72 in 12 minutes.
+  // The Frechet distance keeps falling with more steps and reaches 3x the real train-vs-test
+  // distance (1.108) at 18,000 (10,000 samples: 1.72 at 10,000, 1.17 at 16,000, 1.09 at 18,000),
+  // which `npm start` trains in about 20 minutes on 2 cores (docs/sample-quality.md).
+  // `--steps 10000` is the fallback for a slower machine: 9.47 / 1.72 in 12 minutes.
   steps: 18000,
   seed: 1,
   // No label smoothing: with it the same run stood at 2.87 at 6,000 steps (2.64 without).
@@ -98,8 +97,20 @@ const TINY: RunPreset = {
   model: {
     ...SEED_MODEL,
     noise: { distribution: 'uniform', size: 8, min: 0, max: 1 },
-    generator: { inputSize: 8, layers: [{ units: 16, activation: 'tanh' }, { units: 784, activation: 'sigmoid' }] },
-    discriminator: { inputSize: 784, layers: [{ units: 16, activation: 'tanh' }, { units: 1, activation: 'linear' }] },
+    generator: {
+      inputSize: 8,
+      layers: [
+        { units: 16, activation: 'tanh' },
+        { units: 784, activation: 'sigmoid' },
+      ],
+    },
+    discriminator: {
+      inputSize: 784,
+      layers: [
+        { units: 16, activation: 'tanh' },
+        { units: 1, activation: 'linear' },
+      ],
+    },
   },
   dAdam: TF1_ADAM_DEFAULTS,
   gAdam: TF1_ADAM_DEFAULTS,
@@ -137,8 +148,10 @@ export function validateRunConfig(config: RunConfig): void {
   positiveInteger('shards', config.shards, 4096);
   if (config.shards > config.batchSize) throw new Error(`shards (${config.shards}) cannot exceed the batch size (${config.batchSize})`);
   if (!(Number.isSafeInteger(config.seed) && config.seed >= 0)) throw new Error(`seed must be a non-negative integer, got ${config.seed}`);
-  if (config.objective !== undefined && !(['crossEntropy', 'leastSquares'] as const).includes(config.objective)) throw new Error(`objective must be crossEntropy or leastSquares, got ${String(config.objective)}`);
-  if (config.gEmaDecay !== null && !(config.gEmaDecay >= 0 && config.gEmaDecay < 1)) throw new Error(`gEmaDecay must be null or in [0, 1), got ${config.gEmaDecay}`);
+  if (config.objective !== undefined && !(['crossEntropy', 'leastSquares'] as const).includes(config.objective))
+    throw new Error(`objective must be crossEntropy or leastSquares, got ${String(config.objective)}`);
+  if (config.gEmaDecay !== null && !(config.gEmaDecay >= 0 && config.gEmaDecay < 1))
+    throw new Error(`gEmaDecay must be null or in [0, 1), got ${config.gEmaDecay}`);
 }
 
 /** A preset with command-line overrides, validated. */

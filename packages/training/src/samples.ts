@@ -69,7 +69,10 @@ export function probeSample(networks: GanNetworks, seed: number, step: number, o
   return tf.tidy(() => {
     // 'none': one row through networks reloaded every step multiplies without packing their weights.
     const image = networks.g.apply(generatorInput(networks.model, noise, 1), 'none');
-    const dFake = discriminatorScore(networks.d.apply(withClassCode(networks.model, image, balancedClasses(networks.model, 1)), 'none'), objective).dataSync()[0]!;
+    const dFake = discriminatorScore(
+      networks.d.apply(withClassCode(networks.model, image, balancedClasses(networks.model, 1)), 'none'),
+      objective,
+    ).dataSync()[0]!;
     const { min, max } = networks.model.pixelRange;
     const maxPixel = ((tf.max(image).dataSync()[0]! - min) / (max - min)) * 255;
     return { maxPixel, dFake };

@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { discriminatorLossTerm, discriminatorScore, generatorLoss } from '@distgan/losses';
-import { dropoutWidths, fillDropoutMask, fillNoise, imageSizeOf, withClassCode, type GanModelConfig, type Network, tensorOfReusedMemory, valuesView } from '@distgan/models';
+import {
+  dropoutWidths,
+  fillDropoutMask,
+  fillNoise,
+  imageSizeOf,
+  withClassCode,
+  type GanModelConfig,
+  type Network,
+  tensorOfReusedMemory,
+  valuesView,
+} from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
 import { dropoutStream, fakeClasses, noiseStream, type DropoutPass, type Phase } from './batch.js';
 import { GanNetworks } from './networks.js';
@@ -129,7 +139,9 @@ export class ShardComputer {
     const fake = fakeClasses(this.config.seed, task.step, task.phase, classes, task.start, task.count, this.fakeClassBuffer);
     if (!task.indices) return { fake, real: null };
     const real = this.realClassBuffer.subarray(0, task.indices.length);
-    task.indices.forEach((index, r) => (real[r] = this.dataset.labels[index]!));
+    task.indices.forEach((index, r) => {
+      real[r] = this.dataset.labels[index]!;
+    });
     return { fake, real };
   }
 
@@ -145,7 +157,10 @@ export class ShardComputer {
   /** The task's noise rows, for G's input. */
   private noiseOf(task: ShardTask): Float32Array {
     const noise = this.config.model.noise;
-    return fillNoise(noise, noiseStream(this.config.seed, task.step, task.phase), task.start, task.count, this.noiseBuffer).subarray(0, task.count * noise.size);
+    return fillNoise(noise, noiseStream(this.config.seed, task.step, task.phase), task.start, task.count, this.noiseBuffer).subarray(
+      0,
+      task.count * noise.size,
+    );
   }
 
   /**
@@ -240,7 +255,15 @@ export class ShardComputer {
     if (task.phase !== 'D') throw new Error(`task ${task.step}/${task.phase}/${task.shard}: only a D task has a real-image share`);
     this.checkVersions(task, ['D']);
     const { gradient, stats } = this.gradientOf(this.networks.d, this.realTerm(task));
-    return { step: task.step, shard: task.shard, dVersion: task.dVersion, gradient, lossSum: stats[0]!, dRealSum: stats[1]!, computeMs: performance.now() - started };
+    return {
+      step: task.step,
+      shard: task.shard,
+      dVersion: task.dVersion,
+      gradient,
+      lossSum: stats[0]!,
+      dRealSum: stats[1]!,
+      computeMs: performance.now() - started,
+    };
   }
 
   /**
@@ -263,7 +286,9 @@ export class ShardComputer {
     try {
       this.checkVersions(task, ['D', 'G']);
       if (realShare && (task.phase !== 'D' || realShare.step !== task.step || realShare.shard !== task.shard || realShare.dVersion !== task.dVersion)) {
-        throw new Error(`real-image share of ${realShare.step}/D/${realShare.shard} at D@${realShare.dVersion} given for task ${task.step}/${task.phase}/${task.shard} at D@${task.dVersion}`);
+        throw new Error(
+          `real-image share of ${realShare.step}/D/${realShare.shard} at D@${realShare.dVersion} given for task ${task.step}/${task.phase}/${task.shard} at D@${task.dVersion}`,
+        );
       }
     } catch (err) {
       realShare?.gradient.dispose();
@@ -271,7 +296,11 @@ export class ShardComputer {
     }
     if (task.phase === 'G') {
       const { gradient, stats } = this.gradientOf(this.networks.g, this.generatorTerm(task));
-      return handOver(gradient, { step: task.step, phase: task.phase, shard: task.shard, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started }, use);
+      return handOver(
+        gradient,
+        { step: task.step, phase: task.phase, shard: task.shard, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started },
+        use,
+      );
     }
     if (!realShare) return this.computeBothTerms(task, started, use);
     let gradient: tf.Tensor1D;
@@ -313,7 +342,15 @@ export class ShardComputer {
 
   /** A D result's fields from the real term's [loss sum, score sum] and the fakes' (float32 values). */
   private dFields(task: ShardTask, real: readonly [number, number], fake: Float32Array, computeMs: number): Omit<ShardResult, 'gradient'> {
-    return { step: task.step, phase: task.phase, shard: task.shard, lossSum: Math.fround(real[0] + fake[0]!), dRealSum: real[1], dFakeSum: fake[1]!, computeMs };
+    return {
+      step: task.step,
+      phase: task.phase,
+      shard: task.shard,
+      lossSum: Math.fround(real[0] + fake[0]!),
+      dRealSum: real[1],
+      dFakeSum: fake[1]!,
+      computeMs,
+    };
   }
 
   dispose(): void {

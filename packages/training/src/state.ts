@@ -152,6 +152,11 @@ export class TrainingState {
   /** SHA-256 of D's, G's (and G's average's) bytes: the run's identity for determinism checks. */
   hashes(): { weightsSha256: string; dSha256: string; gSha256: string; gEmaSha256: string | null } {
     const all = this.gEma ? [this.dWeights, this.gWeights, this.gEma] : [this.dWeights, this.gWeights];
-    return { weightsSha256: snapshotSha256(...all), dSha256: snapshotSha256(this.dWeights), gSha256: snapshotSha256(this.gWeights), gEmaSha256: this.gEma ? snapshotSha256(this.gEma) : null };
+    return {
+      weightsSha256: snapshotSha256(...all),
+      dSha256: snapshotSha256(this.dWeights),
+      gSha256: snapshotSha256(this.gWeights),
+      gEmaSha256: this.gEma ? snapshotSha256(this.gEma) : null,
+    };
   }
 }

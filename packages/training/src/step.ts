@@ -49,7 +49,16 @@ export function planTasks(state: TrainingState, step: number, phase: Phase, data
   const indices = phase === 'D' ? batchIndices(seed, step, batchSize, datasetSize) : null;
   return Array.from({ length: shards }, (_, shard) => {
     const { start, count } = shardRange(batchSize, shards, shard);
-    return { step, phase, shard, start, count, dVersion: state.version('D'), gVersion: state.version('G'), indices: indices ? indices.slice(start, start + count) : null };
+    return {
+      step,
+      phase,
+      shard,
+      start,
+      count,
+      dVersion: state.version('D'),
+      gVersion: state.version('G'),
+      indices: indices ? indices.slice(start, start + count) : null,
+    };
   });
 }
 
@@ -68,8 +77,12 @@ const accumulators = new WeakMap<TrainingState, Partial<Record<Phase, ShardOrder
 
 function accumulatorFor(state: TrainingState, phase: Phase): ShardOrderedSum {
   let byPhase = accumulators.get(state);
-  if (!byPhase) accumulators.set(state, (byPhase = {}));
-  const sum = (byPhase[phase] ??= new ShardOrderedSum(state.weights(phase).length, state.config.shards, state.gradientBuffer(phase)));
+  if (!byPhase) {
+    byPhase = {};
+    accumulators.set(state, byPhase);
+  }
+  byPhase[phase] ??= new ShardOrderedSum(state.weights(phase).length, state.config.shards, state.gradientBuffer(phase));
+  const sum = byPhase[phase];
   sum.reset();
   return sum;
 }

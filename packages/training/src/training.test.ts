@@ -41,7 +41,9 @@ function computeAll(config: RunConfig, state: TrainingState, phase: 'D' | 'G'): 
   const sum = new Float64Array(state.weights(phase).length);
   for (const task of planTasks(state, 0, phase, dataset.count)) {
     const r = computer.compute(task);
-    r.gradient.forEach((g, i) => (sum[i]! += g));
+    r.gradient.forEach((g, i) => {
+      sum[i]! += g;
+    });
   }
   computer.dispose();
   return sum.map((s) => s / config.batchSize);
@@ -124,7 +126,9 @@ describe('shard gradients', () => {
     computer.networks.load('D', 0, state.dWeights);
     const { gradient } = computer.compute(task!);
     // Check the 5 largest gradient entries: they dominate float32 rounding in the loss.
-    const order = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b]!) - Math.abs(gradient[a]!)).slice(0, 5);
+    const order = Array.from(gradient.keys())
+      .sort((a, b) => Math.abs(gradient[b]!) - Math.abs(gradient[a]!))
+      .slice(0, 5);
     const h = 1e-2;
     for (const i of order) {
       const lossAt = (delta: number) => {
@@ -213,7 +217,10 @@ describe('planUpcoming', () => {
     const state = new TrainingState(makeRunConfig('tiny', { batchSize: 6, shards: 2, steps: 3 }));
     const upcoming = planUpcoming(state, 1, 'G', 100);
     expect(upcoming).toEqual(planTasks(state, 2, 'D', 100).map((t) => ({ ...t, gVersion: state.version('G') + 1 })));
-    expect(upcoming.map((t) => [t.step, t.phase, t.shard])).toEqual([[2, 'D', 0], [2, 'D', 1]]);
+    expect(upcoming.map((t) => [t.step, t.phase, t.shard])).toEqual([
+      [2, 'D', 0],
+      [2, 'D', 1],
+    ]);
     expect(planUpcoming(state, 1, 'D', 100)).toEqual([]);
     expect(planUpcoming(state, 2, 'G', 100)).toEqual([]); // the last step has no next one
   });
@@ -223,7 +230,7 @@ describe('ShardOrderedSum', () => {
   it('gives the same bits reused after reset() or in a given array as fresh, whatever the arrival order, -0 included', () => {
     const shards = [Float32Array.of(-0, 1.5, 1e-8, -0), Float32Array.of(-0, 2 ** -30, 3, 0), Float32Array.of(-0, 7, -1e-8, -0)];
     const fresh = new ShardOrderedSum(4, 3);
-    shards.forEach((g, k) => fresh.add(k, g));
+    for (const [k, g] of shards.entries()) fresh.add(k, g);
     // A given array (the coordinator passes Adam's gradient buffer) holding leftovers.
     const into = Float64Array.of(5, -5, 5, -5);
     const reused = new ShardOrderedSum(4, 3, into);
@@ -246,7 +253,8 @@ describe('ShardOrderedSum', () => {
     // Six columns: the sum folds four values per iteration, so columns 4 and 5 take the loop's tail.
     const shards = [Float32Array.of(-0, tiny, 1, 1.5, 0, 2.5), Float32Array.of(-0, tiny, tiny, -(2 ** -30), -0, 0.25), Float32Array.of(-0, 1, tiny, 7, -0, 3)];
     const bits = (a: Float64Array) => Array.from(new Uint32Array(a.buffer.slice(0)));
-    const permutations = (items: number[]): number[][] => (items.length <= 1 ? [items] : items.flatMap((x, i) => permutations(items.filter((_, j) => j !== i)).map((rest) => [x, ...rest])));
+    const permutations = (items: number[]): number[][] =>
+      items.length <= 1 ? [items] : items.flatMap((x, i) => permutations(items.filter((_, j) => j !== i)).map((rest) => [x, ...rest]));
     for (const k of [2, 3]) {
       const inOrder = new ShardOrderedSum(6, k);
       for (let s = 0; s < k; s++) inOrder.add(s, shards[s]!);
@@ -302,33 +310,45 @@ describe('class-conditional networks', () => {
       return { ...base, model: classConditional(base.model, 10, { projection: true }) };
     }));
 
-  it('with dropout in D too (masks drawn per row), which changes both phases\' gradients', async () => {
+  it("with dropout in D too (masks drawn per row), which changes both phases' gradients", async () => {
     const withDropout = (shards: number): RunConfig => {
       const base = conditionalConfig(shards);
       return { ...base, model: { ...base.model, discriminator: { ...base.model.discriminator, dropout: 0.5 } } };
     };
     await expectShardInvariantAndLeakFree(withDropout);
     for (const phase of ['D', 'G'] as const) {
-      const { diff, scale } = maxAbsDiff(computeAll(withDropout(1), new TrainingState(withDropout(1)), phase), computeAll(conditionalConfig(1), new TrainingState(conditionalConfig(1)), phase));
+      const { diff, scale } = maxAbsDiff(
+        computeAll(withDropout(1), new TrainingState(withDropout(1)), phase),
+        computeAll(conditionalConfig(1), new TrainingState(conditionalConfig(1)), phase),
+      );
       expect(diff / scale).toBeGreaterThan(1e-3);
     }
   });
 
-  it('with the least-squares objective too, which changes both phases\' gradients; other objectives are rejected', async () => {
+  it("with the least-squares objective too, which changes both phases' gradients; other objectives are rejected", async () => {
     const leastSquares = (shards: number): RunConfig => ({ ...conditionalConfig(shards), objective: 'leastSquares' });
     await expectShardInvariantAndLeakFree(leastSquares);
     for (const phase of ['D', 'G'] as const) {
-      const { diff, scale } = maxAbsDiff(computeAll(leastSquares(1), new TrainingState(leastSquares(1)), phase), computeAll(conditionalConfig(1), new TrainingState(conditionalConfig(1)), phase));
+      const { diff, scale } = maxAbsDiff(
+        computeAll(leastSquares(1), new TrainingState(leastSquares(1)), phase),
+        computeAll(conditionalConfig(1), new TrainingState(conditionalConfig(1)), phase),
+      );
       expect(diff / scale).toBeGreaterThan(1e-3);
     }
-    expect(() => validateRunConfig({ ...conditionalConfig(1), objective: 'hinge' as 'leastSquares' })).toThrow(/objective must be crossEntropy or leastSquares, got hinge/);
+    expect(() => validateRunConfig({ ...conditionalConfig(1), objective: 'hinge' as 'leastSquares' })).toThrow(
+      /objective must be crossEntropy or leastSquares, got hinge/,
+    );
     expect(runConfigHash({ ...conditionalConfig(1), objective: undefined })).toBe(runConfigHash(conditionalConfig(1)));
   });
 
   it("feed D each real image's own label, and reject labels outside the classes", () => {
     const config = conditionalConfig(1);
     const state = new TrainingState(config);
-    const relabelled = new MnistDataset(dataset.images, dataset.labels.map((label) => (label + 1) % 10), 'relabelled');
+    const relabelled = new MnistDataset(
+      dataset.images,
+      dataset.labels.map((label) => (label + 1) % 10),
+      'relabelled',
+    );
     const gradient = (data: MnistDataset) => {
       const computer = new ShardComputer(config, data);
       computer.networks.load('D', 0, state.dWeights);
@@ -351,8 +371,14 @@ describe('class-conditional networks', () => {
       const z = tf.tensor2d(fillNoise(noise, noiseStream(config.seed, 0, 'D'), 0, 6), [6, noise.size]);
       const drawn = fakeClasses(config.seed, 0, 'D', 10, 0, 6, new Int32Array(6));
       const fake = tf.concat([nets.g.apply(tf.concat([z, code(drawn)], 1)), code(drawn)], 1) as tf.Tensor2D;
-      const real = tf.concat([tf.tensor2d(dataset.batch(task!.indices!, pixelRange), [6, 784]), code(Array.from(task!.indices!, (i) => dataset.labels[i]!))], 1) as tf.Tensor2D;
-      const { grads } = tf.variableGrads(() => discriminatorLoss(nets.d.apply(real), nets.d.apply(fake), { reduction: 'sum', realLabel: config.realLabel }).total, nets.d.variables as tf.Variable[]);
+      const real = tf.concat(
+        [tf.tensor2d(dataset.batch(task!.indices!, pixelRange), [6, 784]), code(Array.from(task!.indices!, (i) => dataset.labels[i]!))],
+        1,
+      ) as tf.Tensor2D;
+      const { grads } = tf.variableGrads(
+        () => discriminatorLoss(nets.d.apply(real), nets.d.apply(fake), { reduction: 'sum', realLabel: config.realLabel }).total,
+        nets.d.variables as tf.Variable[],
+      );
       return tf.concat(nets.d.variables.map((v) => tf.reshape(grads[v.name]!, [-1]))).dataSync();
     });
     nets.dispose();
@@ -363,14 +389,18 @@ describe('class-conditional networks', () => {
     const shifted = gradient(relabelled);
     const { diff, scale } = maxAbsDiff(shifted, own);
     expect(diff / scale).toBeGreaterThan(1e-3);
-    const outOfRange = new MnistDataset(dataset.images, dataset.labels.map((label, i) => (i === 5 ? 10 : label)), 'bad-labels');
+    const outOfRange = new MnistDataset(
+      dataset.images,
+      dataset.labels.map((label, i) => (i === 5 ? 10 : label)),
+      'bad-labels',
+    );
     expect(() => new ShardComputer(config, outOfRange)).toThrow(/bad-labels: image 5 has label 10, outside the model's 10 classes/);
   });
 
   it("draw each fake row's class uniformly and the same whichever shard draws it", () => {
     const all = fakeClasses(1, 3, 'G', 10, 0, 10_000, new Int32Array(10_000));
     const counts = new Array<number>(10).fill(0);
-    all.forEach((c) => counts[c]!++);
+    for (const c of all) counts[c]!++;
     for (const count of counts) expect(Math.abs(count - 1000)).toBeLessThan(120);
     expect(Array.from(fakeClasses(1, 3, 'G', 10, 4000, 50, new Int32Array(50)))).toEqual(Array.from(all.subarray(4000, 4050)));
     expect(Array.from(fakeClasses(1, 3, 'D', 10, 0, 50, new Int32Array(50)))).not.toEqual(Array.from(all.subarray(0, 50)));
@@ -416,7 +446,13 @@ class StaleReplayExecutor implements ShardExecutor {
       expect(old.plan.isComplete()).toBe(true);
     }
     let first: ShardResult | undefined;
-    await this.inner.runPhase({ ...plan, accept: (r) => ((first ??= r), plan.accept(r)) });
+    await this.inner.runPhase({
+      ...plan,
+      accept: (r) => {
+        first ??= r;
+        return plan.accept(r);
+      },
+    });
     this.done.push({ plan, result: first! });
   }
 }
@@ -452,7 +488,11 @@ describe('trainStep', () => {
     computer.dispose();
     expect(plans.map((p) => `${p.step}${p.phase}:${p.upcoming?.length ?? 0}`)).toEqual(['0D:0', '0G:3', '1D:0', '1G:0']);
     expect(plans[1]!.upcoming).toEqual(plans[2]!.tasks);
-    expect(plans[2]!.tasks.map((t) => [t.dVersion, t.gVersion])).toEqual([[1, 1], [1, 1], [1, 1]]);
+    expect(plans[2]!.tasks.map((t) => [t.dVersion, t.gVersion])).toEqual([
+      [1, 1],
+      [1, 1],
+      [1, 1],
+    ]);
     expect(plans[1]!.tasks[0]!.gVersion).toBe(0); // the G phase itself ran at G@0
   });
 
@@ -532,7 +572,11 @@ describe("G's moving average", () => {
     expect(state.gWeights.length % 4).toBe(3);
     const expected = Float32Array.from(state.gWeights);
     for (let t = 1; t <= 4; t++) {
-      state.apply('G', Float64Array.from(state.gWeights, (_, i) => Math.sin(i + t)), 1);
+      state.apply(
+        'G',
+        Float64Array.from(state.gWeights, (_, i) => Math.sin(i + t)),
+        1,
+      );
       const decay = emaDecayAt(0.9, t);
       for (let i = 0; i < expected.length; i++) expected[i] = decay * expected[i]! + (1 - decay) * state.gWeights[i]!;
     }

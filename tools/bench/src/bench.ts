@@ -51,7 +51,11 @@ interface StepLine {
 function coordinatorRun(args: string[], warmup: number, workers: number): StepLine[] {
   const dir = mkdtempSync(join(tmpdir(), 'distgan-bench-'));
   try {
-    const r = spawnSync(process.execPath, [COORDINATOR, '--preset', 'seed', '--ignore-stop-rule', '--sample-every', '0', '--no-dashboard', '--run-dir', join(dir, 'run'), ...args], { encoding: 'utf8', env: { ...process.env, DISTGAN_TOKEN: '' } });
+    const r = spawnSync(
+      process.execPath,
+      [COORDINATOR, '--preset', 'seed', '--ignore-stop-rule', '--sample-every', '0', '--no-dashboard', '--run-dir', join(dir, 'run'), ...args],
+      { encoding: 'utf8', env: { ...process.env, DISTGAN_TOKEN: '' } },
+    );
     if (r.status !== 0) throw new Error(`coordinator ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
     const lines = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
       .trim()
@@ -135,7 +139,17 @@ async function main(): Promise<void> {
   const bigSteps = Math.max(6, Math.round(steps / 3));
   const run = (batchSize: number, shards: number, workers: number | 'in-process', n: number) => (): StepLine[] =>
     coordinatorRun(
-      ['--backend', backend, '--steps', String(n + warmFor(batchSize)), '--batch-size', String(batchSize), '--shards', String(shards), ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers), '--min-workers', String(workers)])],
+      [
+        '--backend',
+        backend,
+        '--steps',
+        String(n + warmFor(batchSize)),
+        '--batch-size',
+        String(batchSize),
+        '--shards',
+        String(shards),
+        ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers), '--min-workers', String(workers)]),
+      ],
       warmFor(batchSize),
       workers === 'in-process' ? 0 : workers,
     );
@@ -171,7 +185,10 @@ async function main(): Promise<void> {
   let peerVersion: string | null = null;
   for (let r = 0; r < rounds; r++) {
     if ('python' in peer) {
-      for (const [key, batchSize, n] of [['b128', 128, Math.max(steps, 40) * 2], ['b512', 512, bigSteps * 2]] as const) {
+      for (const [key, batchSize, n] of [
+        ['b128', 128, Math.max(steps, 40) * 2],
+        ['b512', 512, bigSteps * 2],
+      ] as const) {
         log(`round ${r + 1}/${rounds}: peer, TensorFlow graph mode, B=${batchSize}`);
         const step = peerStep(peer.python, batchSize, n, warmFor(batchSize));
         peerRuns[key].push(step.msPerStep);
@@ -182,14 +199,20 @@ async function main(): Promise<void> {
       log(`round ${r + 1}/${rounds}: ${name}`);
       lines[name].push(measure());
     }
-    for (const [key, batchSize] of [['b128', 128], ['b512', 512]] as const) {
+    for (const [key, batchSize] of [
+      ['b128', 128],
+      ['b512', 512],
+    ] as const) {
       log(`round ${r + 1}/${rounds}: compute only, B=${batchSize}, 1 process then 2`);
       const [whole] = await computeOnly(batchSize, 1, computeSeconds, backend);
       computeRuns[key].push({ whole: whole!, halves: await computeOnly(batchSize, 2, computeSeconds, backend) });
     }
     // At least 40 steps at B = 128, also with --quick: a bound read off 12 steps of a shared VM
     // swung by a fifth between runs.
-    for (const [key, batchSize, n] of [['b128', 128, Math.max(steps, 40)], ['b512', 512, bigSteps]] as const) {
+    for (const [key, batchSize, n] of [
+      ['b128', 128, Math.max(steps, 40)],
+      ['b512', 512, bigSteps],
+    ] as const) {
       log(`round ${r + 1}/${rounds}: relay only (no fold, no Adam), B=${batchSize}, 1 worker then 2`);
       const one = await relayOnly(batchSize, 1, n, warmFor(batchSize), backend);
       relayRuns[key].push({ one, two: await relayOnly(batchSize, 2, n, warmFor(batchSize), backend) });
@@ -198,7 +221,7 @@ async function main(): Promise<void> {
 
   const dParams = parameterCount(parameterSpec(SEED_MODEL.discriminator));
   const gParams = parameterCount(parameterSpec(SEED_MODEL.generator));
-  // Minimum per step and worker (issue 7): per phase one changed-network snapshot in (G before
+  // Minimum per step and worker: per phase one changed-network snapshot in (G before
   // the D phase, D before the G phase) and one gradient out (D's, then G's).
   const minimumPerWorker = 4 * (dParams + gParams) + 4 * (dParams + gParams);
   const all = (name: Config) => lines[name].flat();
@@ -320,10 +343,12 @@ async function main(): Promise<void> {
     ['scaling2_b128', 'throughput 2 workers / 1 worker, B=128 K=2', result.scaling2_b128.toFixed(3)],
     ['scaling2_b512', 'throughput 2 workers / 1 worker, B=512 K=2', result.scaling2_b512.toFixed(3)],
     ['scaling2_b128_k4', 'throughput 2 workers / 1 worker, B=128 K=4', result.scaling2_b128_k4.toFixed(3)],
-    ...(result.scaling2_b512_k8 !== undefined ? [['scaling2_b512_k8', 'throughput 2 workers / 1 worker, B=512 K=8', result.scaling2_b512_k8.toFixed(3)] as [string, string, string]] : []),
+    ...(result.scaling2_b512_k8 !== undefined
+      ? [['scaling2_b512_k8', 'throughput 2 workers / 1 worker, B=512 K=8', result.scaling2_b512_k8.toFixed(3)] as [string, string, string]]
+      : []),
     ['cpuCeiling2_b128', `most scaling2_b128 can be: 1-worker step / (2-worker CPU per step / ${cores} cores)`, result.cpuCeiling2_b128.toFixed(3)],
     ['cpuCeiling2_b512', 'the same at B=512', result.cpuCeiling2_b512.toFixed(3)],
-    ['computeCeiling2_b128', 'most scaling2_b128 can be: workers\' compute alone, 1 process at B / 2 at B/2 together', result.computeCeiling2_b128.toFixed(3)],
+    ['computeCeiling2_b128', "most scaling2_b128 can be: workers' compute alone, 1 process at B / 2 at B/2 together", result.computeCeiling2_b128.toFixed(3)],
     ['computeCeiling2_b512', 'the same at B=512', result.computeCeiling2_b512.toFixed(3)],
     ['relayCeiling2_b128', 'most scaling2_b128 can be: the runs with no fold, no Adam, no probe on the coordinator', result.relayCeiling2_b128.toFixed(3)],
     ['relayCeiling2_b512', 'the same at B=512', result.relayCeiling2_b512.toFixed(3)],
@@ -332,7 +357,11 @@ async function main(): Promise<void> {
     ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers', result.wireRatio.toFixed(3)],
     ['wireRatio_k4', 'bytes per step / minimum, K=4 with 2 workers', result.wireRatio_k4.toFixed(3)],
     ['stepVsNaive', 'in-process step / naive tfjs step, B=128', result.stepVsNaive.toFixed(3)],
-    ['vsPeer_b128', 'slower of in-process (K=1) and 2 workers (K=2) / TensorFlow graph-mode step, B=128', result.vsPeer_b128?.toFixed(3) ?? `skipped: ${vsPeer.peerSkipped ?? ''}`],
+    [
+      'vsPeer_b128',
+      'slower of in-process (K=1) and 2 workers (K=2) / TensorFlow graph-mode step, B=128',
+      result.vsPeer_b128?.toFixed(3) ?? `skipped: ${vsPeer.peerSkipped ?? ''}`,
+    ],
     ['vsPeer_b512', 'the same at B=512', result.vsPeer_b512?.toFixed(3) ?? 'skipped'],
     ['tensorGrowth', `tensors after ${memorySteps} steps - before`, String(result.tensorGrowth)],
     ['rssGrowthMB', `RSS growth over ${memorySteps} steps`, result.rssGrowthMB.toFixed(1)],
@@ -343,7 +372,9 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${'metric'.padEnd(nameWidth)}${'what'.padEnd(whatWidth)}value\n`);
   for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(nameWidth)}${what.padEnd(whatWidth)}${v}\n`);
   const r = rounded(t);
-  process.stdout.write(`raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process K=4 ${r.inProcessCliMs}, K=1 ${r.inProcessK1Ms}, B=512 K=1 ${r.inProcessB512K1Ms}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms}); compute only, 1 process / 2: B=128 ${r.computeOnly1Ms} / ${r.computeOnly2Ms}, B=512 ${r.computeOnly1B512Ms} / ${r.computeOnly2B512Ms}; relay only, 1 worker / 2: B=128 ${r.relay1Ms} / ${r.relay2Ms}, B=512 ${r.relay1B512Ms} / ${r.relay2B512Ms}\n`);
+  process.stdout.write(
+    `raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process K=4 ${r.inProcessCliMs}, K=1 ${r.inProcessK1Ms}, B=512 K=1 ${r.inProcessB512K1Ms}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms}); compute only, 1 process / 2: B=128 ${r.computeOnly1Ms} / ${r.computeOnly2Ms}, B=512 ${r.computeOnly1B512Ms} / ${r.computeOnly2B512Ms}; relay only, 1 worker / 2: B=128 ${r.relay1Ms} / ${r.relay2Ms}, B=512 ${r.relay1B512Ms} / ${r.relay2B512Ms}\n`,
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

@@ -52,7 +52,9 @@ function startChild(args: string[]): { child: ChildProcessByStdio<Writable, Read
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // 'close' comes after stdout's last line was read, so an answer is never taken for a death.
-  const closed = new Promise<never>((_, reject) => child.once('close', (code) => reject(new Error(`compute-only process ended (${code}) before answering:\n${stderr.slice(-2000)}`))));
+  const closed = new Promise<never>((_, reject) =>
+    child.once('close', (code) => reject(new Error(`compute-only process ended (${code}) before answering:\n${stderr.slice(-2000)}`))),
+  );
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const nextLine = () => Promise.race([lines.next().then((r) => (r.done ? closed : r.value)), closed]);
   return { child, nextLine };
@@ -64,7 +66,19 @@ function startChild(args: string[]): { child: ChildProcessByStdio<Writable, Read
  */
 export async function computeOnly(batchSize: number, processes: number, seconds: number, backend: string): Promise<ComputeRun[]> {
   const children = Array.from({ length: processes }, (_, shard) =>
-    startChild([CHILD, '--batch-size', String(batchSize), '--shards', String(processes), '--shard', String(shard), '--seconds', String(seconds), '--backend', backend]),
+    startChild([
+      CHILD,
+      '--batch-size',
+      String(batchSize),
+      '--shards',
+      String(processes),
+      '--shard',
+      String(shard),
+      '--seconds',
+      String(seconds),
+      '--backend',
+      backend,
+    ]),
   );
   try {
     const ready = await Promise.all(children.map(({ nextLine }) => nextLine()));

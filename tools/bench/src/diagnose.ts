@@ -21,7 +21,9 @@ What a run's generator gets wrong: the Frechet distance of its samples against r
 and how it changes when the real digits are blurred or classes are left out. --samples: 100 to
 10000 (default 10000).
 `;
-const { values } = toolArgs(USAGE, { options: { run: { type: 'string' }, samples: { type: 'string', default: '10000' }, backend: { type: 'string', default: 'auto' } } });
+const { values } = toolArgs(USAGE, {
+  options: { run: { type: 'string' }, samples: { type: 'string', default: '10000' }, backend: { type: 'string', default: 'auto' } },
+});
 const n = Number(values.samples);
 if (!values.run || !(Number.isInteger(n) && n >= 100 && n <= 10_000)) {
   process.stderr.write(`diagnose: needs --run DIR and --samples in [100, 10000] (got ${values.run ?? 'no --run'}, "${values.samples}")\n`);
@@ -52,7 +54,7 @@ function describe(pixels: Float32Array, count: number): { features: Float32Array
 function statsOf(described: { features: Float32Array; predicted: Int32Array }, c: number | null): Stats & { count: number } {
   const rows = Array.from(described.predicted.keys()).filter((r) => c === null || described.predicted[r] === c);
   const picked = new Float32Array(rows.length * d);
-  rows.forEach((r, j) => picked.set(described.features.subarray(r * d, (r + 1) * d), j * d));
+  for (const [j, r] of rows.entries()) picked.set(described.features.subarray(r * d, (r + 1) * d), j * d);
   return { ...meanAndCovariance(picked, rows.length, d), count: rows.length };
 }
 
@@ -73,7 +75,15 @@ const genDescribed = describe(images, n);
 const reference = statsOf(realDescribed, null);
 const generated = statsOf(genDescribed, null);
 const print = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
-print({ run: values.run, step, samples: n, frechetDistance: round(distance(generated, reference)), meanTerm: round(meanTerm(generated, reference)), featureTrace: round(trace(generated), 1), realFeatureTrace: round(trace(reference), 1) });
+print({
+  run: values.run,
+  step,
+  samples: n,
+  frechetDistance: round(distance(generated, reference)),
+  meanTerm: round(meanTerm(generated, reference)),
+  featureTrace: round(trace(generated), 1),
+  realFeatureTrace: round(trace(reference), 1),
+});
 print({ pixels: 'generated', ...pixelStats(images) });
 print({ pixels: 'test images', ...pixelStats(real) });
 for (let c = 0; c < 10; c++) {
@@ -82,8 +92,8 @@ for (let c = 0; c < 10; c++) {
   print({ predictedClass: c, generated: g.count, real: r.count, traceRatio: round(trace(g) / trace(r)), frechetDistance: round(distance(g, r), 2) });
 }
 const altered: [string, Float32Array][] = [
-  ['mid-tones brightened (pixel^0.8)', images.map((v) => Math.pow(Math.max(0, v), 0.8))],
-  ['mid-tones darkened (pixel^1.25)', images.map((v) => Math.pow(Math.max(0, v), 1.25))],
+  ['mid-tones brightened (pixel^0.8)', images.map((v) => Math.max(0, v) ** 0.8)],
+  ['mid-tones darkened (pixel^1.25)', images.map((v) => Math.max(0, v) ** 1.25)],
   ['3x3 blur, neighbours weigh 0.03', blur(images, n, 0.03)],
 ];
 for (const [name, pixels] of altered) print({ altered: name, frechetDistance: round(distance(statsOf(describe(pixels, n), null), reference)) });

@@ -2,9 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { findPeerPython, parsePeerStep, peerStep } from './peer.js';
 
 describe('the TensorFlow peer', () => {
-  it('reads the peer script\'s answer and quotes anything else', () => {
+  it("reads the peer script's answer and quotes anything else", () => {
     expect(parsePeerStep('{"batchSize":128,"msPerStep":9.1,"tensorflow":"2.21.0"}')).toEqual({ batchSize: 128, msPerStep: 9.1, tensorflow: '2.21.0' });
-    for (const bad of ['', 'Traceback (most recent call last):', '{"batchSize":128,"msPerStep":0,"tensorflow":"2"}', '{"batchSize":1.5,"msPerStep":3,"tensorflow":"2"}', '{"batchSize":8,"msPerStep":3}']) {
+    for (const bad of [
+      '',
+      'Traceback (most recent call last):',
+      '{"batchSize":128,"msPerStep":0,"tensorflow":"2"}',
+      '{"batchSize":1.5,"msPerStep":3,"tensorflow":"2"}',
+      '{"batchSize":8,"msPerStep":3}',
+    ]) {
       expect(() => parsePeerStep(bad)).toThrow(`peer process answered ${JSON.stringify(bad)} instead of`);
     }
   });
@@ -14,7 +20,7 @@ describe('the TensorFlow peer', () => {
     expect(found).toEqual({ skipped: expect.stringMatching(/^DISTGAN_PEER_PYTHON=\/nonexistent\/python3 cannot import tensorflow/) });
   });
 
-  it('times the tutorial\'s graph-mode step where a Python with TensorFlow is available', (context) => {
+  it("times the tutorial's graph-mode step where a Python with TensorFlow is available", (context) => {
     const found = findPeerPython();
     if ('skipped' in found) {
       // Said in the report: the bench skips the peer the same way on such a machine.

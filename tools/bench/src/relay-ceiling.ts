@@ -26,7 +26,19 @@ export function parseRelayRun(line: string): number[] {
 
 /** Step times of a relay-only run with `workers` local workers, after `warmup` steps. */
 export function relayOnly(batchSize: number, workers: number, steps: number, warmup: number, backend: string): Promise<number[]> {
-  const args = [CHILD, '--batch-size', String(batchSize), '--workers', String(workers), '--steps', String(steps), '--warmup', String(warmup), '--backend', backend];
+  const args = [
+    CHILD,
+    '--batch-size',
+    String(batchSize),
+    '--workers',
+    String(workers),
+    '--steps',
+    String(steps),
+    '--warmup',
+    String(warmup),
+    '--backend',
+    backend,
+  ];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 * 2 ** 20, env: { ...process.env, DISTGAN_TOKEN: '' } }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`relay-only process failed (${err.code ?? err.signal}):\n${stderr.slice(-2000)}`));

@@ -14,11 +14,31 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
-import { classConditional, computeToArray, CONV_MODEL, DEFAULT_MODEL, fillNoise, poolingDiscriminator, upsamplingGenerator, type DenseLayer, type GanModelConfig } from '@distgan/models';
+import {
+  classConditional,
+  computeToArray,
+  CONV_MODEL,
+  DEFAULT_MODEL,
+  fillNoise,
+  poolingDiscriminator,
+  upsamplingGenerator,
+  type DenseLayer,
+  type GanModelConfig,
+} from '@distgan/models';
 import { validateAdamConfig, type AdamConfig } from '@distgan/optim';
 import { randomStream } from '@distgan/rng';
 import { selectBackend } from '@distgan/runtime';
-import { emaDecayAt, GanNetworks, LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, validateRunConfig, type RunConfig } from '@distgan/training';
+import {
+  emaDecayAt,
+  GanNetworks,
+  LocalExecutor,
+  makeRunConfig,
+  ShardComputer,
+  trainStep,
+  TrainingState,
+  validateRunConfig,
+  type RunConfig,
+} from '@distgan/training';
 import { loadOrTrainClassifier, QualityEvaluator, toUnitRange } from '@distgan/eval';
 import { toolArgs } from './tool-args.js';
 
@@ -77,8 +97,14 @@ if (realLabel > 1) {
 /** The MLP with twice the width and one more hidden layer each (G 256-512-1024, D 1024-512-256). */
 const MLP_LARGE: GanModelConfig = {
   ...DEFAULT_MODEL,
-  generator: { inputSize: 100, layers: [...[256, 512, 1024].map((units): DenseLayer => ({ units, activation: 'leakyRelu' })), { units: 784, activation: 'tanh' }] },
-  discriminator: { inputSize: 784, layers: [...[1024, 512, 256].map((units): DenseLayer => ({ units, activation: 'leakyRelu' })), { units: 1, activation: 'linear' }] },
+  generator: {
+    inputSize: 100,
+    layers: [...[256, 512, 1024].map((units): DenseLayer => ({ units, activation: 'leakyRelu' })), { units: 784, activation: 'tanh' }],
+  },
+  discriminator: {
+    inputSize: 784,
+    layers: [...[1024, 512, 256].map((units): DenseLayer => ({ units, activation: 'leakyRelu' })), { units: 1, activation: 'linear' }],
+  },
 };
 /** CONV_MODEL with a dense hidden layer of 256 between D's convolutions and its logit: more D capacity, little compute. */
 const CONV_DENSE_D: GanModelConfig = { ...CONV_MODEL, discriminator: poolingDiscriminator([16, 32], 256) };

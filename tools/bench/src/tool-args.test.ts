@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const TOOLS = ['bench', 'sweep', 'calibrate', 'diagnose', 'trace-report'];
-const run = (tool: string, args: string[]) => spawnSync(process.execPath, [fileURLToPath(new URL(`../dist/${tool}.js`, import.meta.url)), ...args], { encoding: 'utf8' });
+const run = (tool: string, args: string[]) =>
+  spawnSync(process.execPath, [fileURLToPath(new URL(`../dist/${tool}.js`, import.meta.url)), ...args], { encoding: 'utf8' });
 
 describe('every tool answers --help and refuses unknown options with its usage', () => {
   for (const tool of TOOLS) {

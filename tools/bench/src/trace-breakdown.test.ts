@@ -21,8 +21,32 @@ describe('phaseBreakdowns', () => {
     const slow = [e(1005, 'computeStart'), e(1037, 'computeEnd'), e(1050, 'shareStart'), e(1061, 'shareEnd')];
     const phases = phaseBreakdowns(coordinator, [fast, slow]);
     expect(phases).toEqual([
-      { phase: 'D', step: 0, totalMs: 45, dispatchMs: 2, toWorkersMs: 1, computeMs: 32, aheadMs: 0, resultBackMs: 4, betweenPhasesMs: 4, coordinatorGcMs: 1.5, workerGcMs: 0.5 },
-      { phase: 'G', step: 0, totalMs: 30, dispatchMs: 1, toWorkersMs: 2, computeMs: 18, aheadMs: 11, resultBackMs: 4, betweenPhasesMs: 5, coordinatorGcMs: 0, workerGcMs: 0 },
+      {
+        phase: 'D',
+        step: 0,
+        totalMs: 45,
+        dispatchMs: 2,
+        toWorkersMs: 1,
+        computeMs: 32,
+        aheadMs: 0,
+        resultBackMs: 4,
+        betweenPhasesMs: 4,
+        coordinatorGcMs: 1.5,
+        workerGcMs: 0.5,
+      },
+      {
+        phase: 'G',
+        step: 0,
+        totalMs: 30,
+        dispatchMs: 1,
+        toWorkersMs: 2,
+        computeMs: 18,
+        aheadMs: 11,
+        resultBackMs: 4,
+        betweenPhasesMs: 5,
+        coordinatorGcMs: 0,
+        workerGcMs: 0,
+      },
     ]);
   });
 

@@ -24,7 +24,12 @@ if (!dir || !(Number.isInteger(skip) && skip >= 0)) {
 const read = (prefix: string) =>
   readdirSync(dir)
     .filter((f) => f.startsWith(`${prefix}-`) && f.endsWith('.jsonl'))
-    .map((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TraceEvent));
+    .map((f) =>
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as TraceEvent),
+    );
 let coordinators: TraceEvent[][];
 try {
   coordinators = read('coordinator');

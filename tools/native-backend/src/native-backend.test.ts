@@ -11,12 +11,14 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A zip made with Python's zipfile (the same module the extractor reads with). */
 function zip(path: string, files: Record<string, string>): void {
-  const script = 'import json, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], "w") as z:\n    for name, text in json.loads(sys.argv[2]).items(): z.writestr(name, text)\n';
+  const script =
+    'import json, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], "w") as z:\n    for name, text in json.loads(sys.argv[2]).items(): z.writestr(name, text)\n';
   const r = spawnSync('python3', ['-c', script, path, JSON.stringify(files)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
 }
 
-const extract = (wheel: string, dest: string, sources: string) => spawnSync('python3', [join(here, 'extract-wheel.py'), wheel, dest, sources], { encoding: 'utf8' });
+const extract = (wheel: string, dest: string, sources: string) =>
+  spawnSync('python3', [join(here, 'extract-wheel.py'), wheel, dest, sources], { encoding: 'utf8' });
 
 describe('extract-wheel.py', () => {
   const sources = join(tmp, 'binding');

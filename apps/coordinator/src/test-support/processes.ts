@@ -25,18 +25,24 @@ const live = new Set<Proc>();
 
 /** `ownGroup`: start the process as the leader of a new process group, so a test can signal the group as a terminal does. */
 export function start(script: string, args: readonly string[], env: Record<string, string> = {}, options: { ownGroup?: boolean } = {}): Proc {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, DISTGAN_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownGroup ?? false });
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, DISTGAN_TOKEN: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownGroup ?? false,
+  });
   let notify: () => void = () => undefined;
   const proc: Proc = {
     child,
     pid: child.pid!,
     stdout: '',
     stderr: '',
-    exited: new Promise((resolve) => child.on('exit', (code, signal) => {
-      live.delete(proc);
-      notify();
-      resolve({ code, signal });
-    })),
+    exited: new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        live.delete(proc);
+        notify();
+        resolve({ code, signal });
+      }),
+    ),
     waitFor(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -51,7 +57,11 @@ export function start(script: string, args: readonly string[], env: Record<strin
             resolve(m);
           } else if (child.exitCode !== null || child.signalCode !== null) {
             clearTimeout(timer);
-            reject(new Error(`pid ${proc.pid} exited (${child.exitCode ?? child.signalCode}) before ${pattern}\nstdout: ${proc.stdout.slice(-2000)}\nstderr: ${proc.stderr.slice(-3000)}`));
+            reject(
+              new Error(
+                `pid ${proc.pid} exited (${child.exitCode ?? child.signalCode}) before ${pattern}\nstdout: ${proc.stdout.slice(-2000)}\nstderr: ${proc.stderr.slice(-3000)}`,
+              ),
+            );
           }
         };
         notify = check;

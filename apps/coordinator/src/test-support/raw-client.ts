@@ -46,7 +46,8 @@ export class RawClient {
         this.inbox.splice(this.inbox.indexOf(found), 1);
         return found;
       }
-      if (Date.now() > deadline || this.ws.readyState === WebSocket.CLOSED) throw new Error(`no ${type} message (inbox: ${this.inbox.map((m) => m.type).join(',')})`);
+      if (Date.now() > deadline || this.ws.readyState === WebSocket.CLOSED)
+        throw new Error(`no ${type} message (inbox: ${this.inbox.map((m) => m.type).join(',')})`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 200);
