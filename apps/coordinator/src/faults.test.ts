@@ -239,8 +239,9 @@ describe('coordinator faults', () => {
     process.kill(first.pid, 'SIGKILL');
     await first.exited;
     const second = startCoordinator([...args, '--resume']);
-    await second.waitFor(/resumed from .*step-0000\d\d\.ckpt at step (\d+)/);
-    await new Promise((r) => setTimeout(r, 700)); // a different moment: perhaps mid-checkpoint
+    const [, resumedAt] = await second.waitFor(/resumed from .*step-0000\d\d\.ckpt at step (\d+)/);
+    // A different moment: just after a step's metrics line, when its checkpoint (every step here) is being written.
+    await waitForSteps(dir, Number(resumedAt) + 3);
     process.kill(second.pid, 'SIGKILL');
     await second.exited;
     const third = startCoordinator([...args, '--resume']);

@@ -17,14 +17,9 @@ function probe(commands: string[][]): string | null {
 }
 
 const ns = `dgprobe${process.pid}`;
-const namespaceProblem = probe([
-  ['ip', 'netns', 'add', ns],
-  ['ip', 'netns', 'del', ns],
-]);
 
 /** Why this kernel cannot put the queueing discipline `qdisc` on a veth (null: it can). */
 function qdiscProblem(...qdisc: string[]): string | null {
-  if (namespaceProblem) return namespaceProblem;
   const problem = probe([
     ['ip', 'link', 'add', `${ns}a`, 'type', 'veth', 'peer', 'name', `${ns}b`],
     ['tc', 'qdisc', 'add', 'dev', `${ns}a`, 'root', ...qdisc],
@@ -33,12 +28,27 @@ function qdiscProblem(...qdisc: string[]): string | null {
   return problem;
 }
 
-const netemProblem = qdiscProblem('netem', 'delay', '1ms');
-const tbfProblem = qdiscProblem('tbf', 'rate', '1mbit', 'burst', '64kb', 'latency', '200ms');
-if (namespaceProblem) console.log(`multihost tests skipped: network namespaces unavailable here: ${namespaceProblem}`);
-else {
-  if (netemProblem) console.log(`multihost netem variant skipped: ${netemProblem}`);
-  if (tbfProblem) console.log(`multihost tbf variant skipped: ${tbfProblem}`);
+/** What this machine lacks for each variant, probed once, by the first test that needs it (null: nothing). */
+let problems: { namespaces: string | null; netem: string | null; tbf: string | null } | undefined;
+function machineProblems(): NonNullable<typeof problems> {
+  if (!problems) {
+    const namespaces = probe([
+      ['ip', 'netns', 'add', ns],
+      ['ip', 'netns', 'del', ns],
+    ]);
+    problems = {
+      namespaces,
+      netem: namespaces ?? qdiscProblem('netem', 'delay', '1ms'),
+      tbf: namespaces ?? qdiscProblem('tbf', 'rate', '1mbit', 'burst', '64kb', 'latency', '200ms'),
+    };
+  }
+  return problems;
+}
+
+/** Skips the test, saying why in the report, when the machine lacks what `variant` needs. */
+function requireMachine(context: { skip: (note?: string) => void }, variant: 'namespaces' | 'netem' | 'tbf'): void {
+  const problem = machineProblems()[variant];
+  if (problem) context.skip(`multihost ${variant === 'namespaces' ? '' : `${variant} variant `}skipped: ${problem}`);
 }
 
 const ARGS = ['--preset', 'tiny', '--steps', '4', '--shards', '4', '--seed', '11', '--sample-every', '0'];
@@ -65,7 +75,8 @@ describe('across machines for real: coordinator and workers in separate network 
     }
   });
 
-  it.skipIf(namespaceProblem !== null)('3 hosts joined by veth on a bridge train to the in-process hash', async () => {
+  it('3 hosts joined by veth on a bridge train to the in-process hash', async (context) => {
+    requireMachine(context, 'namespaces');
     const reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', `${tmp.path}/ref`])).summary.weightsSha256;
     const { status, output } = multihost(['--workers', '2'], `${tmp.path}/mh`);
     expect(status, output).toBe(0);
@@ -74,7 +85,8 @@ describe('across machines for real: coordinator and workers in separate network 
     expect(readSummary(`${tmp.path}/mh`).weightsSha256).toBe(reference);
   });
 
-  it.skipIf(tbfProblem !== null)('with every link rate-limited by tbf: the same hash, and the shaper held traffic back', async () => {
+  it('with every link rate-limited by tbf: the same hash, and the shaper held traffic back', async (context) => {
+    requireMachine(context, 'tbf');
     const reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', `${tmp.path}/ref3`])).summary.weightsSha256;
     const { status, output } = multihost(['--workers', '2', '--shaper', 'tbf', '--rate', '8mbit'], `${tmp.path}/mh-tbf`);
     expect(status, output).toBe(0);
@@ -94,7 +106,8 @@ describe('across machines for real: coordinator and workers in separate network 
     expect(stats('out').overlimits).toBeGreaterThan(0);
   });
 
-  it.skipIf(netemProblem !== null)('with 5 ms netem delay on every link, still the same hash', async () => {
+  it('with 5 ms netem delay on every link, still the same hash', async (context) => {
+    requireMachine(context, 'netem');
     const reference = (await runToEnd([...ARGS, '--in-process', '--run-dir', `${tmp.path}/ref2`])).summary.weightsSha256;
     const { status, output } = multihost(['--workers', '2', '--delay', '5ms'], `${tmp.path}/mh-delay`);
     expect(status, output).toBe(0);
