@@ -19,7 +19,7 @@ import { Scheduler, taskKey, type Assignment } from './scheduler.js';
 import { SnapshotFrames } from './snapshot-frames.js';
 import { WorkerConnection, type ConnectionState } from './worker-connection.js';
 
-/** DISTGAN_TRACE=DIR: phase starts, frame arrivals and accepted results (see README Performance). */
+/** DISTGAN_TRACE=DIR: phase starts, frame arrivals and accepted results (docs/performance.md, "Where a step's time goes"). */
 const trace = traceFromEnv('coordinator');
 
 export interface WorkerPoolOptions {

@@ -19,7 +19,7 @@ import {
 import { CpuClock, traceFromEnv } from '@distgan/runtime';
 import { runConfigHash, ShardComputer, validateRunConfig, type RealShare, type RunConfig } from '@distgan/training';
 
-/** DISTGAN_TRACE=DIR: frame arrivals, snapshot loads, compute and send times (see README Performance). */
+/** DISTGAN_TRACE=DIR: frame arrivals, snapshot loads, compute and send times (docs/performance.md, "Where a step's time goes"). */
 const trace = traceFromEnv('worker');
 
 export interface WorkerOptions {

@@ -117,7 +117,7 @@ export const SEED_MODEL: GanModelConfig = {
 };
 
 /**
- * A recipe that draws digits (see the README's quality notes): LeakyReLU MLPs, z ~ N(0,1) of
+ * A recipe that draws digits (docs/sample-quality.md): LeakyReLU MLPs, z ~ N(0,1) of
  * 100, Glorot-uniform init, images in [-1,1] with a tanh output.
  */
 export const DEFAULT_MODEL: GanModelConfig = {

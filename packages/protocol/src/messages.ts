@@ -36,6 +36,7 @@ export interface ResultMessage {
   readonly step: number;
   readonly phase: Phase;
   readonly shard: number;
+  /** Gradient of the sum of the shard's loss terms w.r.t. the phase's network, in snapshot order. */
   readonly gradient: Float32Array;
   readonly lossSum: number;
   readonly dRealSum: number;
@@ -79,10 +80,13 @@ export interface TaskMessage {
   readonly step: number;
   readonly phase: Phase;
   readonly shard: number;
+  /** Global batch position of the shard's first row; noise row i is keyed by position i. */
   readonly start: number;
   readonly count: number;
+  /** Snapshot versions the gradient must be computed at. */
   readonly dVersion: number;
   readonly gVersion: number;
+  /** Real image indices of the shard (D phase only; null in the G phase). */
   readonly indices: Uint32Array | null;
 }
 

@@ -1,6 +1,7 @@
+import type { Phase } from '@distgan/protocol';
 import { randomStream, type RandomStream } from '@distgan/rng';
 
-export type Phase = 'D' | 'G';
+export type { Phase };
 export const PHASES: readonly Phase[] = ['D', 'G'];
 const PHASE_INDEX: Readonly<Record<Phase, number>> = { D: 0, G: 1 };
 

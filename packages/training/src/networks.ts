@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { generatorInput, Network, type GanModelConfig } from '@distgan/models';
+import type { NetworkName } from '@distgan/protocol';
 
-export type NetworkName = 'D' | 'G';
+export type { NetworkName };
 
 /** G and D as tf variables, plus the snapshot version each currently holds. */
 export class GanNetworks {

@@ -12,24 +12,13 @@ import {
   valuesView,
 } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
-import { dropoutStream, fakeClasses, noiseStream, type DropoutPass, type Phase } from './batch.js';
+import type { ResultMessage, TaskMessage } from '@distgan/protocol';
+import { dropoutStream, fakeClasses, noiseStream, type DropoutPass } from './batch.js';
 import { GanNetworks } from './networks.js';
 import type { RunConfig } from './run-config.js';
 
-/** One unit of work: the gradient of one logical shard of one phase of one step. */
-export interface ShardTask {
-  readonly step: number;
-  readonly phase: Phase;
-  readonly shard: number;
-  /** Global batch position of the shard's first row; noise row i is keyed by position i. */
-  readonly start: number;
-  readonly count: number;
-  /** Snapshot versions the gradient must be computed at. */
-  readonly dVersion: number;
-  readonly gVersion: number;
-  /** Real image indices of the shard (D phase only). */
-  readonly indices: Uint32Array | null;
-}
+/** One unit of work: the gradient of one logical shard of one phase of one step (the wire's `task`, defined there). */
+export type ShardTask = Omit<TaskMessage, 'type'>;
 
 /** Sums over the shard's rows; the coordinator divides by the batch size. */
 export interface ShardStats {
@@ -59,14 +48,8 @@ export interface RealShare {
   readonly computeMs: number;
 }
 
-export interface ShardResult extends ShardStats {
-  readonly step: number;
-  readonly phase: Phase;
-  readonly shard: number;
-  /** Gradient of the shard's loss sum w.r.t. the phase's network, in snapshot order. */
-  readonly gradient: Float32Array;
-  readonly computeMs: number;
-}
+/** A shard's gradient and statistics: the wire's `result` without what only the wire needs (the worker process's CPU time). */
+export type ShardResult = Omit<ResultMessage, 'type' | 'cpuMs'>;
 
 /**
  * Throws a message saying how `dataset` does not fit `model`: images of another size than D

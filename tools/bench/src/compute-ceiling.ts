@@ -5,7 +5,7 @@
  * workers' compute (frames, the coordinator's fold and Adam, waiting), a with one worker and b with
  * two, and b >= a >= 0: that time is no shorter with two workers than with one. So for C1 > C2,
  * scaling2 = (C1 + a) / (C2 + b) <= C1 / C2, and this ratio bounds scaling2 from above for this
- * machine and this tfjs backend, whatever the coordinator does (docs/scaling.md).
+ * machine and this tfjs backend, whatever the coordinator does (docs/performance.md).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';

@@ -2,7 +2,7 @@
 /**
  * npm run diagnose -- --run DIR [--samples 10000]
  *
- * Where a run's Frechet distance comes from (README "Sample quality"): its mean and covariance
+ * Where a run's Frechet distance comes from (docs/sample-quality.md): its mean and covariance
  * parts, the spread of the generated features against the test images' (overall and per
  * predicted class: a short spread is a diversity problem), the pixel statistics of both sets, and
  * the distance after small pixel alterations of the generated images (mid-tones brightened, a

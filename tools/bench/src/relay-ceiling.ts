@@ -7,7 +7,7 @@
  * there between phases and takes CPU from the workers during them, so x2 >= x1 >= 0, and for
  * R1 > R2, scaling2 = (R1 + x1) / (R2 + x2) <= R1 / R2. So on this machine no coordinator
  * arithmetic, however fast, lifts `scaling2` above this ratio: what is left is the workers' compute
- * and the frames themselves (docs/scaling.md).
+ * and the frames themselves (docs/performance.md).
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
