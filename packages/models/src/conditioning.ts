@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { GanModelConfig, NetworkConfig } from './config.js';
+import type { GanModelConfig, NetworkConfig } from './types.js';
 import { tensorOfReusedMemory } from './tensor-memory.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { RandomStream } from '@distgan/rng';
-import type { NetworkConfig } from './config.js';
+import type { NetworkConfig } from './types.js';
 
 /**
  * The drop probability masks really use: each mask entry compares one random byte with

@@ -1,27 +1,23 @@
-export {
-  SEED_MODEL,
-  DEFAULT_MODEL,
-  CONV_MODEL,
-  upsamplingGenerator,
-  poolingDiscriminator,
-  type UpsamplingGeneratorSizes,
-  validateModelConfig,
-  type Activation,
-  type Layer,
-  type DenseLayer,
-  type ReshapeLayer,
-  type ConvLayer,
-  type UpsampleLayer,
-  type AvgPoolLayer,
-  type FlattenLayer,
-  type NetworkConfig,
-  type NoiseConfig,
-  type Initializer,
-  type GanModelConfig,
-} from './config.js';
+export { SEED_MODEL, DEFAULT_MODEL, CONV_MODEL, upsamplingGenerator, poolingDiscriminator, type UpsamplingGeneratorSizes } from './presets.js';
+export { validateModelConfig } from './validate.js';
+export type {
+  Activation,
+  Layer,
+  DenseLayer,
+  ReshapeLayer,
+  ConvLayer,
+  UpsampleLayer,
+  AvgPoolLayer,
+  FlattenLayer,
+  NetworkConfig,
+  NoiseConfig,
+  Initializer,
+  GanModelConfig,
+} from './types.js';
 export { parameterSpec, parameterCount, layerShapes, shapeSize, type ParamSpec, type ExampleShape } from './spec.js';
 export { initialSnapshot } from './init.js';
-export { Network, type GradientFlow } from './network.js';
+export { Network } from './network.js';
+export type { GradientFlow } from './layer-kernels.js';
 export { flattenTensors, unflattenToTensors, computeToArray, valuesView, tensorOfReusedMemory } from './tensor-memory.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';

@@ -1,5 +1,5 @@
 import { randomStream, type KeyPart } from '@distgan/rng';
-import type { Initializer } from './config.js';
+import type { Initializer } from './types.js';
 import { parameterCount, type ParamSpec } from './spec.js';
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, NetworkConfig } from './config.js';
+import type { Activation, NetworkConfig } from './types.js';
 import { parameterSpec } from './spec.js';
 import { tensorOfReusedMemory } from './tensor-memory.js';
 

@@ -1,5 +1,5 @@
 import type { RandomStream } from '@distgan/rng';
-import type { NoiseConfig } from './config.js';
+import type { NoiseConfig } from './types.js';
 
 /**
  * Fills `rows` noise vectors into `out`, row r taken from counters (firstRow + r) * size ...:

@@ -1,4 +1,4 @@
-import type { DenseLayer, Layer, NetworkConfig } from './config.js';
+import type { DenseLayer, Layer, NetworkConfig } from './types.js';
 
 export interface ParamSpec {
   /** e.g. "w1", "b1": the tutorial's naming, one pair per dense or conv layer. */
