@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAdamState, encodeAdamState } from '@distgan/optim';
 import { checkpointKey, runConfigHash, type RunConfig, type TrainingStateData } from '@distgan/training';
+import { writeFileAtomic } from './atomic-file.js';
 
 const MAGIC = 'DGCK';
 const FORMAT_VERSION = 1;
@@ -97,25 +98,6 @@ export function decodeCheckpoint(buf: Buffer, acceptedHashes: string | readonly 
     gAdam: adam('gAdam'),
     gEma: parts.has('gEma') ? floats('gEma') : null,
   };
-}
-
-/** Writes `bytes` to `file` so that a crash leaves either the old file or the new one, never half. */
-export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dir = openSync(join(file, '..'), 'r');
-  try {
-    fsyncSync(dir); // make the rename itself durable
-  } finally {
-    closeSync(dir);
-  }
 }
 
 /**

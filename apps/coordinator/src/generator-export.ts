@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { layersModelFiles, toLayersModel } from '@distgan/models';
 import type { RunConfig } from '@distgan/training';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 /**
  * Writes G as a TensorFlow.js LayersModel (`model.json` + `weights.bin`) under `dir`, loadable

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { writeFileAtomic } from './checkpoint.js';
+import { join, relative } from 'node:path';
+import { runLayout } from '@distgan/training';
+import { writeFileAtomic } from './atomic-file.js';
 
 /** One line of metrics.jsonl. */
 export interface StepMetrics {
@@ -51,12 +52,15 @@ export class RunDirectory {
   readonly samplesDir: string;
   readonly checkpointsDir: string;
   readonly metricsFile: string;
+  readonly generatorDir: string;
 
   constructor(root: string) {
-    this.root = resolve(root);
-    this.samplesDir = join(this.root, 'samples');
-    this.checkpointsDir = join(this.root, 'checkpoints');
-    this.metricsFile = join(this.root, 'metrics.jsonl');
+    const layout = runLayout(root);
+    this.root = layout.root;
+    this.samplesDir = layout.samplesDir;
+    this.checkpointsDir = layout.checkpointsDir;
+    this.metricsFile = layout.metricsFile;
+    this.generatorDir = layout.generatorDir;
   }
 
   /** A path relative to the current folder when inside it (for printing). */

@@ -1,20 +1,20 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
-import { defaultSampleCount, encodeSampleGrid, TrainingState, type RunConfig } from '@distgan/training';
+import { defaultSampleCount, encodeSampleGrid, readRunConfig, runLayout, TrainingState, type RunConfig, type RunLayout } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
 
 /** G(z) for `n` noise rows, from the exported LayersModel when there is one, else the latest checkpoint. */
-async function generate(runDir: string, config: RunConfig, noise: Float32Array, n: number, log: (m: string) => void): Promise<Float32Array> {
-  const modelJson = join(runDir, 'generator', 'model.json');
+async function generate(layout: RunLayout, config: RunConfig, noise: Float32Array, n: number, log: (m: string) => void): Promise<Float32Array> {
+  const modelJson = join(layout.generatorDir, 'model.json');
   const model: GanModelConfig = config.model;
   if (existsSync(modelJson)) {
-    const g = await loadLayersModelFiles(readLayersModelFiles(join(runDir, 'generator')));
+    const g = await loadLayersModelFiles(readLayersModelFiles(layout.generatorDir));
     log(`generator: ${modelJson}`);
     try {
       return computeToArray(() => g.predict(generatorInput(model, noise, n)) as tf.Tensor);
@@ -22,8 +22,8 @@ async function generate(runDir: string, config: RunConfig, noise: Float32Array, 
       g.dispose();
     }
   }
-  const found = CheckpointStore.forRun(join(runDir, 'checkpoints'), config).loadLatest(log);
-  if (!found) throw new Error(`${runDir} has neither generator/model.json nor a usable checkpoint`);
+  const found = CheckpointStore.forRun(layout.checkpointsDir, config).loadLatest(log);
+  if (!found) throw new Error(`${layout.root} has neither generator/model.json nor a usable checkpoint`);
   log(`generator: ${found.file}`);
   const state = new TrainingState(config, found.data);
   const g = new Network('G', model.generator, model.leakyReluAlpha);
@@ -49,15 +49,13 @@ async function main(): Promise<void> {
   const opts = command.opts();
   const log = (m: string) => process.stderr.write(`[sample] ${m}\n`);
   try {
-    const runDir = resolve(String(opts.run));
-    const configFile = join(runDir, 'config.json');
-    if (!existsSync(configFile)) throw new Error(`${runDir} is not a run directory (no config.json)`);
-    const config = (JSON.parse(readFileSync(configFile, 'utf8')) as { run: RunConfig }).run;
+    const layout = runLayout(String(opts.run));
+    const config = readRunConfig(layout);
     await selectBackend(parseBackendChoice(String(opts.backend)));
     const n = (opts.samples as number | undefined) ?? (opts.n as number | undefined) ?? defaultSampleCount(config.model);
     const noise = fillNoise(config.model.noise, randomStream(opts.seed as number, 'sample-cli'), 0, n);
-    const images = await generate(runDir, config, noise, n, log);
-    const out = resolve(String(opts.out ?? join(runDir, 'samples', `sample-seed${opts.seed}.png`)));
+    const images = await generate(layout, config, noise, n, log);
+    const out = resolve(String(opts.out ?? join(layout.samplesDir, `sample-seed${opts.seed}.png`)));
     writeFileSync(out, encodeSampleGrid(config.model, images, n));
     process.stdout.write(`${out}\n`);
   } catch (err) {

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { loadOrTrainClassifier, QualityEvaluator, toUnitRange, type QualityMetrics } from '@distgan/eval';
 import { loadMnist } from '@distgan/mnist';
 import { computeToArray, fillNoise } from '@distgan/models';
@@ -199,7 +198,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   let lastSampleStep: number | null = null;
   let generatorPath: string | null = null;
   let checkpointedStep = -1;
-  const generatorDir = join(runDir.root, 'generator');
+  const generatorDir = runDir.generatorDir;
   const checkpointAndExport = async () => {
     if (checkpointedStep === state.nextStep) return; // already saved at this step
     checkpointedStep = state.nextStep;

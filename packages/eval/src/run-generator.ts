@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { computeToArray, fillNoise, generatorInput, imageSizeOf, loadLayersModelFiles, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { computeToArray, fillNoise, generatorInput, imageSizeOf, loadLayersModelFiles, readLayersModelFiles } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
+import { readRunConfig, runLayout } from '@distgan/training';
 import { toUnitRange } from './quality.js';
 
 /**
@@ -11,11 +12,11 @@ import { toUnitRange } from './quality.js';
  * `step` is the step the export was written at (-1 when it does not say).
  */
 export async function generatedImages(runDir: string, n: number, seed: number): Promise<{ images: Float32Array; step: number }> {
-  const modelJson = join(runDir, 'generator', 'model.json');
-  if (!existsSync(join(runDir, 'config.json'))) throw new Error(`${runDir} is not a run directory (no config.json)`);
-  if (!existsSync(modelJson)) throw new Error(`${runDir} has no generator/model.json (a run exports one at every checkpoint and at its end)`);
-  const model = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { run: { model: GanModelConfig } }).run.model;
-  const files = readLayersModelFiles(join(runDir, 'generator'));
+  const layout = runLayout(runDir);
+  const model = readRunConfig(layout).model;
+  if (!existsSync(join(layout.generatorDir, 'model.json')))
+    throw new Error(`${runDir} has no generator/model.json (a run exports one at every checkpoint and at its end)`);
+  const files = readLayersModelFiles(layout.generatorDir);
   const g = await loadLayersModelFiles(files);
   const noise = fillNoise(model.noise, randomStream(seed, 'eval'), 0, n);
   const pixels = imageSizeOf(model);
