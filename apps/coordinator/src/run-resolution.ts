@@ -1,0 +1,116 @@
+import { hostname } from 'node:os';
+import type { BackendName } from '@distgan/runtime';
+import { makeRunConfig, PRESETS, runConfigHash, TrainingState, validateRunConfig, type PresetName, type RunConfig } from '@distgan/training';
+import { CheckpointStore } from './checkpoint.js';
+import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
+
+/** The run-defining flags a coordinator was started with. */
+export interface RunRequest {
+  readonly preset: PresetName;
+  readonly steps?: number | undefined;
+  readonly batchSize?: number | undefined;
+  readonly shards?: number | undefined;
+  readonly seed?: number | undefined;
+  readonly runDir?: string | undefined;
+  readonly sampleEvery?: number | undefined;
+  readonly resume: boolean;
+}
+
+/** What config.json holds: the run config and its hash, plus how the run was started. */
+interface StoredRun {
+  readonly run: RunConfig;
+  readonly sampleEvery?: number;
+  readonly [other: string]: unknown;
+}
+
+/** A run decided but not yet touched on disk: every check that can refuse has passed. */
+export interface ResolvedRun {
+  readonly runDir: RunDirectory;
+  readonly config: RunConfig;
+  readonly sampleEvery: number;
+  /** With --resume: the run's config.json. */
+  readonly stored: StoredRun | undefined;
+  /** With --resume --steps N: the run's new length, checked against its progress in `openRun`. */
+  readonly newSteps: number | undefined;
+}
+
+/**
+ * New or resumed: the run config from the flags, or from the run's own config.json, where a flag
+ * that would change what a step computes is an error rather than silently ignored (the run's
+ * length may change: no step reads it). Reads, never writes.
+ */
+export function resolveRun(request: RunRequest): ResolvedRun {
+  const runDir = new RunDirectory(request.runDir ?? defaultRunDir(request.preset, request.seed ?? PRESETS[request.preset].seed));
+  if (!request.resume) {
+    const config = makeRunConfig(request.preset, { steps: request.steps, batchSize: request.batchSize, shards: request.shards, seed: request.seed });
+    return { runDir, config, sampleEvery: request.sampleEvery ?? PRESETS[config.preset].sampleEvery, stored: undefined, newSteps: undefined };
+  }
+  if (!request.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
+  if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
+  const stored = runDir.readJson('config.json') as StoredRun;
+  const config = stored.run;
+  const given: [string, number | undefined, number][] = [
+    ['--batch-size', request.batchSize, config.batchSize],
+    ['--shards', request.shards, config.shards],
+    ['--seed', request.seed, config.seed],
+  ];
+  const clashes = given
+    .filter(([, value, kept]) => value !== undefined && value !== kept)
+    .map(([flag, value, kept]) => `${flag} ${value} (the run has ${kept})`);
+  if (clashes.length > 0) {
+    throw new Error(
+      `--resume continues ${runDir.display()} with the settings in its config.json; ${clashes.join(', ')} would change the run: leave the flag out, or start a new run in another --run-dir`,
+    );
+  }
+  let newSteps: number | undefined;
+  if (request.steps !== undefined && request.steps !== config.steps) {
+    validateRunConfig({ ...config, steps: request.steps });
+    newSteps = request.steps;
+  }
+  // The run's own sample period holds unless --sample-every says otherwise.
+  const sampleEvery = request.sampleEvery ?? stored.sampleEvery ?? PRESETS[config.preset].sampleEvery;
+  return { runDir, config, sampleEvery, stored, newSteps };
+}
+
+/** A run open on disk: its config (with any new length), the state to train from, and the metrics so far. */
+export interface OpenRun {
+  readonly config: RunConfig;
+  readonly state: TrainingState;
+  readonly checkpoints: CheckpointStore;
+  readonly metrics: StepMetrics[];
+}
+
+/**
+ * Creates the run directory (or opens the resumed one), loads the newest good checkpoint, applies
+ * a new length, and writes config.json; metrics.jsonl loses the lines after the checkpoint, which
+ * the run recomputes with the same bits.
+ */
+export function openRun(resolved: ResolvedRun, resume: boolean, backend: BackendName, log: (message: string) => void): OpenRun {
+  const { runDir, stored, newSteps } = resolved;
+  let config = resolved.config;
+  runDir.prepare(resume);
+  const checkpoints = CheckpointStore.forRun(runDir.checkpointsDir, config);
+  if (!resume) {
+    const created = { createdAt: new Date().toISOString(), host: hostname() };
+    runDir.writeJson('config.json', { run: config, configHash: runConfigHash(config), sampleEvery: resolved.sampleEvery, backend, ...created });
+    return { config, state: new TrainingState(config), checkpoints, metrics: [] };
+  }
+  const found = checkpoints.loadLatest(log);
+  let state = found ? new TrainingState(config, found.data) : new TrainingState(config);
+  if (found) log(`resumed from ${runDir.display(found.file)} at step ${state.nextStep}`);
+  else log('no usable checkpoint: starting from step 0');
+  if (newSteps !== undefined) {
+    if (newSteps <= state.nextStep) {
+      throw new Error(`--steps ${newSteps}: ${runDir.display()} is already at step ${state.nextStep}; pass more steps to continue it, or leave --steps out`);
+    }
+    log(`--steps ${newSteps}: the run goes on to step ${newSteps} (it was set to ${config.steps})`);
+    config = { ...config, steps: newSteps };
+    state = new TrainingState(config, state.data());
+    // Saved again under checkpointKey first: a checkpoint an older distgan keyed by the full
+    // config hash would not load once config.json names the new length.
+    if (found) checkpoints.save(state.data());
+    runDir.writeJson('config.json', { ...stored, run: config, configHash: runConfigHash(config) });
+  }
+  runDir.truncateMetricsFrom(state.nextStep);
+  return { config, state, checkpoints, metrics: runDir.readMetrics() };
+}
