@@ -1,12 +1,16 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeIdxImages, encodeIdxLabels } from '@distgan/mnist';
+import { configHash, modelVariant } from '@distgan/models';
+import type { RunConfig } from '@distgan/training';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { killAll, startCoordinator, tempDir } from './test-support/processes.js';
+import { killAll, runToEnd, startCoordinator, tempDir } from './test-support/processes.js';
 
 const tmp = tempDir();
 afterEach(killAll);
 afterAll(() => tmp.remove());
+
+const runDirFor = (name: string) => join(tmp.path, `run-${name}`);
 
 /** A --data-dir of `count` images of side x side pixels with the given labels. */
 function dataDir(name: string, side: number, labels: number[]): string {
@@ -46,6 +50,8 @@ describe('distgan-coordinator command line', () => {
       '--resume',
       '--task-timeout-ms',
       '--heartbeat-ms',
+      '--model',
+      '--objective',
     ]) {
       expect(c.stdout).toContain(flag);
     }
@@ -53,6 +59,39 @@ describe('distgan-coordinator command line', () => {
     // (Within its own help entry: --eval-samples has the same default.)
     expect(c.stdout).toMatch(/--checkpoint-every <n>(?:(?!\n {2}--)[\s\S])*\(default: 1000\)/);
   });
+
+  it('trains the models and objective beyond the presets: conv layers, a projection discriminator, dropout in D, least squares', async () => {
+    for (const extra of [
+      ['--model', 'conv'],
+      ['--model', 'mlp-projection'],
+      ['--model', 'mlp-conditional-dropout'],
+      ['--objective', 'leastSquares'],
+    ]) {
+      const dir = runDirFor(extra.join('-'));
+      const { summary } = await runToEnd([
+        '--preset',
+        'default',
+        '--steps',
+        '2',
+        '--batch-size',
+        '8',
+        '--sample-every',
+        '0',
+        '--workers',
+        '1',
+        ...extra,
+        '--run-dir',
+        dir,
+      ]);
+      expect(summary.steps).toBe(2);
+      const run = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { run: RunConfig }).run;
+      if (extra[0] === '--model') expect(configHash(run.model)).toBe(configHash(modelVariant(extra[1]!)));
+      else expect(run.objective).toBe('leastSquares');
+    }
+    const refused = startCoordinator(['--preset', 'tiny', '--model', 'nope', '--in-process']);
+    expect((await refused.exited).code).not.toBe(0);
+    expect(refused.stderr).toMatch(/--model.*nope.*Allowed choices are mlp, mlp-large, conv/);
+  }, 120_000);
 
   it('rejects bad values with a message naming the flag', async () => {
     const bad = startCoordinator(['--shards', 'many']);

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import type { GanObjective } from '@distgan/losses';
+import { MODEL_VARIANTS } from '@distgan/models';
 import { backendOption, parseBackendChoice, integerArg, relaxHeapGrowth } from '@distgan/runtime';
 import { parsePresetName, PRESET_NAMES } from '@distgan/training';
 import { RunDirectory } from './run-dir.js';
@@ -19,6 +21,8 @@ export function buildCommand(): Command {
       .option('--batch-size <b>', "global batch size B (default: the preset's)", integerArg(1))
       .option('--shards <k>', 'fixed logical shards per batch K; weights do not depend on the worker count, only on K', integerArg(1))
       .option('--seed <s>', 'run seed (init, batch indices, noise)', integerArg(0))
+      .addOption(new Option('--model <name>', "train another model with the preset's recipe (docs/sample-quality.md)").choices(Object.keys(MODEL_VARIANTS)))
+      .addOption(new Option('--objective <name>', "GAN loss (default: the preset's, cross-entropy)").choices(['crossEntropy', 'leastSquares']))
       .option('--run-dir <dir>', 'output folder (default: runs/<preset>-s<seed>-<time>)')
       .addOption(backendOption())
       .option('--sample-every <n>', "write a sample grid every n steps (0: none; default: the preset's)", integerArg(0))
@@ -57,6 +61,8 @@ export function toOptions(opts: Record<string, unknown>): CoordinatorOptions {
     batchSize: opts.batchSize as number | undefined,
     shards: opts.shards as number | undefined,
     seed: opts.seed as number | undefined,
+    model: opts.model as string | undefined,
+    objective: opts.objective as GanObjective | undefined,
     runDir: opts.runDir as string | undefined,
     backend: parseBackendChoice(String(opts.backend)),
     sampleEvery: opts.sampleEvery as number | undefined,

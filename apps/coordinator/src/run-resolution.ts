@@ -1,4 +1,6 @@
 import { hostname } from 'node:os';
+import type { GanObjective } from '@distgan/losses';
+import { configHash, modelVariant } from '@distgan/models';
 import type { BackendName } from '@distgan/runtime';
 import { makeRunConfig, PRESETS, runConfigHash, TrainingState, validateRunConfig, type PresetName, type RunConfig } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
@@ -11,6 +13,9 @@ export interface RunRequest {
   readonly batchSize?: number | undefined;
   readonly shards?: number | undefined;
   readonly seed?: number | undefined;
+  /** A model of `MODEL_VARIANTS` instead of the preset's. */
+  readonly model?: string | undefined;
+  readonly objective?: GanObjective | undefined;
   readonly runDir?: string | undefined;
   readonly sampleEvery?: number | undefined;
   readonly resume: boolean;
@@ -42,7 +47,9 @@ export interface ResolvedRun {
 export function resolveRun(request: RunRequest): ResolvedRun {
   const runDir = new RunDirectory(request.runDir ?? defaultRunDir(request.preset, request.seed ?? PRESETS[request.preset].seed));
   if (!request.resume) {
-    const config = makeRunConfig(request.preset, { steps: request.steps, batchSize: request.batchSize, shards: request.shards, seed: request.seed });
+    const model = request.model === undefined ? undefined : modelVariant(request.model);
+    const { steps, batchSize, shards, seed, objective } = request;
+    const config = makeRunConfig(request.preset, { steps, batchSize, shards, seed, model, objective });
     return { runDir, config, sampleEvery: request.sampleEvery ?? PRESETS[config.preset].sampleEvery, stored: undefined, newSteps: undefined };
   }
   if (!request.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
@@ -57,6 +64,8 @@ export function resolveRun(request: RunRequest): ResolvedRun {
   const clashes = given
     .filter(([, value, kept]) => value !== undefined && value !== kept)
     .map(([flag, value, kept]) => `${flag} ${value} (the run has ${kept})`);
+  if (request.model !== undefined && configHash(modelVariant(request.model)) !== configHash(config.model)) clashes.push(`--model ${request.model}`);
+  if (request.objective !== undefined && request.objective !== (config.objective ?? 'crossEntropy')) clashes.push(`--objective ${request.objective}`);
   if (clashes.length > 0) {
     throw new Error(
       `--resume continues ${runDir.display()} with the settings in its config.json; ${clashes.join(', ')} would change the run: leave the flag out, or start a new run in another --run-dir`,

@@ -1,29 +1,21 @@
 import { loadOrTrainClassifier, QualityEvaluator } from '@distgan/eval';
 import { loadMnist, type MnistDataset } from '@distgan/mnist';
 import { describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
-import { checkDatasetFits, LocalExecutor, runConfigHash, ShardComputer, type PresetName, type ShardExecutor, type TrainingState } from '@distgan/training';
+import { checkDatasetFits, LocalExecutor, runConfigHash, ShardComputer, type ShardExecutor, type TrainingState } from '@distgan/training';
 import { tensorFlowThreads } from './local-workers.js';
 import { startRemote, type Remote, type RemoteOptions } from './remote.js';
 import type { RunDirectory } from './run-dir.js';
 import { RunOutputs } from './run-outputs.js';
-import { openRun, resolveRun } from './run-resolution.js';
+import { openRun, resolveRun, type RunRequest } from './run-resolution.js';
 import { checkListenPolicy, readTlsFiles } from './server.js';
 import { trainToEnd } from './training-loop.js';
 
-/** Every coordinator option: the run's own, plus the distributed side's (`RemoteOptions`). */
-export interface CoordinatorOptions extends RemoteOptions {
-  readonly preset: PresetName;
-  readonly steps?: number | undefined;
-  readonly batchSize?: number | undefined;
-  readonly shards?: number | undefined;
-  readonly seed?: number | undefined;
-  readonly runDir?: string | undefined;
+/** Every coordinator option: the run's (`RunRequest`), the distributed side's (`RemoteOptions`), and how to train it. */
+export interface CoordinatorOptions extends RunRequest, RemoteOptions {
   readonly backend: BackendChoice;
-  readonly sampleEvery?: number | undefined;
   /** Compute every shard in this process: no server, no workers. */
   readonly inProcess: boolean;
   readonly checkpointEvery: number;
-  readonly resume: boolean;
   /** Every N steps, score `evalSamples` samples with the evaluation classifier into metrics.jsonl (0: never). */
   readonly evalEvery: number;
   readonly evalSamples: number;
@@ -191,7 +183,10 @@ function handleStopSignals(remote: () => Remote | null, log: (message: string) =
     log(`${signal}: finishing the current step, then saving a checkpoint and stopping (again to quit now)`);
   };
   for (const s of signals) process.on(s, onSignal);
-  return { requested: () => requested, release: () => signals.forEach((s) => process.off(s, onSignal)) };
+  const release = () => {
+    for (const s of signals) process.off(s, onSignal);
+  };
+  return { requested: () => requested, release };
 }
 
 function summarise(

@@ -24,3 +24,4 @@ export { fillNoise } from './noise.js';
 export { fillDropoutMask, dropoutWidths, quantizedDropoutRate } from './dropout.js';
 export { classConditional, imageSizeOf, withClassCode, balancedClasses, generatorInput } from './conditioning.js';
 export { toLayersModel, layersModelFiles, loadLayersModelFiles, readLayersModelFiles, type LayersModelFiles } from './layers-export.js';
+export { MODEL_VARIANTS, modelVariant } from './variants.js';

@@ -132,7 +132,8 @@ export function parsePresetName(value: string): PresetName {
   throw new Error(`unknown preset "${value}": expected one of ${PRESET_NAMES.join(', ')}`);
 }
 
-export type RunOverrides = Partial<Pick<RunConfig, 'batchSize' | 'shards' | 'steps' | 'seed'>>;
+/** What a run may change of its preset: the loop's sizes, and the model or objective (`--model`, `--objective`). */
+export type RunOverrides = Partial<Pick<RunConfig, 'batchSize' | 'shards' | 'steps' | 'seed' | 'model' | 'objective'>>;
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new Error(`${name} must be an integer in [1, ${max}], got ${value}`);
