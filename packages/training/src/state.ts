@@ -1,5 +1,6 @@
 import { initialSnapshot, parameterCount, parameterSpec, snapshotSha256 } from '@distgan/models';
 import { Adam, type AdamState } from '@distgan/optim';
+import { ShardOrderedSum } from './accumulate.js';
 import type { NetworkName } from './networks.js';
 import type { RunConfig } from './run-config.js';
 
@@ -43,6 +44,7 @@ export class TrainingState {
   /** Whether the last G step is not yet folded into `ema` (see `updateAverage`). */
   private emaPending = false;
   private readonly dAdam: Adam;
+  private readonly sums: Partial<Record<NetworkName, ShardOrderedSum>> = {};
   private readonly gAdam: Adam;
 
   constructor(
@@ -85,6 +87,18 @@ export class TrainingState {
    */
   gradientBuffer(name: NetworkName): Float64Array {
     return name === 'D' ? this.dAdam.gradientBuffer : this.gAdam.gradientBuffer;
+  }
+
+  /**
+   * `name`'s shard-ordered gradient sum, emptied for a new phase: one per network, kept for the
+   * state's life (its sizes and K never change) and summing into `gradientBuffer`, so a training
+   * loop allocates no megabyte-sized accumulator per phase.
+   */
+  gradientSum(name: NetworkName): ShardOrderedSum {
+    this.sums[name] ??= new ShardOrderedSum(this.weights(name).length, this.config.shards, this.gradientBuffer(name));
+    const sum = this.sums[name];
+    sum.reset();
+    return sum;
   }
 
   version(name: NetworkName): number {

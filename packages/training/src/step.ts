@@ -1,5 +1,4 @@
 import { batchIndices, PHASES, shardRange, type Phase } from './batch.js';
-import { ShardOrderedSum } from './accumulate.js';
 import type { ShardResult, ShardStats, ShardTask } from './shard.js';
 import type { TrainingState } from './state.js';
 
@@ -72,24 +71,9 @@ export function planUpcoming(state: TrainingState, step: number, phase: Phase, d
   return planTasks(state, step + 1, 'D', datasetSize).map((t) => ({ ...t, gVersion: t.gVersion + 1 }));
 }
 
-/** One reusable accumulator per state and phase (a state's sizes and K never change). */
-const accumulators = new WeakMap<TrainingState, Partial<Record<Phase, ShardOrderedSum>>>();
-
-function accumulatorFor(state: TrainingState, phase: Phase): ShardOrderedSum {
-  let byPhase = accumulators.get(state);
-  if (!byPhase) {
-    byPhase = {};
-    accumulators.set(state, byPhase);
-  }
-  byPhase[phase] ??= new ShardOrderedSum(state.weights(phase).length, state.config.shards, state.gradientBuffer(phase));
-  const sum = byPhase[phase];
-  sum.reset();
-  return sum;
-}
-
 async function runPhase(state: TrainingState, executor: ShardExecutor, step: number, phase: Phase, datasetSize: number): Promise<PhaseStats> {
   const { batchSize, shards } = state.config;
-  const sum = accumulatorFor(state, phase);
+  const sum = state.gradientSum(phase);
   let lossSum = 0;
   let dRealSum = 0;
   let dFakeSum = 0;
