@@ -181,8 +181,7 @@ export class ShardComputer {
       const masks = this.dropoutMasks(task, 'real');
       return () => {
         const logits = networks.d.apply(x, 'weights', masks);
-        const loss = discriminatorLossTerm(logits, 'real', this.lossOptions);
-        return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, config.objective))]) as tf.Tensor1D };
+        return this.withStats(logits, discriminatorLossTerm(logits, 'real', this.lossOptions));
       };
     };
   }
@@ -190,17 +189,13 @@ export class ShardComputer {
   /** The fakes' term of a D task: G(z) is computed off the tape, so gradients flow to D only. */
   private fakeTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
     const { networks, config } = this;
-    const model = config.model;
-    const noise = this.noiseOf(task);
-    const classes = this.classesOf(task);
+    const fakeInput = this.generatorInputOf(task);
     return () => {
-      const z = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [task.count, model.noise.size]), classes.fake);
-      const fakes = withClassCode(model, networks.g.apply(z), classes.fake);
+      const fakes = withClassCode(config.model, networks.g.apply(fakeInput.z()), fakeInput.classes);
       const masks = this.dropoutMasks(task, 'fake');
       return () => {
         const logits = networks.d.apply(fakes, 'weights', masks);
-        const loss = discriminatorLossTerm(logits, 'fake', this.lossOptions);
-        return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, config.objective))]) as tf.Tensor1D };
+        return this.withStats(logits, discriminatorLossTerm(logits, 'fake', this.lossOptions));
       };
     };
   }
@@ -208,18 +203,28 @@ export class ShardComputer {
   /** A G task's loss: D held fixed, only its input gradient, which flows into G (through D's dropout, as D trains). */
   private generatorTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
     const { networks, config } = this;
-    const model = config.model;
-    const noise = this.noiseOf(task);
-    const classes = this.classesOf(task);
+    const fakeInput = this.generatorInputOf(task);
     return () => {
-      const z = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [task.count, model.noise.size]), classes.fake);
+      const z = fakeInput.z();
       const masks = this.dropoutMasks(task, 'fake');
       return () => {
-        const fakeLogits = networks.d.apply(withClassCode(model, networks.g.apply(z), classes.fake), 'input', masks);
-        const loss = generatorLoss(fakeLogits, this.lossOptions);
-        return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(fakeLogits, config.objective))]) as tf.Tensor1D };
+        const fakeLogits = networks.d.apply(withClassCode(config.model, networks.g.apply(z), fakeInput.classes), 'input', masks);
+        return this.withStats(fakeLogits, generatorLoss(fakeLogits, this.lossOptions));
       };
     };
+  }
+
+  /** The task's noise rows and fake classes: `z()` makes G's input from them (inside a tidy). */
+  private generatorInputOf(task: ShardTask): { z: () => tf.Tensor2D; classes: Int32Array | null } {
+    const model = this.config.model;
+    const noise = this.noiseOf(task);
+    const classes = this.classesOf(task).fake;
+    return { z: () => withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [task.count, model.noise.size]), classes), classes };
+  }
+
+  /** A loss term with its statistics: [the loss, the sum of D's scores of the rows]. */
+  private withStats(logits: tf.Tensor, loss: tf.Scalar): { loss: tf.Scalar; stats: tf.Tensor1D } {
+    return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, this.config.objective))]) as tf.Tensor1D };
   }
 
   private get lossOptions() {
