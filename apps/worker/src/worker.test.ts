@@ -10,6 +10,19 @@ import { WebSocketServer, type WebSocket } from 'ws';
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const TINY_CONFIG = JSON.parse(JSON.stringify(makeRunConfig('tiny'))) as Record<string, unknown>;
 
+/** The coordinator's welcome for the tiny preset and the bundled MNIST files. */
+function tinyWelcome(): Uint8Array {
+  const config = TINY_CONFIG as unknown as RunConfig;
+  return encodeMessage({
+    type: 'welcome',
+    protocol: PROTOCOL_VERSION,
+    workerId: 'w1',
+    config: TINY_CONFIG,
+    configHash: runConfigHash(config),
+    datasetFingerprint: loadMnist().fingerprint,
+  });
+}
+
 interface Run {
   code: number | null;
   stderr: string;
@@ -112,16 +125,7 @@ describe('distgan-worker', () => {
   it('closes with BAD_FIELD (4002) instead of crashing on a snapshot of the wrong size', async () => {
     const server = await peer((ws) => {
       ws.once('message', () => {
-        ws.send(
-          encodeMessage({
-            type: 'welcome',
-            protocol: PROTOCOL_VERSION,
-            workerId: 'w1',
-            config: TINY_CONFIG,
-            configHash: runConfigHash(TINY_CONFIG as unknown as RunConfig),
-            datasetFingerprint: loadMnist().fingerprint,
-          }),
-        );
+        ws.send(tinyWelcome());
         ws.once('message', () => ws.send(encodeMessage({ type: 'snapshot', net: 'D', version: 0, weights: new Float32Array(7) })));
       });
     });
@@ -142,16 +146,7 @@ describe('distgan-worker', () => {
       ws.on('message', (data) => {
         const message = decodeFrame(data as Buffer);
         if (message.type === 'hello') {
-          ws.send(
-            encodeMessage({
-              type: 'welcome',
-              protocol: PROTOCOL_VERSION,
-              workerId: 'w1',
-              config: TINY_CONFIG,
-              configHash: runConfigHash(config),
-              datasetFingerprint: dataset.fingerprint,
-            }),
-          );
+          ws.send(tinyWelcome());
         } else if (message.type === 'ready') {
           ws.send(encodeMessage({ type: 'snapshot', net: 'D', version: 0, weights: state.dWeights }));
           ws.send(encodeMessage({ type: 'snapshot', net: 'G', version: 0, weights: state.gWeights }));
