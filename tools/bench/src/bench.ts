@@ -99,8 +99,8 @@ function rounded<T extends Record<string, number>>(values: T): T {
 const USAGE = `usage: npm run bench [-- --quick] [-- --backend auto|node|wasm|cpu]
 
 Side-by-side measurements on this machine and one tfjs backend, printed as a table and, as the
-last line, one JSON object of ratios and raw times. A full run takes about 7 minutes; --quick
-(one round, fewer steps) about 80 s. With a Python that has TensorFlow (DISTGAN_PEER_PYTHON, else
+last line, one JSON object of ratios and raw times. A full run (3 rounds) takes 15 to 20 minutes
+on 2 cores; --quick (one round, fewer steps) about 5. With a Python that has TensorFlow (DISTGAN_PEER_PYTHON, else
 python3), the tutorial's own graph-mode step is timed too, as vsPeer_b128 and vsPeer_b512.
 `;
 
