@@ -1,11 +1,12 @@
 import { toUnitRange, type QualityEvaluator, type QualityMetrics } from '@distgan/eval';
 import { computeToArray, fillNoise } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import { GanNetworks, probeSample, renderSampleGrid, type RunConfig, type StepResult, type TrainingState } from '@distgan/training';
+import { GanNetworks, probeSample, type RunConfig, type StepResult, type TrainingState } from '@distgan/training';
 import type { CheckpointStore } from './checkpoint.js';
 import { exportGenerator } from './generator-export.js';
 import { ProgressLine } from './progress.js';
 import type { RunDirectory, StepMetrics } from './run-dir.js';
+import { renderSampleGrid } from './sample-grid.js';
 import type { StepStats } from './worker-pool.js';
 
 /** The tutorial's probe of one sample: its largest pixel and D(G(z)). */

@@ -6,8 +6,9 @@ import { Command, Option } from 'commander';
 import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
-import { defaultSampleCount, encodeSampleGrid, readRunConfig, runLayout, TrainingState, type RunConfig, type RunLayout } from '@distgan/training';
+import { defaultSampleCount, readRunConfig, runLayout, TrainingState, type RunConfig, type RunLayout } from '@distgan/training';
 import { CheckpointStore } from './checkpoint.js';
+import { encodeSampleGrid } from './sample-grid.js';
 
 /** G(z) for `n` noise rows, from the exported LayersModel when there is one, else the latest checkpoint. */
 async function generate(layout: RunLayout, config: RunConfig, noise: Float32Array, n: number, log: (m: string) => void): Promise<Float32Array> {

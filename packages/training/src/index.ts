@@ -19,5 +19,5 @@ export { ShardOrderedSum } from './accumulate.js';
 export { TrainingState, emaDecayAt, type TrainingStateData } from './state.js';
 export { trainStep, planTasks, planUpcoming, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
 export { LocalExecutor } from './local-executor.js';
-export { encodeImageGrid, encodeSampleGrid, defaultSampleCount, renderSampleGrid, probeSample, sampleNoise, type GridOptions } from './samples.js';
+export { defaultSampleCount, probeSample, sampleNoise } from './samples.js';
 export { runLayout, readRunConfig, type RunLayout } from './run-layout.js';

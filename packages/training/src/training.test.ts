@@ -3,7 +3,6 @@ import { loadMnist, MnistDataset } from '@distgan/mnist';
 import { discriminatorLoss, generatorLoss } from '@distgan/losses';
 import { classConditional, fillNoise, poolingDiscriminator, upsamplingGenerator, type GanModelConfig } from '@distgan/models';
 import { selectBackend } from '@distgan/runtime';
-import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   emaDecayAt,
@@ -13,7 +12,6 @@ import {
   noiseStream,
   planTasks,
   planUpcoming,
-  renderSampleGrid,
   runConfigHash,
   ShardComputer,
   ShardOrderedSum,
@@ -405,17 +403,6 @@ describe('class-conditional networks', () => {
     expect(Array.from(fakeClasses(1, 3, 'G', 10, 4000, 50, new Int32Array(50)))).toEqual(Array.from(all.subarray(4000, 4050)));
     expect(Array.from(fakeClasses(1, 3, 'D', 10, 0, 50, new Int32Array(50)))).not.toEqual(Array.from(all.subarray(0, 50)));
   });
-
-  it('render a grid with one column per class', () => {
-    const config = conditionalConfig(1);
-    const computer = new ShardComputer(config, dataset);
-    computer.networks.load('G', 0, new TrainingState(config).gWeights);
-    const before = tf.memory().numTensors;
-    const png = PNG.sync.read(renderSampleGrid(computer.networks, config.seed));
-    expect(tf.memory().numTensors).toBe(before);
-    expect([png.width, png.height]).toEqual([10 * 30 + 2, 10 * 30 + 2]);
-    computer.dispose();
-  });
 });
 
 /** Computes a phase's tasks in reverse order, as if the last shard's worker were fastest. */
@@ -604,17 +591,5 @@ describe('run config and samples', () => {
     expect(() => makeRunConfig('seed', { shards: 200 })).toThrow(/shards \(200\) cannot exceed the batch size \(128\)/);
     expect(() => makeRunConfig('seed', { batchSize: 0 })).toThrow(/batch size must be an integer/);
     expect(makeRunConfig('seed').steps).toBe(50);
-  });
-
-  it('renders an 8x8 PNG grid of generated digits', () => {
-    const config = makeRunConfig('tiny');
-    const computer = new ShardComputer(config, dataset);
-    const state = new TrainingState(config);
-    computer.networks.load('G', 0, state.gWeights);
-    const before = tf.memory().numTensors;
-    const png = PNG.sync.read(renderSampleGrid(computer.networks, config.seed));
-    expect(tf.memory().numTensors).toBe(before);
-    expect([png.width, png.height]).toEqual([8 * 30 + 2, 8 * 30 + 2]);
-    computer.dispose();
   });
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run bench [-- --quick]: side-by-side measurements on one machine and backend, printed as a
- * table and then, as the last line, one JSON object of ratios and raw times (DESIGN.md section 8).
+ * table and then, as the last line, one JSON object of ratios and raw times (docs/performance.md).
  * Not a test: timings on shared machines are noisy, so nothing here asserts.
  */
 import { spawnSync } from 'node:child_process';

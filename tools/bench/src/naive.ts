@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * The tutorial's training step written the plain tfjs way (DESIGN.md section 8's "naive
+ * The tutorial's training step written the plain tfjs way (docs/performance.md's "naive
  * baseline"): variables, two tf.train.adam optimizers, mean losses over the whole batch, noise and
  * batch built with tf.random, one minimize per network. Returns ms per step.
  */
