@@ -64,11 +64,26 @@ describe('checkpoints', () => {
     const store = CheckpointStore.forRun(dir, config);
     expect(store.loadLatest(() => undefined)?.data.nextStep).toBe(1);
     store.save(stateAt(2).data());
-    expect(store.configHash).toBe(checkpointKey(longer));
+    expect(store.runKey).toBe(checkpointKey(longer));
     expect(CheckpointStore.forRun(dir, longer).loadLatest(() => undefined)?.data.nextStep).toBe(2);
     const warnings: string[] = [];
     expect(CheckpointStore.forRun(dir, makeRunConfig('tiny', { seed: 99 })).loadLatest((w) => warnings.push(w))).toBeNull();
     expect(warnings.join('\n')).toMatch(/step-000002\.ckpt: written for another run config[\s\S]*step-000001\.ckpt: written for another run config/);
+  });
+
+  it('read a checkpoint whose header names its key `configHash`, as distgan versions before `runKey` wrote it', () => {
+    const data = stateAt(1).data();
+    const current = encodeCheckpoint(data, hash);
+    const headerLength = current.readUInt32LE(4);
+    const header = JSON.parse(current.toString('utf8', 8, 8 + headerLength)) as Record<string, unknown>;
+    expect(header.runKey).toBe(hash);
+    const { runKey, ...rest } = header;
+    const oldHeader = Buffer.from(JSON.stringify({ ...rest, configHash: runKey }));
+    const prefix = Buffer.from(current.subarray(0, 8));
+    prefix.writeUInt32LE(oldHeader.length, 4);
+    const old = Buffer.concat([prefix, oldHeader, current.subarray(8 + headerLength)]);
+    expect(decodeCheckpoint(old, hash, 'old.ckpt').nextStep).toBe(1);
+    expect(() => decodeCheckpoint(old, 'f'.repeat(64), 'old.ckpt')).toThrow(/old\.ckpt: written for another run config/);
   });
 
   it('returns null (not a crash) when there is no checkpoint at all', () => {

@@ -16,11 +16,10 @@ export class CheckpointError extends Error {
 
 interface CheckpointMeta {
   readonly format: number;
-  /**
-   * The run's `checkpointKey` (the config hash without the run's length), or, in checkpoints of
-   * older distgan versions, the full config hash; the field keeps its name so that both load.
-   */
-  readonly configHash: string;
+  /** The run's `checkpointKey`: the config hash without the run's length, or an older distgan's full config hash. */
+  readonly runKey?: string;
+  /** Where distgan versions before `runKey` kept the same key. */
+  readonly configHash?: string;
   readonly nextStep: number;
   readonly parts: readonly { readonly name: string; readonly bytes: number }[];
   readonly payloadSha256: string;
@@ -31,7 +30,7 @@ function bytesOf(a: Float32Array): Uint8Array {
 }
 
 /** Serialises a training state: magic, header length, JSON header (with payload SHA-256), payload. */
-export function encodeCheckpoint(data: TrainingStateData, configHash: string): Buffer {
+export function encodeCheckpoint(data: TrainingStateData, runKey: string): Buffer {
   const parts = [
     { name: 'dWeights', bytes: bytesOf(data.dWeights) },
     { name: 'gWeights', bytes: bytesOf(data.gWeights) },
@@ -43,7 +42,7 @@ export function encodeCheckpoint(data: TrainingStateData, configHash: string): B
   for (const p of parts) hash.update(p.bytes);
   const meta: CheckpointMeta = {
     format: FORMAT_VERSION,
-    configHash,
+    runKey,
     nextStep: data.nextStep,
     parts: parts.map((p) => ({ name: p.name, bytes: p.bytes.byteLength })),
     payloadSha256: hash.digest('hex'),
@@ -55,9 +54,9 @@ export function encodeCheckpoint(data: TrainingStateData, configHash: string): B
   return Buffer.concat([prefix, header, ...parts.map((p) => p.bytes)]);
 }
 
-/** Parses and verifies a checkpoint written under one of `acceptedHashes`; throws CheckpointError saying what is wrong. */
-export function decodeCheckpoint(buf: Buffer, acceptedHashes: string | readonly string[], file: string): TrainingStateData {
-  const accepted = typeof acceptedHashes === 'string' ? [acceptedHashes] : acceptedHashes;
+/** Parses and verifies a checkpoint written under one of `acceptedKeys`; throws CheckpointError saying what is wrong. */
+export function decodeCheckpoint(buf: Buffer, acceptedKeys: string | readonly string[], file: string): TrainingStateData {
+  const accepted = typeof acceptedKeys === 'string' ? [acceptedKeys] : acceptedKeys;
   if (buf.length < 8 || buf.toString('ascii', 0, 4) !== MAGIC) throw new CheckpointError(`${file}: not a distgan checkpoint (bad magic)`);
   const headerLength = buf.readUInt32LE(4);
   if (8 + headerLength > buf.length) throw new CheckpointError(`${file}: truncated header`);
@@ -68,8 +67,9 @@ export function decodeCheckpoint(buf: Buffer, acceptedHashes: string | readonly 
     throw new CheckpointError(`${file}: corrupt header`);
   }
   if (meta.format !== FORMAT_VERSION) throw new CheckpointError(`${file}: format ${meta.format}, this build reads ${FORMAT_VERSION}`);
-  if (!accepted.includes(meta.configHash))
-    throw new CheckpointError(`${file}: written for another run config (hash ${meta.configHash.slice(0, 12)}, this run ${accepted[0]!.slice(0, 12)})`);
+  const key = meta.runKey ?? meta.configHash ?? '';
+  if (!accepted.includes(key))
+    throw new CheckpointError(`${file}: written for another run config (key ${key.slice(0, 12)}, this run ${accepted[0]!.slice(0, 12)})`);
   const payload = buf.subarray(8 + headerLength);
   const total = meta.parts.reduce((n, p) => n + p.bytes, 0);
   if (payload.length !== total) throw new CheckpointError(`${file}: payload is ${payload.length} bytes, header says ${total} (truncated?)`);
@@ -102,12 +102,12 @@ export function decodeCheckpoint(buf: Buffer, acceptedHashes: string | readonly 
 
 /**
  * A folder of `step-NNNNNN.ckpt` files plus a `latest` pointer; keeps the newest `keep`. Writes
- * under `configHash` and reads checkpoints written under it or any of `alsoAccepted`.
+ * under `runKey` and reads checkpoints written under it or any of `alsoAccepted`.
  */
 export class CheckpointStore {
   constructor(
     readonly dir: string,
-    readonly configHash: string,
+    readonly runKey: string,
     readonly keep = 3,
     readonly alsoAccepted: readonly string[] = [],
   ) {}
@@ -123,7 +123,7 @@ export class CheckpointStore {
 
   save(data: TrainingStateData): string {
     const name = `step-${String(data.nextStep).padStart(6, '0')}.ckpt`;
-    writeFileAtomic(join(this.dir, name), encodeCheckpoint(data, this.configHash));
+    writeFileAtomic(join(this.dir, name), encodeCheckpoint(data, this.runKey));
     writeFileAtomic(join(this.dir, LATEST), `${name}\n`);
     for (const old of this.list().slice(this.keep)) rmSync(join(this.dir, old), { force: true });
     return join(this.dir, name);
@@ -155,7 +155,7 @@ export class CheckpointStore {
     for (const name of candidates) {
       const file = join(this.dir, name);
       try {
-        return { data: decodeCheckpoint(readFileSync(file), [this.configHash, ...this.alsoAccepted], file), file };
+        return { data: decodeCheckpoint(readFileSync(file), [this.runKey, ...this.alsoAccepted], file), file };
       } catch (err) {
         warn(`skipping checkpoint ${file}: ${(err as Error).message}`);
       }
