@@ -127,6 +127,20 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
     expect(Object.keys(readMetrics(dir)[0]!.shardsByWorker as Record<string, number>)).toHaveLength(2);
   });
 
+  it('warns when workers compute on different backends, since the weights then depend on who computed what', async () => {
+    const dir = runDir();
+    const coordinator = startCoordinator([...TINY, '--shards', '4', '--workers', '0', '--min-workers', '2', '--run-dir', dir]);
+    const url = await coordinatorUrl(coordinator);
+    startWorker(url, ['--name', 'on-wasm', '--backend', 'wasm']);
+    await coordinator.waitFor(/on-wasm@.*joined/);
+    expect(coordinator.stderr).not.toMatch(/warning: worker/);
+    startWorker(url, ['--name', 'on-cpu', '--backend', 'cpu']);
+    await coordinator.waitFor(
+      /warning: worker w\d \(on-cpu@.*\) computes on cpu and w\d \(on-wasm@.*\) on wasm: the weights will depend on which worker computes which shard/,
+    );
+    expect((await coordinator.exited).code).toBe(0);
+  });
+
   it('full-size seed preset: 2 local workers and in-process agree over 5 steps at B=128', async () => {
     const args = ['--preset', 'seed', '--steps', '5', '--shards', '4', '--seed', '3', '--sample-every', '0'];
     const inProcess = (await runToEnd([...args, '--in-process', '--run-dir', runDir()])).summary;

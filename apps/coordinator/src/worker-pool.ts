@@ -255,6 +255,7 @@ export class WorkerPool implements ShardExecutor {
         connection.markReady();
         this.scheduler.join(connection.id);
         this.opts.log(`worker ${connection.label} joined (backend ${printable(connection.info?.backend ?? '?')}); ${this.readyCount()} connected`);
+        this.warnOnMixedBackends(connection);
         this.waitingSince = null;
         this.notifyJoined();
         this.dispatch();
@@ -271,6 +272,21 @@ export class WorkerPool implements ShardExecutor {
         throw new Error(`unhandled message ${JSON.stringify(unknown)}`);
       }
     }
+  }
+
+  /**
+   * Bit-identical weights need every shard computed with the same arithmetic: workers on different
+   * backends (or, for tfjs-node, CPU families) make the weights depend on who computed what. Said
+   * once per joining worker whose backend differs from one already connected.
+   */
+  private warnOnMixedBackends(joined: WorkerConnection): void {
+    const backend = joined.info?.backend;
+    const other = [...this.connections.values()].find((c) => c !== joined && c.state === 'ready' && c.info?.backend !== backend);
+    if (!other) return;
+    this.opts.log(
+      `warning: worker ${joined.label} computes on ${printable(backend ?? '?')} and ${other.label} on ${printable(other.info?.backend ?? '?')}: ` +
+        'the weights will depend on which worker computes which shard; give every worker the same --backend for bit-identical runs',
+    );
   }
 
   /**
