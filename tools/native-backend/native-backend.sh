@@ -90,7 +90,7 @@ say "extracting the TensorFlow C library from $(basename "$wheel")"
 rm -rf "$tfjs_node/deps" "$tfjs_node/lib" "$tfjs_node/build"
 python3 "$root/tools/native-backend/extract-wheel.py" "$wheel" "$tfjs_node/deps" "$tfjs_node/binding"
 
-say "building tfjs-node's binding against it (a few minutes)"
+say "building tfjs-node's binding against it (about 20 s on 2 cores)"
 (cd "$tfjs_node" && node "$root/node_modules/@mapbox/node-pre-gyp/bin/node-pre-gyp" install --build-from-source \
   --nodedir="$node_prefix" --loglevel=warn) || fail "the binding did not build (see the compiler output above)"
 [ -f "$tfjs_node/$binding" ] || fail "the build finished without $binding"
