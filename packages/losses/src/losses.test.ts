@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type BackendName } from '@distgan/runtime';
 import { describe, expect, it } from 'vitest';
 import { discriminatorLoss, discriminatorLossTerm, discriminatorScore, generatorLoss, sigmoidCrossEntropy, sigmoidCrossEntropyValue } from './index.js';
 
@@ -19,6 +20,40 @@ describe('sigmoid cross-entropy on logits', () => {
     expect(t[0]).toBe(0);
     expect(t[1]).toBeCloseTo(1000, 3);
     expect(sigmoidCrossEntropyValue(-1000, 1)).toBe(1000);
+  });
+});
+
+describe('sigmoid cross-entropy on every backend', () => {
+  it("gives the formula's values and the gradient sigmoid(x) - z on cpu, wasm and (where set up) node, which uses its closed form", async () => {
+    const tried: BackendName[] = [];
+    try {
+      for (const backend of ['cpu', 'wasm', 'node'] as const) {
+        try {
+          await selectBackend(backend);
+        } catch {
+          continue; // tfjs-node not set up here: the other backends still run
+        }
+        tried.push(backend);
+        const logits = [-1000, -3, -0.5, 0, 0.5, 3, 1000];
+        for (const label of [1, 0, 0.9]) {
+          const before = tf.memory().numTensors;
+          const { values, grads } = tf.tidy(() => {
+            const x = tf.tensor1d(logits);
+            const grad = tf.grad((t: tf.Tensor) => tf.sum(sigmoidCrossEntropy(t, label)))(x);
+            return { values: Array.from(sigmoidCrossEntropy(x, label).dataSync()), grads: Array.from(grad.dataSync()) };
+          });
+          expect(tf.memory().numTensors).toBe(before);
+          logits.forEach((x, i) => {
+            expect(values[i], `${backend}: CE(${x}, ${label})`).toBeCloseTo(sigmoidCrossEntropyValue(x, label), 4);
+            expect(grads[i], `${backend}: dCE/dx at ${x}, ${label}`).toBeCloseTo(1 / (1 + Math.exp(-x)) - label, 5);
+          });
+        }
+      }
+    } finally {
+      await selectBackend();
+    }
+    expect(tried).toEqual(expect.arrayContaining(['cpu', 'wasm']));
+    if (process.env.DISTGAN_BACKEND === 'node') expect(tried).toContain('node');
   });
 });
 
