@@ -49,9 +49,9 @@ napi="$(node -p "process.versions.napi >= 8 ? 8 : 0")"
 binding="lib/napi-v$napi/tfjs_binding.node"
 slot="$cache/native-backend/tfjs-node-$tfjs_version-tensorflow-$tf_version-$(uname -s)-$(uname -m)"
 
-if [ -f "$tfjs_node/$binding" ] && [ -f "$tfjs_node/deps/lib/libtensorflow.so.2" ] && check >/dev/null 2>&1; then
+if [ -f "$tfjs_node/$binding" ] && [ -f "$tfjs_node/deps/lib/libtensorflow.so.2" ] && works="$(check 2>/dev/null)"; then
   say "tfjs-node $tfjs_version is already set up"
-  check
+  echo "$works"
   exit
 fi
 

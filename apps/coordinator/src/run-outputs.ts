@@ -20,6 +20,7 @@ export interface RunOutputsOptions {
   /** Score `evalSamples` samples every `evalEvery` steps (0: never; needs an evaluator). */
   readonly evalEvery: number;
   readonly evalSamples: number;
+  /** Owned from then on: `dispose()` frees its classifier. */
   readonly evaluator: QualityEvaluator | null;
   /** Where the step stream goes: the tutorial's lines (seed preset), a progress line, or nothing. */
   readonly write: (text: string) => void;

@@ -82,7 +82,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     },
     metrics,
   );
-  const status = { step: state.nextStep, steps: config.steps, running: true, backend: selection.backend, runDir: runDir.root, preset: config.preset };
+  const status = { steps: config.steps, running: true, backend: selection.backend, runDir: runDir.root, preset: config.preset };
   let remote: Remote | null = null;
   let computer: ShardComputer | null = null;
   const stop = handleStopSignals(() => remote, log);

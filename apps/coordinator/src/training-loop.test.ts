@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMnist } from '@distgan/mnist';
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@distgan/runtime';
 import { LocalExecutor, ShardComputer, type PhasePlan, type ShardExecutor } from '@distgan/training';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +45,8 @@ function tinyRun(steps: number, overrides: Partial<LoopOptions> = {}) {
 }
 
 describe('trainToEnd and RunOutputs, in process', () => {
-  it('trains every step, records one metrics line each, and writes samples and checkpoints on their periods', async () => {
+  it('trains every step, records one metrics line each, writes samples and checkpoints on their periods, and leaks no tensors', async () => {
+    const before = tf.memory().numTensors;
     const run = tinyRun(5, { checkpointEvery: 2 });
     const end = await trainToEnd(run.state, run.executor, run.outputs, run.options);
     expect(end).toEqual({ stoppedEarly: false, abortedPhase: null });
@@ -60,6 +62,7 @@ describe('trainToEnd and RunOutputs, in process', () => {
     expect(existsSync(join(run.dir.generatorDir, 'model.json'))).toBe(true);
     run.computer.dispose();
     run.outputs.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('finishes the step in flight and starts no other once a stop is requested', async () => {

@@ -118,10 +118,6 @@ export class WorkerPool implements ShardExecutor {
   /** The workers' CPU time as their results report it. */
   private workerCpuMs = 0;
   private readyWaiters: { readonly count: number; readonly resolve: () => void }[] = [];
-  /** Results dropped as late or duplicate, since start. */
-  droppedResults = 0;
-  /** Connections closed for protocol violations, since start. */
-  violations = 0;
 
   constructor(options: WorkerPoolOptions) {
     this.opts = {
@@ -319,10 +315,7 @@ export class WorkerPool implements ShardExecutor {
       return;
     }
     this.workerCpuMs += message.cpuMs; // late and repeated results too: the CPU was spent
-    if (verdict === 'late') {
-      this.droppedResults++; // its task was taken back at its deadline: not an attack, just useless
-      return;
-    }
+    if (verdict === 'late') return; // its task was taken back at its deadline: not an attack, just useless
     const plan = this.plan;
     if (plan && plan.step === message.step && plan.phase === message.phase && plan.accept(message)) {
       this.scheduler.credit(connection.id);
@@ -336,8 +329,6 @@ export class WorkerPool implements ShardExecutor {
         this.settlePhase();
         return;
       }
-    } else {
-      this.droppedResults++;
     }
     this.dispatch();
   }
@@ -359,7 +350,6 @@ export class WorkerPool implements ShardExecutor {
   /** Drops a connection for a protocol violation, telling the peer why first. */
   private violation(connection: WorkerConnection, err: ProtocolError): void {
     if (connection.state === 'closed') return;
-    this.violations++;
     this.opts.log(`closing worker ${connection.label}: ${printable(err.message)}`);
     this.send(connection, { type: 'error', code: err.code, message: err.detail });
     connection.ws.close(err.closeCode, err.closeReason);
