@@ -12,6 +12,11 @@ export interface LocalWorkerOptions {
   readonly log: (message: string) => void;
   /** Extra flags for every worker (tests use --delay-ms). */
   readonly extraArgs?: readonly string[];
+  /**
+   * The environment the workers start from: the user's, as it was before this process set its own
+   * TensorFlow pools (which would otherwise pass for the user's choice). Default `process.env`.
+   */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Path of the worker's CLI script, resolved through the workspace package. */
@@ -24,13 +29,18 @@ export function workerCliPath(): string {
  * sized to its share of the cores (at least 1) and one inter-op thread, so that tfjs-node workers
  * share the machine instead of each starting a pool as large as all of it (TensorFlow's default).
  * A value the user set in `env` wins. oneDNN's results do not depend on the pool's size, so the
- * weights stay bit-identical (docs/determinism.md). Other backends ignore these variables.
+ * weights stay bit-identical (docs/design.md, "Determinism"). Other backends ignore these variables.
  */
 export function tensorFlowThreads(count: number, cores: number, env: NodeJS.ProcessEnv): Record<string, string> {
   return {
     TF_NUM_INTRAOP_THREADS: env.TF_NUM_INTRAOP_THREADS ?? String(Math.max(1, Math.floor(cores / count))),
     TF_NUM_INTEROP_THREADS: env.TF_NUM_INTEROP_THREADS ?? '1',
   };
+}
+
+/** A local worker's environment: `base` with its TensorFlow pools (`tensorFlowThreads`) and the token. */
+export function localWorkerEnv(base: NodeJS.ProcessEnv, count: number, cores: number, token: string | undefined): NodeJS.ProcessEnv {
+  return { ...base, ...tensorFlowThreads(count, cores, base), DISTGAN_TOKEN: token ?? '' };
 }
 
 /**
@@ -50,7 +60,7 @@ export function spawnLocalWorkers(options: LocalWorkerOptions): ChildProcess[] {
     args.push(...(options.extraArgs ?? []));
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, ...tensorFlowThreads(options.count, availableParallelism(), process.env), DISTGAN_TOKEN: options.token ?? '' },
+      env: localWorkerEnv(options.env ?? process.env, options.count, availableParallelism(), options.token),
       detached: true,
     });
     child.on('exit', (code, signal) => {

@@ -26,6 +26,8 @@ export interface RemoteOptions {
   readonly dashboard: boolean;
   /** Extra flags passed to local workers (tests: --delay-ms). */
   readonly workerArgs?: readonly string[] | undefined;
+  /** The environment local workers start from (default `process.env`; see `LocalWorkerOptions.env`). */
+  readonly workerEnv?: NodeJS.ProcessEnv | undefined;
 }
 
 /** What the HTTP API shows, supplied by the training loop. */
@@ -103,6 +105,7 @@ export async function startRemote(
       ca: options.tlsCert,
       log,
       extraArgs: options.workerArgs,
+      env: options.workerEnv,
     });
     log(`started ${children.length} local worker(s): pids ${children.map((c) => c.pid).join(', ')}`);
   } else {

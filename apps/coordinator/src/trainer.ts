@@ -57,6 +57,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   const resolved = resolveRun(options);
   // With workers, this process runs TensorFlow only for the probe, samples and evaluation: one
   // thread each, so its pools do not take cores from the workers (see tensorFlowThreads).
+  const userEnv = { ...process.env }; // what local workers start from: not this process's own pools
   if (!options.inProcess) Object.assign(process.env, tensorFlowThreads(1, 1, process.env));
   const selection = await selectBackend(options.backend);
   log(describeSelection(selection));
@@ -98,7 +99,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         metrics: () => outputs.metrics,
         latestSample: () => outputs.lastSample,
       };
-      remote = await startRemote(options, config, runConfigHash(config), dataset.fingerprint, view, (m) => {
+      remote = await startRemote({ ...options, workerEnv: userEnv }, config, runConfigHash(config), dataset.fingerprint, view, (m) => {
         outputs.interruptProgress();
         log(m);
       });
