@@ -14,6 +14,7 @@ import {
 import type { MnistDataset } from '@distgan/mnist';
 import type { ResultMessage, TaskMessage } from '@distgan/protocol';
 import { dropoutStream, fakeClasses, noiseStream, type DropoutPass } from './batch.js';
+import { ShardGraphs, shardGraphsWanted, type ShardGradient, type ShardGraphKind, type ShardRows } from './graph-shards.js';
 import { GanNetworks } from './networks.js';
 import type { RunConfig } from './run-config.js';
 
@@ -66,6 +67,16 @@ export function checkDatasetFits(model: GanModelConfig, dataset: MnistDataset): 
   if (bad >= 0) throw new Error(`${dataset.source}: image ${bad} has label ${dataset.labels[bad]}, outside the model's ${classes} classes`);
 }
 
+export interface ShardComputerOptions {
+  /**
+   * Run each task as one TensorFlow graph (`ShardGraphs`); default: on tfjs-node unless
+   * `DISTGAN_SHARD_GRAPHS=off`. Ignored on other backends.
+   */
+  readonly shardGraphs?: boolean;
+  /** Where the one-line notices of the graph path go (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
 /** Calls `use` with the result, its gradient read in place (`valuesView`), then frees the gradient. */
 function handOver<T>(gradient: tf.Tensor1D, result: Omit<ShardResult, 'gradient'>, use: (result: ShardResult) => T): T {
   try {
@@ -88,10 +99,13 @@ export class ShardComputer {
   /** D's hidden widths and one mask buffer per hidden layer when D has dropout (both empty otherwise). */
   private readonly maskWidths: readonly number[];
   private readonly maskBuffers: Float32Array[];
+  /** The graph path on tfjs-node (null: every task runs as eager ops). */
+  readonly graphs: ShardGraphs | null;
 
   constructor(
     readonly config: RunConfig,
     readonly dataset: MnistDataset,
+    options: ShardComputerOptions = {},
   ) {
     checkDatasetFits(config.model, dataset);
     this.networks = new GanNetworks(config.model);
@@ -103,6 +117,36 @@ export class ShardComputer {
     this.realClassBuffer = new Int32Array(classRows);
     this.maskWidths = dropoutWidths(config.model.discriminator);
     this.maskBuffers = this.maskWidths.map((units) => new Float32Array(maxRows * units));
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    this.graphs =
+      (options.shardGraphs ?? true) && shardGraphsWanted()
+        ? new ShardGraphs(config.model, { objective: config.objective, realLabel: config.realLabel }, this.networks, log)
+        : null;
+  }
+
+  /** The gradient of a task of `kind`: by its graph where the graph path is on, else by `eager`. */
+  private viaGraph(kind: ShardGraphKind, task: ShardTask, eager: () => ShardGradient): ShardGradient {
+    if (!this.graphs) return eager();
+    return this.graphs.gradient(kind, () => this.rowsOf(kind, task), eager);
+  }
+
+  /** A graph's per-task inputs. */
+  private rowsOf(kind: ShardGraphKind, task: ShardTask): ShardRows {
+    const classes = this.classesOf(task);
+    return {
+      rows: task.count,
+      images: kind === 'discriminator' || kind === 'discriminatorReal' ? this.imagesOf(task) : undefined,
+      noise: kind === 'discriminatorReal' ? undefined : this.noiseOf(task),
+      realClasses: classes.real,
+      fakeClasses: classes.fake,
+    };
+  }
+
+  /** The task's real images, [rows, image size], in the shared buffer. */
+  private imagesOf(task: ShardTask): Float32Array {
+    const rows = task.count;
+    if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
+    return this.dataset.fillBatch(task.indices, this.imageBuffer, this.config.model.pixelRange).subarray(0, rows * this.dataset.imageSize);
   }
 
   /** D's dropout masks for the task's rows of one pass (undefined: D has no dropout); call inside tf.tidy. */
@@ -170,14 +214,12 @@ export class ShardComputer {
 
   /** A D-phase loss term: builds its inputs (off the tape) and returns the function the tape records. */
   private realTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
-    const rows = task.count;
-    if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
     const { networks, config } = this;
     const model = config.model;
     const classes = this.classesOf(task);
     return () => {
-      const images = this.dataset.fillBatch(task.indices!, this.imageBuffer, model.pixelRange).subarray(0, rows * this.dataset.imageSize);
-      const x = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(images, [rows, this.dataset.imageSize]), classes.real);
+      const images = this.imagesOf(task);
+      const x = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(images, [task.count, this.dataset.imageSize]), classes.real);
       const masks = this.dropoutMasks(task, 'real');
       return () => {
         const logits = networks.d.apply(x, 'weights', masks);
@@ -242,7 +284,7 @@ export class ShardComputer {
     const started = performance.now();
     if (task.phase !== 'D') throw new Error(`task ${task.step}/${task.phase}/${task.shard}: only a D task has a real-image share`);
     this.checkVersions(task, ['D']);
-    const { gradient, stats } = this.gradientOf(this.networks.d, this.realTerm(task));
+    const { gradient, stats } = this.viaGraph('discriminatorReal', task, () => this.gradientOf(this.networks.d, this.realTerm(task)));
     return {
       step: task.step,
       shard: task.shard,
@@ -283,7 +325,7 @@ export class ShardComputer {
       throw err;
     }
     if (task.phase === 'G') {
-      const { gradient, stats } = this.gradientOf(this.networks.g, this.generatorTerm(task));
+      const { gradient, stats } = this.viaGraph('generator', task, () => this.gradientOf(this.networks.g, this.generatorTerm(task)));
       return handOver(
         gradient,
         { step: task.step, phase: task.phase, shard: task.shard, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started },
@@ -294,7 +336,7 @@ export class ShardComputer {
     let gradient: tf.Tensor1D;
     let fakeStats: Float32Array;
     try {
-      const fake = this.gradientOf(this.networks.d, this.fakeTerm(task));
+      const fake = this.viaGraph('discriminatorFake', task, () => this.gradientOf(this.networks.d, this.fakeTerm(task)));
       fakeStats = fake.stats;
       try {
         // float32 addition in the backend, as autodiff would have added the two uses of each weight.
@@ -314,9 +356,14 @@ export class ShardComputer {
    * its two uses either way; tests compare the two paths).
    */
   private computeBothTerms<T>(task: ShardTask, started: number, use: (result: ShardResult) => T): T {
+    const { gradient, stats } = this.viaGraph('discriminator', task, () => this.bothTermsEager(task));
+    return handOver(gradient, this.dFields(task, [stats[0]!, stats[1]!], stats.subarray(2), performance.now() - started), use);
+  }
+
+  private bothTermsEager(task: ShardTask): ShardGradient {
     const real = this.realTerm(task);
     const fake = this.fakeTerm(task);
-    const { gradient, stats } = this.gradientOf(this.networks.d, () => {
+    return this.gradientOf(this.networks.d, () => {
       const realLoss = real();
       const fakeLoss = fake();
       return () => {
@@ -325,7 +372,6 @@ export class ShardComputer {
         return { loss: tf.add(r.loss, f.loss), stats: tf.concat([r.stats, f.stats]) as tf.Tensor1D };
       };
     });
-    return handOver(gradient, this.dFields(task, [stats[0]!, stats[1]!], stats.subarray(2), performance.now() - started), use);
   }
 
   /** A D result's fields from the real term's [loss sum, score sum] and the fakes' (float32 values). */
@@ -342,6 +388,7 @@ export class ShardComputer {
   }
 
   dispose(): void {
+    this.graphs?.dispose();
     this.networks.dispose();
   }
 }
