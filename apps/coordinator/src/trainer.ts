@@ -90,7 +90,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   try {
     let executor: ShardExecutor;
     if (options.inProcess) {
-      computer = new ShardComputer(config, dataset);
+      computer = new ShardComputer(config, dataset, { log });
       executor = new LocalExecutor(computer);
     } else {
       // The step the API reports is the next one after the last recorded, as the metrics show it.

@@ -254,7 +254,7 @@ export class Worker {
       this.computer = undefined;
       this.computerHash = undefined;
       try {
-        this.computer = new ShardComputer(config, this.dataset!);
+        this.computer = new ShardComputer(config, this.dataset!, { log: this.options.log });
       } catch (err) {
         return this.reject(protocolError('CONFIG_MISMATCH', `cannot train this run here: ${(err as Error).message}`));
       }

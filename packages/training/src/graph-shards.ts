@@ -32,7 +32,7 @@ export interface ShardRows {
   readonly fakeClasses: Int32Array | null;
 }
 
-type Compile = (model: GanModelConfig, kind: ShardGraphKind, options: ShardGraphOptions) => ShardGraph;
+export type ShardGraphCompiler = (model: GanModelConfig, kind: ShardGraphKind, options: ShardGraphOptions) => ShardGraph;
 
 /** A kind's graph before its first task (not yet compared with the eager ops), in use, or set aside for eager ops. */
 type GraphState = { readonly state: 'unchecked' | 'trusted'; readonly session: GraphSession } | { readonly state: 'eager' };
@@ -71,10 +71,14 @@ export class ShardGraphs {
     private readonly options: ShardGraphOptions,
     private readonly networks: GanNetworks,
     private readonly log: (line: string) => void,
-    private readonly compile: Compile = compileShardGraph,
+    private readonly compile: ShardGraphCompiler = compileShardGraph,
   ) {
     this.unsupported = shardGraphUnsupportedReason(model, options.objective);
-    if (this.unsupported !== null) log(`shard graphs off: ${this.unsupported}; tasks run as eager tfjs-node ops`);
+    log(
+      this.unsupported === null
+        ? 'shard graphs on: each task one TensorFlow session call, checked against the eager ops on its first task'
+        : `shard graphs off: ${this.unsupported}; tasks run as eager tfjs-node ops`,
+    );
   }
 
   /** The kinds whose graph is in use after passing its check. */

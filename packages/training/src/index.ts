@@ -18,7 +18,15 @@ export { ShardComputer, checkDatasetFits, type ShardComputerOptions, type RealSh
 export { ShardOrderedSum } from './accumulate.js';
 export { TrainingState, emaDecayAt, type TrainingStateData } from './state.js';
 export { trainStep, planTasks, planUpcoming, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
-export { ShardGraphs, shardGraphsWanted, SHARD_GRAPHS_ENV, type ShardGradient, type ShardGraphKind, type ShardRows } from './graph-shards.js';
+export {
+  ShardGraphs,
+  shardGraphsWanted,
+  SHARD_GRAPHS_ENV,
+  type ShardGradient,
+  type ShardGraphCompiler,
+  type ShardGraphKind,
+  type ShardRows,
+} from './graph-shards.js';
 export { GraphSession } from './graph-session.js';
 export { LocalExecutor } from './local-executor.js';
 export { defaultSampleCount, probeSample, sampleNoise } from './samples.js';

@@ -14,7 +14,7 @@ import {
 import type { MnistDataset } from '@distgan/mnist';
 import type { ResultMessage, TaskMessage } from '@distgan/protocol';
 import { dropoutStream, fakeClasses, noiseStream, type DropoutPass } from './batch.js';
-import { ShardGraphs, shardGraphsWanted, type ShardGradient, type ShardGraphKind, type ShardRows } from './graph-shards.js';
+import { ShardGraphs, shardGraphsWanted, type ShardGradient, type ShardGraphCompiler, type ShardGraphKind, type ShardRows } from './graph-shards.js';
 import { GanNetworks } from './networks.js';
 import type { RunConfig } from './run-config.js';
 
@@ -75,6 +75,8 @@ export interface ShardComputerOptions {
   readonly shardGraphs?: boolean;
   /** Where the one-line notices of the graph path go (default: stderr). */
   readonly log?: (line: string) => void;
+  /** What compiles the graphs (default `compileShardGraph`); tests pass a broken one to see the self-check refuse it. */
+  readonly compileGraph?: ShardGraphCompiler;
 }
 
 /** Calls `use` with the result, its gradient read in place (`valuesView`), then frees the gradient. */
@@ -120,7 +122,7 @@ export class ShardComputer {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     this.graphs =
       (options.shardGraphs ?? true) && shardGraphsWanted()
-        ? new ShardGraphs(config.model, { objective: config.objective, realLabel: config.realLabel }, this.networks, log)
+        ? new ShardGraphs(config.model, { objective: config.objective, realLabel: config.realLabel }, this.networks, log, options.compileGraph)
         : null;
   }
 
