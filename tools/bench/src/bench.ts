@@ -17,6 +17,7 @@ import { parseBackendChoice, selectBackend } from '@distgan/runtime';
 import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState } from '@distgan/training';
 import { computeOnly, msPerStep, throughputRatio, type ComputeRun } from './compute-ceiling.js';
 import { naiveSeedSteps } from './naive.js';
+import { graphVsEager } from './graph-vs-eager.js';
 import { findPeerPython, peerStep } from './peer.js';
 import { relayOnly } from './relay-ceiling.js';
 import { toolArgs } from './tool-args.js';
@@ -129,6 +130,8 @@ async function main(): Promise<void> {
     localTimes.push(...ours);
     naiveTimes.push(...naive);
   }
+  const graphRatio = backend === 'node' ? graphVsEager(128, quick ? 30 : 100) : null;
+  if (graphRatio) log(`one task, B=128: graph D ${graphRatio.graphDMs.toFixed(1)} G ${graphRatio.graphGMs.toFixed(1)} ms, eager D ${graphRatio.eagerDMs.toFixed(1)} G ${graphRatio.eagerGMs.toFixed(1)} ms`);
   log(`memory: ${memorySteps} in-process steps`);
   const memory = await inProcessSteps(128, 4, memorySteps);
 
@@ -263,6 +266,8 @@ async function main(): Promise<void> {
           rounds_vsPeer_b128: roundVsPeer('b128', 'inProcessK1', 'k2w2'),
           rounds_vsPeer_b512: roundVsPeer('b512', 'inProcessB512K1', 'b512w2'),
           peerTensorflow: peerVersion,
+          // The 2-worker step's time not spent computing (K=2, B=128) over the peer's whole step.
+          relayVsPeer_b128: thousandths(coordinationMs('k2w2', 2) / median(peerRuns.b128)),
           peerMs: median(peerRuns.b128),
           peerB512Ms: median(peerRuns.b512),
         };
@@ -317,6 +322,7 @@ async function main(): Promise<void> {
     wireRatio: wire('k2w2', 2),
     wireRatio_k4: wire('k4w2', 2),
     stepVsNaive: median(oursVsNaive),
+    graphVsEager: graphRatio ? thousandths(graphRatio.ratio) : null,
     ...vsPeer,
     // Each round's ratio, to show how much a shared machine moves them.
     rounds_overhead1: roundRatios('k4w1', 'inProcessK4'),
@@ -363,6 +369,8 @@ async function main(): Promise<void> {
       result.vsPeer_b128?.toFixed(3) ?? `skipped: ${vsPeer.peerSkipped ?? ''}`,
     ],
     ['vsPeer_b512', 'the same at B=512', result.vsPeer_b512?.toFixed(3) ?? 'skipped'],
+    ['relayVsPeer_b128', "2-worker step's time not computing (K=2) / TensorFlow graph-mode step, B=128", result.relayVsPeer_b128?.toFixed(3) ?? 'skipped'],
+    ['graphVsEager', 'one D + one G task as a TensorFlow graph / as eager ops, B=128 (node only)', result.graphVsEager?.toFixed(3) ?? 'not node'],
     ['tensorGrowth', `tensors after ${memorySteps} steps - before`, String(result.tensorGrowth)],
     ['rssGrowthMB', `RSS growth over ${memorySteps} steps`, result.rssGrowthMB.toFixed(1)],
   ];
