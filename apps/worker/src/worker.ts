@@ -195,7 +195,8 @@ export class Worker {
       case 'snapshot':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'snapshot before welcome'));
         try {
-          this.computer.networks.load(message.net, message.version, message.weights);
+          // The weights are a view of the frame ws received, memory nothing else writes.
+          this.computer.networks.load(message.net, message.version, message.weights, true);
           trace('loaded', { net: message.net, version: message.version });
         } catch (err) {
           return this.reject(protocolError('BAD_FIELD', `snapshot of ${message.net}: ${(err as Error).message}`));

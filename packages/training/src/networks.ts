@@ -23,8 +23,9 @@ export class GanNetworks {
     return this.versions[name];
   }
 
-  load(name: NetworkName, version: number, weights: Float32Array): void {
-    this.net(name).load(weights);
+  /** See `Network.load` for `handedOver`. */
+  load(name: NetworkName, version: number, weights: Float32Array, handedOver = false): void {
+    this.net(name).load(weights, handedOver);
     this.versions[name] = version;
   }
 

@@ -131,7 +131,10 @@ async function main(): Promise<void> {
     naiveTimes.push(...naive);
   }
   const graphRatio = backend === 'node' ? graphVsEager(128, quick ? 30 : 100) : null;
-  if (graphRatio) log(`one task, B=128: graph D ${graphRatio.graphDMs.toFixed(1)} G ${graphRatio.graphGMs.toFixed(1)} ms, eager D ${graphRatio.eagerDMs.toFixed(1)} G ${graphRatio.eagerGMs.toFixed(1)} ms`);
+  if (graphRatio)
+    log(
+      `one task, B=128: graph D ${graphRatio.graphDMs.toFixed(1)} G ${graphRatio.graphGMs.toFixed(1)} ms, eager D ${graphRatio.eagerDMs.toFixed(1)} G ${graphRatio.eagerGMs.toFixed(1)} ms`,
+    );
   log(`memory: ${memorySteps} in-process steps`);
   const memory = await inProcessSteps(128, 4, memorySteps);
 
