@@ -1,11 +1,13 @@
 /**
- * Text a peer sent (a worker's name, host, error message), made safe to print on a terminal:
- * control characters (C0, DEL, C1: newlines, ANSI escape sequences) become visible escapes such
- * as `\n` or `\x1b`, so a worker cannot forge log lines or restyle the coordinator's terminal.
+ * Text a peer sent (a worker's name, host, backend, error message), made safe to print on a
+ * terminal or show on the dashboard: every Unicode control, format and separator character
+ * (categories Cc, Cf, Zl, Zp: newlines, ANSI escape sequences, DEL, C1 controls, right-to-left
+ * overrides, zero-width characters, U+2028) becomes a visible escape such as `\n`, `\x1b` or
+ * `\u202e`, so a worker cannot forge log lines, restyle the coordinator's terminal or reorder
+ * what a reader sees.
  */
 export function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
     switch (c) {
       case '\n':
         return '\\n';
@@ -13,8 +15,10 @@ export function printable(text: string): string {
         return '\\r';
       case '\t':
         return '\\t';
-      default:
-        return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+      default: {
+        const code = c.codePointAt(0)!;
+        return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+      }
     }
   });
 }

@@ -18,21 +18,58 @@ export interface RunRequest {
   readonly objective?: GanObjective | undefined;
   readonly runDir?: string | undefined;
   readonly sampleEvery?: number | undefined;
+  readonly checkpointEvery?: number | undefined;
+  readonly evalEvery?: number | undefined;
+  readonly evalSamples?: number | undefined;
   readonly resume: boolean;
 }
+
+/**
+ * How often a run writes its outputs. They change no weight, so `--resume` may change them; a
+ * run keeps the ones it was last started with (config.json) for every flag left out.
+ */
+export interface OutputSettings {
+  /** A sample grid every N steps (0: none). */
+  readonly sampleEvery: number;
+  /** A checkpoint (and G's export) every N steps (0: only at the end). */
+  readonly checkpointEvery: number;
+  /** Score `evalSamples` samples every N steps (0: never). */
+  readonly evalEvery: number;
+  readonly evalSamples: number;
+}
+
+/**
+ * Periodic checkpoints by default: a coordinator killed outright (SIGKILL, power, OOM) then loses
+ * at most 1,000 steps, about a minute here; each costs about 80 ms (default model, fsynced).
+ */
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
+export const DEFAULT_EVAL_SAMPLES = 1000;
 
 /** What config.json holds: the run config and its hash, plus how the run was started. */
 interface StoredRun {
   readonly run: RunConfig;
+  readonly outputs?: Partial<OutputSettings>;
+  /** Where a run directory written before `outputs` existed kept its sample period. */
   readonly sampleEvery?: number;
   readonly [other: string]: unknown;
+}
+
+/** Each output setting: the flag when given, else the run's stored one, else the default. */
+function outputSettings(request: RunRequest, config: RunConfig, stored: StoredRun | undefined): OutputSettings {
+  const kept: Partial<OutputSettings> = { sampleEvery: stored?.sampleEvery, ...stored?.outputs };
+  return {
+    sampleEvery: request.sampleEvery ?? kept.sampleEvery ?? PRESETS[config.preset].sampleEvery,
+    checkpointEvery: request.checkpointEvery ?? kept.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
+    evalEvery: request.evalEvery ?? kept.evalEvery ?? 0,
+    evalSamples: request.evalSamples ?? kept.evalSamples ?? DEFAULT_EVAL_SAMPLES,
+  };
 }
 
 /** A run decided but not yet touched on disk: every check that can refuse has passed. */
 export interface ResolvedRun {
   readonly runDir: RunDirectory;
   readonly config: RunConfig;
-  readonly sampleEvery: number;
+  readonly outputs: OutputSettings;
   /** With --resume: the run's config.json. */
   readonly stored: StoredRun | undefined;
   /** With --resume --steps N: the run's new length, checked against its progress in `openRun`. */
@@ -50,7 +87,7 @@ export function resolveRun(request: RunRequest): ResolvedRun {
     const model = request.model === undefined ? undefined : modelVariant(request.model);
     const { steps, batchSize, shards, seed, objective } = request;
     const config = makeRunConfig(request.preset, { steps, batchSize, shards, seed, model, objective });
-    return { runDir, config, sampleEvery: request.sampleEvery ?? PRESETS[config.preset].sampleEvery, stored: undefined, newSteps: undefined };
+    return { runDir, config, outputs: outputSettings(request, config, undefined), stored: undefined, newSteps: undefined };
   }
   if (!request.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
   if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
@@ -76,9 +113,7 @@ export function resolveRun(request: RunRequest): ResolvedRun {
     validateRunConfig({ ...config, steps: request.steps });
     newSteps = request.steps;
   }
-  // The run's own sample period holds unless --sample-every says otherwise.
-  const sampleEvery = request.sampleEvery ?? stored.sampleEvery ?? PRESETS[config.preset].sampleEvery;
-  return { runDir, config, sampleEvery, stored, newSteps };
+  return { runDir, config, outputs: outputSettings(request, config, stored), stored, newSteps };
 }
 
 /** A run open on disk: its config (with any new length), the state to train from, and the metrics so far. */
@@ -101,7 +136,7 @@ export function openRun(resolved: ResolvedRun, resume: boolean, backend: Backend
   const checkpoints = CheckpointStore.forRun(runDir.checkpointsDir, config);
   if (!resume) {
     const created = { createdAt: new Date().toISOString(), host: hostname() };
-    runDir.writeJson('config.json', { run: config, configHash: runConfigHash(config), sampleEvery: resolved.sampleEvery, backend, ...created });
+    runDir.writeJson('config.json', { run: config, configHash: runConfigHash(config), outputs: resolved.outputs, backend, ...created });
     return { config, state: new TrainingState(config), checkpoints, metrics: [] };
   }
   const found = checkpoints.loadLatest(log);
@@ -118,8 +153,10 @@ export function openRun(resolved: ResolvedRun, resume: boolean, backend: Backend
     // Saved again under checkpointKey first: a checkpoint an older distgan keyed by the full
     // config hash would not load once config.json names the new length.
     if (found) checkpoints.save(state.data());
-    runDir.writeJson('config.json', { ...stored, run: config, configHash: runConfigHash(config) });
   }
+  // The length and the output settings as this start sets them, for the next --resume.
+  const { sampleEvery: _older, ...rest } = stored ?? {};
+  runDir.writeJson('config.json', { ...rest, run: config, configHash: runConfigHash(config), outputs: resolved.outputs });
   runDir.truncateMetricsFrom(state.nextStep);
   return { config, state, checkpoints, metrics: runDir.readMetrics() };
 }

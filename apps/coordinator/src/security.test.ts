@@ -165,6 +165,14 @@ describe('hostile and broken input: each violation closes that connection with i
         })
       ).code,
     ).toBe(4005);
+    expect(
+      (
+        await closeOf(async (cl) => {
+          const w = await cl.handshake();
+          cl.send({ type: 'ready', configHash: w.configHash as string, datasetFingerprint: w.datasetFingerprint as string });
+        })
+      ).code,
+    ).toBe(4008);
     const fakeResult = (over: Record<string, unknown>) => ({
       type: 'result',
       step: 0,
@@ -204,6 +212,7 @@ describe('hostile and broken input: each violation closes that connection with i
     expect((await c.exited).code).toBe(0);
     expect(readSummary(dir).weightsSha256).toBe(reference);
     expect(c.stderr).toMatch(/closing worker w\d+ .*: NON_FINITE/);
+    expect(c.stderr).toMatch(/closing worker w\d+ .*: UNEXPECTED_MESSAGE.*ready sent twice/);
   });
 
   it('fuzz: thousands of mutated valid frames on many connections; training still ends with the undisturbed hash', async () => {

@@ -15,10 +15,6 @@ export interface CoordinatorOptions extends RunRequest, RemoteOptions {
   readonly backend: BackendChoice;
   /** Compute every shard in this process: no server, no workers. */
   readonly inProcess: boolean;
-  readonly checkpointEvery: number;
-  /** Every N steps, score `evalSamples` samples with the evaluation classifier into metrics.jsonl (0: never). */
-  readonly evalEvery: number;
-  readonly evalSamples: number;
   readonly ignoreStopRule: boolean;
 }
 
@@ -75,10 +71,8 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     config,
     checkpoints,
     {
-      sampleEvery: resolved.sampleEvery,
-      evalEvery: options.evalEvery,
-      evalSamples: options.evalSamples,
-      evaluator: await loadEvaluator(options, dataset),
+      ...resolved.outputs,
+      evaluator: await loadEvaluator(resolved.outputs.evalEvery, options.dataDir, dataset),
       write: (text) => process.stdout.write(text),
     },
     metrics,
@@ -110,7 +104,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     const end = await trainToEnd(state, executor, outputs, {
       config,
       datasetSize: dataset.count,
-      checkpointEvery: options.checkpointEvery,
+      checkpointEvery: resolved.outputs.checkpointEvery,
       ignoreStopRule: options.ignoreStopRule,
       takeStepStats: (stepMs) =>
         pool?.takeStepStats() ?? {
@@ -151,11 +145,11 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
 }
 
 /** The evaluation classifier when `--eval-every` asks for one (trained once, then cached). */
-async function loadEvaluator(options: CoordinatorOptions, trainSet: MnistDataset): Promise<QualityEvaluator | null> {
-  if (options.evalEvery <= 0) return null;
-  const testSet = loadMnist({ dataDir: options.dataDir, split: 'test' });
+async function loadEvaluator(evalEvery: number, dataDir: string | undefined, trainSet: MnistDataset): Promise<QualityEvaluator | null> {
+  if (evalEvery <= 0) return null;
+  const testSet = loadMnist({ dataDir, split: 'test' });
   const { classifier, dir } = await loadOrTrainClassifier({ trainSet, testSet, log });
-  log(`--eval-every ${options.evalEvery}: classifier from ${dir} (test accuracy ${(100 * classifier.testAccuracy).toFixed(2)}%)`);
+  log(`--eval-every ${evalEvery}: classifier from ${dir} (test accuracy ${(100 * classifier.testAccuracy).toFixed(2)}%)`);
   return new QualityEvaluator(classifier, testSet);
 }
 

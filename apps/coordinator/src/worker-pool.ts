@@ -229,7 +229,9 @@ export class WorkerPool implements ShardExecutor {
         this.send(connection, { ...this.welcomeBase, workerId: connection.id });
         return;
       case 'ready':
-        if (connection.state !== 'welcomed') return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', `ready before welcome`));
+        if (connection.state !== 'welcomed') {
+          return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', connection.state === 'ready' ? 'ready sent twice' : 'ready before welcome'));
+        }
         if (message.configHash !== this.opts.configHash) {
           return this.violation(
             connection,
@@ -493,9 +495,10 @@ export class WorkerPool implements ShardExecutor {
   workers(): WorkerStatus[] {
     return [...this.connections.values()].map((c) => ({
       id: c.id,
-      name: c.info?.name ?? '',
-      host: c.info?.host ?? c.remote,
-      backend: c.info?.backend ?? '',
+      // What a worker said of itself reaches the dashboard and /api as printable text, as it reaches the log.
+      name: printable(c.info?.name ?? ''),
+      host: printable(c.info?.host ?? c.remote),
+      backend: printable(c.info?.backend ?? ''),
       state: this.scheduler.isSetAside(c.id) ? 'set aside' : c.state,
       shardsDone: c.shardsDone,
       meanShardMs: c.shardsDone > 0 ? c.computeMs / c.shardsDone : 0,

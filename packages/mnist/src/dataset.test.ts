@@ -78,6 +78,14 @@ describe('loadMnist', () => {
     expect(() => ds.batch([1])).toThrow(/outside \[0, 1\)/);
   });
 
+  it('rejects files that hold no image, naming them', () => {
+    writeFileSync(join(dir, 'train-images-idx3-ubyte'), tinyImages(0));
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdxLabels(new Uint8Array(0)));
+    expect(codeOf(() => loadMnist({ dataDir: dir }))).toMatch(
+      /^MNIST_EMPTY: .*distgan-mnist.*: holds 0 images of \d+x\d+ pixels: a dataset needs at least one image/,
+    );
+  });
+
   it('rejects a label file whose count differs from the images, naming it', () => {
     writeFileSync(join(dir, 'train-images-idx3-ubyte'), tinyImages(3));
     writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdxLabels(Uint8Array.of(1, 2)));

@@ -32,6 +32,14 @@ export class MnistDataset {
     if (labels.length !== images.count) {
       throw new MnistFormatError('MNIST_SIZE_MISMATCH', source, `${images.count} images but ${labels.length} labels`);
     }
+    // A batch draws indices in [0, count): with no image there is nothing to train on.
+    if (images.count === 0 || images.rows * images.cols === 0) {
+      throw new MnistFormatError(
+        'MNIST_EMPTY',
+        source,
+        `holds ${images.count} images of ${images.rows}x${images.cols} pixels: a dataset needs at least one image`,
+      );
+    }
     this.count = images.count;
     this.imageSize = images.rows * images.cols;
   }
