@@ -173,6 +173,11 @@ describe('hostile and broken input: each violation closes that connection with i
         })
       ).code,
     ).toBe(4008);
+    // 5,000 error messages before hello: the first 5 logged, the 50th closes the connection.
+    const flood = await closeOf((cl) => {
+      for (let i = 0; i < 5_000; i++) cl.send({ type: 'error', code: 'SPAM', message: `flood ${i}` });
+    });
+    expect(flood.code).toBe(4012);
     const fakeResult = (over: Record<string, unknown>) => ({
       type: 'result',
       step: 0,
@@ -213,6 +218,9 @@ describe('hostile and broken input: each violation closes that connection with i
     expect(readSummary(dir).weightsSha256).toBe(reference);
     expect(c.stderr).toMatch(/closing worker w\d+ .*: NON_FINITE/);
     expect(c.stderr).toMatch(/closing worker w\d+ .*: UNEXPECTED_MESSAGE.*ready sent twice/);
+    expect(c.stderr.match(/reported SPAM: flood/g)).toHaveLength(5);
+    expect(c.stderr).toMatch(/closing worker w\d+ .*: ERROR_FLOOD: 50 error messages on one connection/);
+    expect(c.stderr).toMatch(/sent 50 error messages in all/);
   });
 
   it('fuzz: thousands of mutated valid frames on many connections; training still ends with the undisturbed hash', async () => {

@@ -17,6 +17,8 @@ export class WorkerConnection {
   readonly versions: Record<NetworkName, number> = { D: -1, G: -1 };
   shardsDone = 0;
   computeMs = 0;
+  /** `error` messages received: the first few are logged, a flood closes the connection (`WorkerPool`). */
+  errorsReceived = 0;
   lastSeen = Date.now();
   readonly connectedAt = Date.now();
   private answeredPing = true;

@@ -82,6 +82,11 @@ export class PhaseAbortedError extends Error {
   }
 }
 
+/** `error` messages logged per connection; a worker sends one before it closes, so more is noise. */
+const ERRORS_LOGGED = 5;
+/** `error` messages after which a connection is closed as a flood. */
+const ERROR_FLOOD = 50;
+
 /** The error text of a task failure without its task id, so that the same failure on different tasks compares equal. */
 function failureText(message: ErrorMessage): string {
   return message.message.replace(/^task \d+\/[DG]\/\d+: /, '');
@@ -293,7 +298,12 @@ export class WorkerPool implements ShardExecutor {
    * phase fails with it, and the run stops with the error instead of retrying forever.
    */
   private onWorkerError(connection: WorkerConnection, message: ErrorMessage): void {
-    this.opts.log(`worker ${connection.label} reported ${printable(message.code)}: ${printable(message.message)}`);
+    const received = ++connection.errorsReceived;
+    if (received <= ERRORS_LOGGED) this.opts.log(`worker ${connection.label} reported ${printable(message.code)}: ${printable(message.message)}`);
+    if (received === ERRORS_LOGGED) this.opts.log(`worker ${connection.label}: further error messages on this connection are only counted`);
+    if (received >= ERROR_FLOOD) {
+      return this.violation(connection, protocolError('ERROR_FLOOD', `${received} error messages on one connection (the last: ${message.code})`));
+    }
     if (message.code !== 'WORKER_FAILED') return;
     const text = failureText(message);
     const count = this.failures?.text === text ? this.failures.count + 1 : 1;
@@ -340,6 +350,7 @@ export class WorkerPool implements ShardExecutor {
     if (!connection.markClosed()) return;
     this.connections.delete(connection.id);
     const lost = this.scheduler.leave(connection.id);
+    if (connection.errorsReceived > ERRORS_LOGGED) this.opts.log(`worker ${connection.label} sent ${connection.errorsReceived} error messages in all`);
     if (wasReady || lost.length > 0) {
       this.opts.log(
         `worker ${connection.label} left (close ${code}${reason ? `: ${printable(reason)}` : ''}); ${lost.length} task(s) requeued; ${this.readyCount()} connected`,

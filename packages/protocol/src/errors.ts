@@ -15,6 +15,7 @@ export const PROTOCOL_ERRORS = {
   NOT_IN_FLIGHT: { closeCode: 4009, summary: 'result for a task this worker was never given' },
   HANDSHAKE_TIMEOUT: { closeCode: 4010, summary: 'no hello within the handshake timeout' },
   WORKER_FAILED: { closeCode: 4011, summary: 'the worker failed to compute a task' },
+  ERROR_FLOOD: { closeCode: 4012, summary: 'more error messages on one connection than a worker has reason to send' },
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
