@@ -38,7 +38,8 @@ export function graphVsEager(batchSize: number, repeats: number): GraphVsEager {
   const [eager, graph] = computers as [ShardComputer, ShardComputer];
   const d = planTasks(state, 0, 'D', data.count)[0]!;
   const g = planTasks(state, 0, 'G', data.count)[0]!;
-  for (const computer of computers) for (let i = 0; i < 3; i++) [d, g].forEach((task) => timeTask(computer, task)); // load, check, warm up
+  // Load, check and warm up each graph.
+  for (const computer of computers) for (let i = 0; i < 3; i++) for (const task of [d, g]) timeTask(computer, task);
   if (graph.graphs?.trustedKinds().length !== 2) throw new Error('graphVsEager: the graph path is not in use (see the lines above)');
   const times = { graphD: [] as number[], graphG: [] as number[], eagerD: [] as number[], eagerG: [] as number[] };
   for (let i = 0; i < repeats; i++) {
