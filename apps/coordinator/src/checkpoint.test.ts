@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointKey, makeRunConfig, runConfigHash, TrainingState } from '@distgan/training';
@@ -84,6 +85,40 @@ describe('checkpoints', () => {
     const old = Buffer.concat([prefix, oldHeader, current.subarray(8 + headerLength)]);
     expect(decodeCheckpoint(old, hash, 'old.ckpt').nextStep).toBe(1);
     expect(() => decodeCheckpoint(old, 'f'.repeat(64), 'old.ckpt')).toThrow(/old\.ckpt: written for another run config/);
+  });
+
+  it('never hold a NaN or infinity: refused when written, skipped with the reason when read', () => {
+    const poisoned = stateAt(2).data();
+    poisoned.dAdam.v[7] = Number.POSITIVE_INFINITY;
+    expect(() => encodeCheckpoint(poisoned, hash)).toThrow("refusing to checkpoint step 2: D's second moment 7 is Infinity");
+    // One written anyway (by another program, or bits flipped before the checksum): rebuilt with a NaN weight and a valid checksum.
+    const good = encodeCheckpoint(stateAt(2).data(), hash);
+    const headerLength = good.readUInt32LE(4);
+    const header = JSON.parse(good.toString('utf8', 8, 8 + headerLength)) as { payloadSha256: string };
+    const payload = Buffer.from(good.subarray(8 + headerLength));
+    payload.writeFloatLE(Number.NaN, 4 * 3); // dWeights come first: weight 3
+    header.payloadSha256 = createHash('sha256').update(payload).digest('hex');
+    const newHeader = Buffer.from(JSON.stringify(header));
+    const prefix = Buffer.from(good.subarray(0, 8));
+    prefix.writeUInt32LE(newHeader.length, 4);
+    const store = new CheckpointStore(join(tmp.path, 'non-finite'), hash);
+    mkdirSync(store.dir, { recursive: true });
+    store.save(stateAt(1).data());
+    const latest = store.save(stateAt(2).data());
+    writeFileSync(latest, Buffer.concat([prefix, newHeader, payload]));
+    const warnings: string[] = [];
+    expect(store.loadLatest((w) => warnings.push(w))?.data.nextStep).toBe(1);
+    expect(warnings).toEqual([expect.stringMatching(/step-000002\.ckpt: D weight 3 is NaN/)]);
+  });
+
+  it("keep a state stopped between a step's phases, with its D phase's statistics", () => {
+    const s = new TrainingState(config);
+    s.nextStep = 0;
+    s.apply('D', new Float64Array(s.dWeights.length).fill(0.01));
+    s.dPhase = { loss: 1.25, dReal: 0.5, dFake: 0.25 };
+    const back = decodeCheckpoint(encodeCheckpoint(s.data(), hash), hash, 'x');
+    expect(back.dPhase).toEqual(s.dPhase);
+    expect(new TrainingState(config, back).hashes()).toEqual(s.hashes());
   });
 
   it('returns null (not a crash) when there is no checkpoint at all', () => {

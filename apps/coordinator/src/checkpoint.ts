@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAdamState, encodeAdamState } from '@distgan/optim';
+import { firstNonFinite } from '@distgan/protocol';
 import { checkpointKey, runConfigHash, type RunConfig, type TrainingStateData } from '@distgan/training';
 import { writeFileAtomic } from './atomic-file.js';
 
@@ -21,8 +22,32 @@ interface CheckpointMeta {
   /** Where distgan versions before `runKey` kept the same key. */
   readonly configHash?: string;
   readonly nextStep: number;
+  /** A state stopped between the phases of `nextStep`: the D phase's statistics. */
+  readonly dPhase?: TrainingStateData['dPhase'];
   readonly parts: readonly { readonly name: string; readonly bytes: number }[];
   readonly payloadSha256: string;
+}
+
+/**
+ * "where: what" for the first NaN or infinity in a state's weights, moments or average, or null.
+ * A checkpoint never holds one: such a state cannot train on (Adam's moments stay infinite), so
+ * it is refused when written and skipped when read.
+ */
+export function nonFiniteIn(data: TrainingStateData): string | null {
+  const arrays: [string, Float32Array | null][] = [
+    ['D weight', data.dWeights],
+    ['G weight', data.gWeights],
+    ["D's first moment", data.dAdam.m],
+    ["D's second moment", data.dAdam.v],
+    ["G's first moment", data.gAdam.m],
+    ["G's second moment", data.gAdam.v],
+    ["G's moving average", data.gEma],
+  ];
+  for (const [what, values] of arrays) {
+    const at = values ? firstNonFinite(values) : -1;
+    if (at >= 0) return `${what} ${at} is ${values![at]}`;
+  }
+  return null;
 }
 
 function bytesOf(a: Float32Array): Uint8Array {
@@ -31,6 +56,8 @@ function bytesOf(a: Float32Array): Uint8Array {
 
 /** Serialises a training state: magic, header length, JSON header (with payload SHA-256), payload. */
 export function encodeCheckpoint(data: TrainingStateData, runKey: string): Buffer {
+  const bad = nonFiniteIn(data);
+  if (bad) throw new CheckpointError(`refusing to checkpoint step ${data.nextStep}: ${bad}`);
   const parts = [
     { name: 'dWeights', bytes: bytesOf(data.dWeights) },
     { name: 'gWeights', bytes: bytesOf(data.gWeights) },
@@ -44,6 +71,7 @@ export function encodeCheckpoint(data: TrainingStateData, runKey: string): Buffe
     format: FORMAT_VERSION,
     runKey,
     nextStep: data.nextStep,
+    ...(data.dPhase ? { dPhase: data.dPhase } : {}),
     parts: parts.map((p) => ({ name: p.name, bytes: p.bytes.byteLength })),
     payloadSha256: hash.digest('hex'),
   };
@@ -90,14 +118,25 @@ export function decodeCheckpoint(buf: Buffer, acceptedKeys: string | readonly st
     if (!b) throw new CheckpointError(`${file}: no ${name} section`);
     return decodeAdamState(b);
   };
-  return {
+  const data: TrainingStateData = {
     nextStep: meta.nextStep,
     dWeights: floats('dWeights'),
     gWeights: floats('gWeights'),
     dAdam: adam('dAdam'),
     gAdam: adam('gAdam'),
     gEma: parts.has('gEma') ? floats('gEma') : null,
+    ...(meta.dPhase ? { dPhase: phaseStats(meta.dPhase, file) } : {}),
   };
+  const bad = nonFiniteIn(data);
+  if (bad) throw new CheckpointError(`${file}: ${bad}`);
+  return data;
+}
+
+function phaseStats(value: unknown, file: string): NonNullable<TrainingStateData['dPhase']> {
+  const v = value as Record<string, unknown>;
+  const ok = (key: string) => typeof v?.[key] === 'number' && Number.isFinite(v[key]);
+  if (!(ok('loss') && ok('dReal') && ok('dFake'))) throw new CheckpointError(`${file}: corrupt header (dPhase)`);
+  return { loss: v.loss as number, dReal: v.dReal as number, dFake: v.dFake as number };
 }
 
 /**

@@ -153,7 +153,7 @@ describe('misbehaving workers cannot stall a run', () => {
     }, 60_000);
   }
 
-  it('a failure every worker reports the same way ends the run with that error, instead of retrying forever', async () => {
+  it('a task that fails on every connected worker ends the run with its error and a checkpoint that resumes to the undisturbed hash', async () => {
     const dir = runDir();
     const c = startCoordinator([...SHORT, '--run-dir', dir]);
     const url = await coordinatorUrl(c);
@@ -181,7 +181,43 @@ describe('misbehaving workers cannot stall a run', () => {
     ]);
     expect(code).toBe(1);
     expect(failures).toBe(3);
-    expect(c.stderr).toMatch(/error: workers failed 3 tasks in a row the same way: kernel Foo is broken\. This will not go away by retrying/);
+    expect(c.stderr).toMatch(/set aside: its tasks failed 2 times in a row/);
+    expect(c.stderr).toMatch(
+      /error: task 0\/D\/0 failed 3 times, on every connected worker \(the last: task 0\/D\/0: kernel Foo is broken\): no worker here can compute it/,
+    );
+    expect(c.stderr).not.toMatch(/--backend wasm/);
+    expect(c.stderr).toMatch(/checkpoint of step 0 written: once the cause below is fixed, continue with --resume --run-dir/);
+    const resumed = await runToEnd([...ARGS, '--steps', '6', '--workers', '1', '--run-dir', dir, '--resume']);
+    expect(resumed.summary.weightsSha256).toBe(reference6);
+  }, 60_000);
+
+  it('a worker that fails every task, reconnecting at once, next to two honest ones: set aside, and the run ends with the undisturbed hash', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...SHORT, '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    startWorker(url, ['--name', 'honest-1', '--delay-ms', '20']);
+    startWorker(url, ['--name', 'honest-2', '--delay-ms', '20']);
+    await c.waitFor(/honest-2@.* joined/);
+    let failures = 0;
+    const liar = async (): Promise<void> => {
+      const client = new RawClient(url);
+      await client.handshake();
+      const task = await client.next('task');
+      client.send({ type: 'error', code: 'WORKER_FAILED', message: `task ${task.step as number}/${task.phase as string}/${task.shard as number}: I lie` });
+      failures++;
+      client.ws.close(4011, 'worker failed');
+      await client.closed;
+    };
+    // It comes back as soon as it is closed, as long as the run lasts.
+    const looping = (async () => {
+      while (c.child.exitCode === null) await liar().catch(() => undefined);
+    })();
+    expect((await c.exited).code).toBe(0);
+    await looping;
+    expect(readSummary(dir).weightsSha256).toBe(reference6);
+    expect(failures).toBeGreaterThanOrEqual(2);
+    expect(c.stderr).toMatch(/raw@test.* set aside: its tasks failed 2 times in a row/);
+    expect(c.stderr).not.toMatch(/error:/);
   }, 60_000);
 
   it("prints a worker's name, host and error text with control characters escaped", async () => {

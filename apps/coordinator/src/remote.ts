@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { parameterCount, parameterSpec } from '@distgan/models';
+import { shardGradientBound } from '@distgan/optim';
 import { maxFrameBytes } from '@distgan/protocol';
 import type { RunConfig } from '@distgan/training';
 import { handleHttp, type StatusBody } from './http-api.js';
@@ -62,7 +63,8 @@ export async function startRemote(
     config: config as unknown as Record<string, unknown>,
     configHash,
     datasetFingerprint,
-    limits: { dParams, gParams },
+    // A result past this bound would overflow Adam's state: refused from its worker, recomputed by another.
+    limits: { dParams, gParams, gradientBound: shardGradientBound(config.batchSize, config.shards) },
     log,
     taskTimeoutMs: options.taskTimeoutMs,
     heartbeatMs: options.heartbeatMs,

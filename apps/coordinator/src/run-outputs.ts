@@ -41,7 +41,7 @@ export class RunOutputs {
   generatorPath: string | null = null;
   private samples = 0;
   private sampleSeconds = 0;
-  private checkpointedStep = -1;
+  private checkpointedAt = '';
   private readonly nets: GanNetworks;
   private progress: ProgressLine | null = null;
   private readonly tutorialLines: boolean;
@@ -124,8 +124,10 @@ export class RunOutputs {
 
   /** Writes a checkpoint and the exported generator at the state's step (once per step). */
   async checkpoint(state: TrainingState): Promise<void> {
-    if (this.checkpointedStep === state.nextStep) return;
-    this.checkpointedStep = state.nextStep;
+    // A step and whether its D phase is in: the same step's state before and after its D phase differ.
+    const at = `${state.nextStep}${state.dPhase ? '+D' : ''}`;
+    if (this.checkpointedAt === at) return;
+    this.checkpointedAt = at;
     this.lastCheckpoint = this.checkpoints.save(state.data());
     this.generatorPath = await exportGenerator(this.runDir.generatorDir, this.config, state.sampleWeights(), state.nextStep);
   }

@@ -197,3 +197,38 @@ describe('Scheduler: results', () => {
     }
   });
 });
+
+describe('Scheduler: failed tasks and workers set aside', () => {
+  it('takes a failed task back at once and gives it to another worker first', () => {
+    const s = scheduler();
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'D', 2), [], 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/D/0', 'b:0/D/1']);
+    expect(s.failed('a', '0/D/0')).toBe(true);
+    expect(s.inFlight('a')).toBe(0);
+    expect(show(s.dispatch(1))).toEqual(['b:0/D/0']); // a has room, but failed it
+    expect(s.failed('a', '0/D/0')).toBe(false); // no longer held
+  });
+
+  it('gives a failed task back to the worker that failed it only when no other can take it', () => {
+    const s = scheduler();
+    s.join('a');
+    s.startPhase(tasks(0, 'D', 1), [], 0);
+    s.dispatch(0);
+    s.failed('a', '0/D/0');
+    expect(show(s.dispatch(1))).toEqual(['a:0/D/0']);
+  });
+
+  it('gives a worker set aside tasks only while no other worker is connected', () => {
+    const s = scheduler();
+    s.join('liar');
+    s.join('honest');
+    s.setAside('liar');
+    expect(s.isSetAside('liar')).toBe(true);
+    s.startPhase(tasks(0, 'D', 4), [], 0);
+    expect(show(s.dispatch(0))).toEqual(['honest:0/D/0', 'honest:0/D/1']);
+    s.leave('honest');
+    expect(show(s.dispatch(1))).toEqual(['liar:0/D/0', 'liar:0/D/1']);
+  });
+});

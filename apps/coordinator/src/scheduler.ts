@@ -10,8 +10,10 @@ import type { ShardTask } from '@distgan/training';
  *   to the one that joined first), at most `maxInFlight` each.
  * - A task not answered within `taskTimeoutMs` is taken back. It goes to a different worker when
  *   one is connected and not set aside; only when none is does it go back to one that overran it.
+ *   A task a worker reports failed (`failed`) is taken back at once and goes elsewhere the same way.
  * - A worker that overruns `strikesToSetAside` deadlines in a row (an accepted result clears its
- *   count) is set aside: it gets tasks only while no other worker can take them.
+ *   count) is set aside: it gets tasks only while no other worker can take them. The pool sets
+ *   aside workers whose tasks keep failing the same way (`setAside`, see TaskFailures).
  * - A result counts when its task is in flight at that worker at the moment it arrives. A result
  *   for a task taken back from it is late and dropped; if the same worker was given the task
  *   again (no other worker could take it), its next result for that task counts, whichever time
@@ -67,8 +69,8 @@ export class Scheduler {
   private queue: ShardTask[] = [];
   /** The next phase's tasks that may go out ahead once this phase's are all out. */
   private upcoming: ShardTask[] = [];
-  /** Workers that overran each queued task's deadline, by task key. */
-  private readonly overranBy = new Map<string, Set<string>>();
+  /** Workers that overran or failed each queued task this phase, by task key: others get it first. */
+  private readonly avoidedBy = new Map<string, Set<string>>();
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -114,7 +116,7 @@ export class Scheduler {
     const heldKeys = new Set(held.map((a) => taskKey(a.task)));
     this.queue = tasks.filter((t) => !heldKeys.has(taskKey(t)));
     this.upcoming = [...upcoming];
-    this.overranBy.clear();
+    this.avoidedBy.clear();
     return held;
   }
 
@@ -123,7 +125,7 @@ export class Scheduler {
     this.phase = null;
     this.queue = [];
     this.upcoming = [];
-    this.overranBy.clear();
+    this.avoidedBy.clear();
   }
 
   /** Classifies a result from `worker` and, when it answers a task in flight there, takes the task off its hands. */
@@ -133,6 +135,31 @@ export class Scheduler {
     const key = taskKey(task);
     if (slot.inFlight.delete(key)) return 'inFlight';
     return slot.given.has(key) ? 'late' : 'neverGiven';
+  }
+
+  /** Sets `worker` aside: it gets tasks only while no other worker can take them. */
+  setAside(worker: string): void {
+    const slot = this.workers.get(worker);
+    if (slot) slot.setAside = true;
+  }
+
+  /**
+   * `worker` failed task `key`: taken off its hands if it holds it (back to the queue, returned
+   * true), and given to other workers first.
+   */
+  failed(worker: string, key: string): boolean {
+    this.avoid(key, worker);
+    const flight = this.workers.get(worker)?.inFlight.get(key);
+    if (!flight) return false;
+    this.workers.get(worker)!.inFlight.delete(key);
+    this.requeue([flight.task]);
+    return true;
+  }
+
+  private avoid(key: string, worker: string): void {
+    const by = this.avoidedBy.get(key) ?? new Set<string>();
+    by.add(worker);
+    this.avoidedBy.set(key, by);
   }
 
   /** `worker`'s result was accepted: it is answering, so its overrun count starts again. */
@@ -149,9 +176,7 @@ export class Scheduler {
       if (overdue.length === 0) continue;
       for (const [key] of overdue) {
         slot.inFlight.delete(key);
-        const by = this.overranBy.get(key) ?? new Set<string>();
-        by.add(slot.id);
-        this.overranBy.set(key, by);
+        this.avoid(key, slot.id);
       }
       slot.strikes++;
       const setAside = !slot.setAside && slot.strikes >= this.options.strikesToSetAside;
@@ -194,7 +219,7 @@ export class Scheduler {
   /**
    * Round-robin, one task at a time, over the workers that may take it (fewest held first), so
    * idle workers share a queue evenly. Set-aside workers and, for a task, the workers that
-   * overran it are used only when no other worker is connected to take it.
+   * overran or failed it are used only when no other worker is connected to take it.
    */
   private deal(tasks: ShardTask[], now: number): Assignment[] {
     const out: Assignment[] = [];
@@ -220,11 +245,11 @@ export class Scheduler {
 
   /** Whether `slot` may take `task` now, given the workers not set aside (`trusted`). */
   private mayTake(slot: WorkerSlot, task: ShardTask, trusted: readonly WorkerSlot[]): boolean {
-    const overran = this.overranBy.get(taskKey(task));
-    const fresh = trusted.filter((w) => !overran?.has(w.id));
+    const avoided = this.avoidedBy.get(taskKey(task));
+    const fresh = trusted.filter((w) => !avoided?.has(w.id));
     if (fresh.length > 0) return fresh.includes(slot);
-    // Every trusted worker overran it (or none is trusted): any worker not known to have overrun it, else anyone.
-    const untried = [...this.workers.values()].filter((w) => !overran?.has(w.id));
+    // Every trusted worker overran or failed it (or none is trusted): any other worker, else anyone.
+    const untried = [...this.workers.values()].filter((w) => !avoided?.has(w.id));
     return untried.length > 0 ? untried.includes(slot) : true;
   }
 }

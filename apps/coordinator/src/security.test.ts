@@ -208,6 +208,8 @@ describe('hostile and broken input: each violation closes that connection with i
     expect((await asWorker((t) => resultFor(t, new Float32Array(size(t) - 1)))).code).toBe(4006);
     expect((await asWorker((t) => resultFor(t, new Float32Array(size(t)).fill(Number.NaN)))).code).toBe(4007);
     expect((await asWorker((t) => ({ ...resultFor(t, new Float32Array(size(t))), lossSum: Infinity }))).code).toBe(4007);
+    // Finite, but its square would make Adam's second moment infinite and freeze the network.
+    expect((await asWorker((t) => resultFor(t, new Float32Array(size(t)).fill(3e38)))).code).toBe(4013);
     expect(
       (await asWorker((t) => resultFor({ ...t, shard: (t.shard as number) === 0 ? 1 : 0, step: (t.step as number) + 5 }, new Float32Array(size(t))))).code,
     ).toBe(4009);
@@ -217,6 +219,7 @@ describe('hostile and broken input: each violation closes that connection with i
     expect((await c.exited).code).toBe(0);
     expect(readSummary(dir).weightsSha256).toBe(reference);
     expect(c.stderr).toMatch(/closing worker w\d+ .*: NON_FINITE/);
+    expect(c.stderr).toMatch(/closing worker w\d+ .*: OUT_OF_RANGE: [DG] gradient value 0 is 3\.\d+e\+38, beyond/);
     expect(c.stderr).toMatch(/closing worker w\d+ .*: UNEXPECTED_MESSAGE.*ready sent twice/);
     expect(c.stderr.match(/reported SPAM: flood/g)).toHaveLength(5);
     expect(c.stderr).toMatch(/closing worker w\d+ .*: ERROR_FLOOD: 50 error messages on one connection/);

@@ -117,15 +117,18 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         },
       stopRequested: stop.requested,
       log,
+    }).catch(async (err: unknown) => {
+      // A run that cannot go on still leaves its last good state: the phase that failed was not applied.
+      outputs.interruptProgress();
+      await checkpointAtFailure(outputs, state, runDir);
+      throw err;
     });
     outputs.interruptProgress();
     // Always end with a checkpoint and the exported generator: `npm run sample` and --resume use
-    // them. Not when a G phase was cut short: D has taken the step's Adam step, G has not, and a
-    // checkpoint must hold a whole step (a D phase cut short has changed nothing yet).
-    if (end.abortedPhase === 'G') {
-      const newest = outputs.lastCheckpoint ? ` (${runDir.display(outputs.lastCheckpoint)})` : '';
-      log(`step ${state.nextStep} was cut short in its G phase: the newest checkpoint${newest} is where --resume continues`);
-    } else await outputs.checkpoint(state);
+    // them. A stop during a G phase leaves the step half done (D's Adam step taken, G's not): the
+    // checkpoint holds that, and --resume runs the step's G phase.
+    await outputs.checkpoint(state);
+    if (end.abortedPhase === 'G') log(`step ${state.nextStep} stopped after its D phase: the checkpoint holds that, and --resume runs its G phase`);
     if (stop.requested()) log(`stopped at step ${state.nextStep}; continue with --resume --run-dir ${runDir.display()}`);
     status.running = false;
     const summary = summarise(state, outputs, runDir, {
@@ -141,6 +144,17 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     await remote?.close('training finished');
     computer?.dispose();
     outputs.dispose();
+  }
+}
+
+/** Writes the state a failed run holds (whole steps, or one step's D phase) and says so; a failure to write is logged, not thrown over the run's own error. */
+async function checkpointAtFailure(outputs: RunOutputs, state: TrainingState, runDir: RunDirectory): Promise<void> {
+  try {
+    await outputs.checkpoint(state);
+    const where = state.dPhase ? `step ${state.nextStep} after its D phase` : `step ${state.nextStep}`;
+    log(`checkpoint of ${where} written: once the cause below is fixed, continue with --resume --run-dir ${runDir.display()}`);
+  } catch (err) {
+    log(`no checkpoint could be written at this stop: ${(err as Error).message}`);
   }
 }
 

@@ -15,6 +15,7 @@ import {
 import type { PhasePlan, ShardExecutor, ShardTask } from '@distgan/training';
 import { traceFromEnv } from '@distgan/runtime';
 import { printable } from './log-text.js';
+import { failedTaskKey, TaskFailures } from './task-failures.js';
 import { Scheduler, taskKey, type Assignment } from './scheduler.js';
 import { SnapshotFrames } from './snapshot-frames.js';
 import { WorkerConnection, type ConnectionState } from './worker-connection.js';
@@ -35,8 +36,10 @@ export interface WorkerPoolOptions {
   readonly taskTimeoutMs?: number;
   /** Deadlines overrun in a row that set a worker aside (it then gets tasks only when no other worker can take them). */
   readonly strikesToSetAside?: number;
-  /** Task failures reported the same way in a row (no result accepted between) that end the run. */
+  /** Failures of one task, with every connected worker among those that failed it, that end the run. */
   readonly failuresToStop?: number;
+  /** Task failures in a row (no result accepted between) that set a worker aside. */
+  readonly failuresToSetAside?: number;
   /** Ping period; a worker that has not answered the previous ping is dropped. */
   readonly heartbeatMs?: number;
   readonly handshakeTimeoutMs?: number;
@@ -64,6 +67,8 @@ export interface WorkerStatus {
   readonly backend: string;
   /** `set aside`: it overran deadlines in a row and gets tasks only when no other worker can take them. */
   readonly state: ConnectionState | 'set aside';
+  /** Why it was set aside. */
+  readonly setAsideReason?: string;
   readonly shardsDone: number;
   readonly meanShardMs: number;
   readonly inFlight: number;
@@ -82,15 +87,16 @@ export class PhaseAbortedError extends Error {
   }
 }
 
+/** Who a worker says it is: a reconnecting process keeps it, a restarted one gets a new pid. */
+function identityOf(connection: WorkerConnection): string {
+  const info = connection.info;
+  return info ? `${info.name}@${info.host}/${info.pid}` : connection.id;
+}
+
 /** `error` messages logged per connection; a worker sends one before it closes, so more is noise. */
 const ERRORS_LOGGED = 5;
 /** `error` messages after which a connection is closed as a flood. */
 const ERROR_FLOOD = 50;
-
-/** The error text of a task failure without its task id, so that the same failure on different tasks compares equal. */
-function failureText(message: ErrorMessage): string {
-  return message.message.replace(/^task \d+\/[DG]\/\d+: /, '');
-}
 
 /**
  * The coordinator's remote executor: shard tasks over WebSocket connections. `Scheduler` decides
@@ -112,8 +118,9 @@ export class WorkerPool implements ShardExecutor {
   private readonly welcomeBase: Omit<Extract<CoordinatorMessage, { type: 'welcome' }>, 'workerId'>;
   /** Set by `abortPhase` between phases: the next phase ends at once unless a worker is connected. */
   private abortReason: string | null = null;
-  /** The last task failure workers reported, and how many times in a row (reset by an accepted result). */
-  private failures: { readonly text: string; readonly count: number } | null = null;
+  private readonly failures: TaskFailures;
+  /** Why each set-aside connection was set aside, for the dashboard. */
+  private readonly setAsideReasons = new Map<string, string>();
 
   /** Counters since the last `takeStepStats()`. */
   private bytesIn = 0;
@@ -130,11 +137,13 @@ export class WorkerPool implements ShardExecutor {
       taskTimeoutMs: 120_000,
       strikesToSetAside: 2,
       failuresToStop: 3,
+      failuresToSetAside: 2,
       heartbeatMs: 5_000,
       handshakeTimeoutMs: 30_000,
       waitingLogMs: 10_000,
       ...options,
     };
+    this.failures = new TaskFailures({ failuresToStop: this.opts.failuresToStop, failuresToSetAside: this.opts.failuresToSetAside });
     this.scheduler = new Scheduler({
       maxInFlight: this.opts.maxInFlight,
       taskTimeoutMs: this.opts.taskTimeoutMs,
@@ -177,6 +186,7 @@ export class WorkerPool implements ShardExecutor {
     return new Promise((resolve, reject) => {
       this.plan = plan;
       this.phaseSettled = { resolve, reject };
+      this.failures.startPhase();
       for (const held of this.scheduler.startPhase(plan.tasks, plan.upcoming ?? [], Date.now())) {
         const connection = this.connections.get(held.worker);
         if (connection) this.sendSnapshotsFor(connection, plan, held.task);
@@ -257,6 +267,8 @@ export class WorkerPool implements ShardExecutor {
         }
         connection.markReady();
         this.scheduler.join(connection.id);
+        // A worker that failed its tasks before comes back set aside: reconnecting does not put it ahead of the others.
+        if (this.failures.isSetAside(identityOf(connection))) this.setAside(connection, 'it failed its tasks in a row when connected before');
         this.opts.log(`worker ${connection.label} joined (backend ${printable(connection.info?.backend ?? '?')}); ${this.readyCount()} connected`);
         this.warnOnMixedBackends(connection);
         this.waitingSince = null;
@@ -293,9 +305,9 @@ export class WorkerPool implements ShardExecutor {
   }
 
   /**
-   * A worker's own error, logged. A task failure that workers report the same way
-   * `failuresToStop` times in a row, with no result accepted in between, is not transient: the
-   * phase fails with it, and the run stops with the error instead of retrying forever.
+   * A worker's own error, logged (the first few per connection). A task failure (`WORKER_FAILED`)
+   * follows `TaskFailures`: the task goes to another worker, a worker whose tasks keep failing is
+   * set aside, and the run stops only when a task has failed on every connected worker.
    */
   private onWorkerError(connection: WorkerConnection, message: ErrorMessage): void {
     const received = ++connection.errorsReceived;
@@ -304,17 +316,29 @@ export class WorkerPool implements ShardExecutor {
     if (received >= ERROR_FLOOD) {
       return this.violation(connection, protocolError('ERROR_FLOOD', `${received} error messages on one connection (the last: ${message.code})`));
     }
-    if (message.code !== 'WORKER_FAILED') return;
-    const text = failureText(message);
-    const count = this.failures?.text === text ? this.failures.count + 1 : 1;
-    this.failures = { text, count };
-    if (count < this.opts.failuresToStop || !this.plan) return;
-    this.settlePhase(
-      new Error(
-        `workers failed ${count} tasks in a row the same way: ${printable(text)}. This will not go away by retrying: check the workers' ` +
-          `backend (--backend wasm avoids a native library that loads but cannot compute), then continue with --resume`,
-      ),
-    );
+    if (message.code !== 'WORKER_FAILED' || connection.state !== 'ready') return;
+    const key = failedTaskKey(message.message);
+    if (key) this.scheduler.failed(connection.id, key);
+    const ready = [...this.connections.values()].filter((c) => c.state === 'ready').map((c) => c.id);
+    const verdict = this.failures.failed(connection.id, identityOf(connection), key, ready);
+    if (verdict.setAside) this.setAside(connection, `its tasks failed ${this.opts.failuresToSetAside} times in a row`);
+    if (verdict.stop && this.plan) {
+      this.settlePhase(
+        new Error(
+          `task ${key} failed ${verdict.attempts} times, on every connected worker (the last: ${printable(message.message)}): ` +
+            "no worker here can compute it, so retrying will not help. The workers' own logs say why",
+        ),
+      );
+      return;
+    }
+    this.dispatch();
+  }
+
+  /** Sets `connection` aside in the scheduler, with its reason in the log and the workers' status. */
+  private setAside(connection: WorkerConnection, reason: string): void {
+    this.scheduler.setAside(connection.id);
+    this.setAsideReasons.set(connection.id, reason);
+    this.opts.log(`worker ${connection.label} set aside: ${reason} (it gets tasks only while no other worker can take them)`);
   }
 
   private onResult(connection: WorkerConnection, message: ResultMessage): void {
@@ -331,7 +355,7 @@ export class WorkerPool implements ShardExecutor {
     const plan = this.plan;
     if (plan && plan.step === message.step && plan.phase === message.phase && plan.accept(message)) {
       this.scheduler.credit(connection.id);
-      this.failures = null;
+      this.failures.succeeded(identityOf(connection));
       connection.shardsDone++;
       connection.computeMs += message.computeMs;
       this.shardsByWorker[connection.id] = (this.shardsByWorker[connection.id] ?? 0) + 1;
@@ -350,6 +374,7 @@ export class WorkerPool implements ShardExecutor {
     if (!connection.markClosed()) return;
     this.connections.delete(connection.id);
     const lost = this.scheduler.leave(connection.id);
+    this.setAsideReasons.delete(connection.id);
     if (connection.errorsReceived > ERRORS_LOGGED) this.opts.log(`worker ${connection.label} sent ${connection.errorsReceived} error messages in all`);
     if (wasReady || lost.length > 0) {
       this.opts.log(
@@ -511,6 +536,7 @@ export class WorkerPool implements ShardExecutor {
       host: printable(c.info?.host ?? c.remote),
       backend: printable(c.info?.backend ?? ''),
       state: this.scheduler.isSetAside(c.id) ? 'set aside' : c.state,
+      ...(this.scheduler.isSetAside(c.id) ? { setAsideReason: this.setAsideReasons.get(c.id) ?? 'it overran task deadlines in a row' } : {}),
       shardsDone: c.shardsDone,
       meanShardMs: c.shardsDone > 0 ? c.computeMs / c.shardsDone : 0,
       inFlight: this.scheduler.inFlight(c.id),

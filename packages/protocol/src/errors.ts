@@ -16,6 +16,7 @@ export const PROTOCOL_ERRORS = {
   HANDSHAKE_TIMEOUT: { closeCode: 4010, summary: 'no hello within the handshake timeout' },
   WORKER_FAILED: { closeCode: 4011, summary: 'the worker failed to compute a task' },
   ERROR_FLOOD: { closeCode: 4012, summary: 'more error messages on one connection than a worker has reason to send' },
+  OUT_OF_RANGE: { closeCode: 4013, summary: "a finite gradient value too large for the optimizer's state" },
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;

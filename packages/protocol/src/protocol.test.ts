@@ -2,6 +2,7 @@ import { pack, Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import {
   firstNonFinite,
+  firstOutOfRange,
   codeForClose,
   COORDINATOR_MESSAGE_TYPES,
   decodeCoordinatorMessage,
@@ -203,6 +204,31 @@ describe('hostile and broken frames', () => {
         values[at] = bad;
         if (at + 3 < values.length) values[at + 3] = NaN; // a later one does not hide the first
         expect(firstNonFinite(values), `${bad} at ${at}`).toBe(at);
+      }
+    }
+  });
+
+  it('rejects finite gradient values past the limits bound as OUT_OF_RANGE, naming the value', () => {
+    const bounded = { ...limits, gradientBound: Math.fround(1e20) };
+    const frame = (g: Float32Array) => mutate({ gradient: new Uint8Array(g.buffer) });
+    expect(decodeWorkerMessage(frame(Float32Array.of(1e20, -1e20, 3, 4, 5)), bounded).type).toBe('result');
+    expect(codeOf(() => decodeWorkerMessage(frame(Float32Array.of(1, 3e38, 3, 4, 5)), bounded))).toBe('OUT_OF_RANGE');
+    expect(() => decodeWorkerMessage(frame(Float32Array.of(1, 2, -3e38, 4, 5)), bounded)).toThrow(/D gradient value 2 is -3\.\d+e\+38, beyond 1\.000e\+20/);
+    // A NaN stays NON_FINITE; without a bound any finite value passes.
+    expect(codeOf(() => decodeWorkerMessage(frame(Float32Array.of(1, NaN, 3, 4, 5)), bounded))).toBe('NON_FINITE');
+    expect(decodeWorkerMessage(frame(Float32Array.of(1, 3e38, 3, 4, 5)), limits).type).toBe('result');
+  });
+
+  it('finds the first value out of a bound at every position, inside the eight-value blocks and in the tail', () => {
+    const bound = Math.fround(2.5e19);
+    const inside = Float32Array.from({ length: 37 }, (_, i) => [bound, -bound, -0, 1e-45, 2.4999e19, 1][i % 6]!);
+    expect(firstOutOfRange(inside, bound)).toBe(-1);
+    for (const bad of [NaN, Infinity, 2.5001e19, -3e38]) {
+      for (let at = 0; at < inside.length; at++) {
+        const values = Float32Array.from(inside);
+        values[at] = bad;
+        if (at + 3 < values.length) values[at + 3] = NaN;
+        expect(firstOutOfRange(values, bound), `${bad} at ${at}`).toBe(at);
       }
     }
   });

@@ -17,7 +17,7 @@ export { GanNetworks, type NetworkName } from './networks.js';
 export { ShardComputer, checkDatasetFits, type ShardComputerOptions, type RealShare, type ShardResult, type ShardStats, type ShardTask } from './shard.js';
 export { ShardOrderedSum } from './accumulate.js';
 export { TrainingState, emaDecayAt, type TrainingStateData } from './state.js';
-export { trainStep, planTasks, planUpcoming, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
+export { trainStep, planTasks, planUpcoming, UnusableGradientError, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
 export {
   ShardGraphs,
   shardGraphsWanted,

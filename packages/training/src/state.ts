@@ -14,6 +14,12 @@ export interface TrainingStateData {
   readonly gAdam: AdamState;
   /** The moving average of G's weights, when the config keeps one. */
   readonly gEma: Float32Array | null;
+  /**
+   * Set when the state stopped between the two phases of step `nextStep` (D's Adam step taken,
+   * G's not): the D phase's statistics, so that the step's metrics line is whole when the run
+   * goes on with its G phase. Whether D is a step ahead is read off the Adam step counts.
+   */
+  readonly dPhase?: { readonly loss: number; readonly dReal: number; readonly dFake: number };
 }
 
 /**
@@ -38,6 +44,8 @@ function adopt(adam: Adam, initial: Float32Array): Float32Array {
  */
 export class TrainingState {
   nextStep: number;
+  /** The D phase's statistics while the state is between the phases of step `nextStep` (see `TrainingStateData.dPhase`). */
+  dPhase: TrainingStateData['dPhase'];
   readonly dWeights: Float32Array;
   readonly gWeights: Float32Array;
   private readonly ema: Float32Array | null;
@@ -60,6 +68,12 @@ export class TrainingState {
       this.nextStep = data.nextStep;
       this.dAdam = new Adam(dSize, config.dAdam, data.dAdam);
       this.gAdam = new Adam(gSize, config.gAdam, data.gAdam);
+      // D and G have taken as many Adam steps, or D one more when stopped between the phases.
+      const dAhead = this.dAdam.step - this.gAdam.step;
+      if ((dAhead !== 0 && dAhead !== 1) || (dAhead === 1) !== (data.dPhase !== undefined)) {
+        throw new Error(`state holds Adam steps D ${this.dAdam.step} / G ${this.gAdam.step}${data.dPhase ? ' with' : ' without'} a D phase's statistics`);
+      }
+      this.dPhase = data.dPhase;
       this.dWeights = adopt(this.dAdam, data.dWeights);
       this.gWeights = adopt(this.gAdam, data.gWeights);
       if ((config.gEmaDecay === null) !== (data.gEma === null)) {
@@ -160,6 +174,7 @@ export class TrainingState {
       dAdam: this.dAdam.state(),
       gAdam: this.gAdam.state(),
       gEma: this.gEma ? Float32Array.from(this.gEma) : null,
+      ...(this.dPhase ? { dPhase: this.dPhase } : {}),
     };
   }
 

@@ -1,4 +1,5 @@
-import { batchIndices, PHASES, shardRange, type Phase } from './batch.js';
+import { firstUnusableGradient, MAX_MEAN_GRADIENT } from '@distgan/optim';
+import { batchIndices, shardRange, type Phase } from './batch.js';
 import type { ShardResult, ShardStats, ShardTask } from './shard.js';
 import type { TrainingState } from './state.js';
 
@@ -27,6 +28,26 @@ export interface PhasePlan {
   /** Returns false for a result that was not needed (duplicate); throws for an invalid one. */
   readonly accept: (result: ShardResult) => boolean;
   readonly isComplete: () => boolean;
+}
+
+/**
+ * A phase's summed gradient that Adam must not take (NaN, infinite, or large enough to overflow
+ * its state): the step is not applied, and the state stays as it was before the phase.
+ */
+export class UnusableGradientError extends Error {
+  override readonly name = 'UnusableGradientError';
+  constructor(
+    readonly step: number,
+    readonly phase: Phase,
+    readonly index: number,
+    readonly value: number,
+  ) {
+    super(
+      `step ${step}, ${phase} phase: the batch-mean gradient of ${phase} is ${value} at parameter ${index} ` +
+        `(NaN, infinite or beyond ${MAX_MEAN_GRADIENT.toExponential(2)}): the step was not applied. ` +
+        'The training has diverged or a shard computer miscomputes; the last checkpoint holds the state before it',
+    );
+  }
 }
 
 export interface PhaseStats {
@@ -109,15 +130,21 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
     dRealSum += r!.dRealSum;
     dFakeSum += r!.dFakeSum;
   }
-  state.apply(phase, sum.total(), batchSize);
+  const total = sum.total();
+  const bad = firstUnusableGradient(total, batchSize);
+  if (bad >= 0) throw new UnusableGradientError(step, phase, bad, total[bad]! / batchSize);
+  state.apply(phase, total, batchSize);
   return { loss: lossSum / batchSize, dReal: dRealSum / batchSize, dFake: dFakeSum / batchSize };
 }
 
 /** One training step: a D phase, then a G phase at the new D, as in the tutorial. */
 export async function trainStep(state: TrainingState, executor: ShardExecutor, datasetSize: number): Promise<StepResult> {
   const step = state.nextStep;
-  const stats: Partial<Record<Phase, PhaseStats>> = {};
-  for (const phase of PHASES) stats[phase] = await runPhase(state, executor, step, phase, datasetSize);
+  // A state that stopped between the phases (a checkpoint of a stop during a G phase) has D's step taken.
+  const d = state.dPhase ?? (await runPhase(state, executor, step, 'D', datasetSize));
+  state.dPhase = d;
+  const g = await runPhase(state, executor, step, 'G', datasetSize);
+  state.dPhase = undefined;
   state.nextStep = step + 1;
-  return { step, d: stats.D!, g: stats.G! };
+  return { step, d, g };
 }

@@ -1,0 +1,81 @@
+import { loadMnist } from '@distgan/mnist';
+import { selectBackend } from '@distgan/runtime';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, UnusableGradientError, type PhasePlan, type ShardExecutor } from './index.js';
+
+const dataset = loadMnist();
+beforeAll(async () => {
+  await selectBackend();
+});
+
+const config = makeRunConfig('tiny', { steps: 4 });
+
+/** The local executor, with `alter` applied to each phase's plan first. */
+function executor(computer: ShardComputer, alter: (plan: PhasePlan) => PhasePlan): ShardExecutor {
+  const local = new LocalExecutor(computer);
+  return { runPhase: (plan) => local.runPhase(alter(plan)) };
+}
+
+describe('trainStep', () => {
+  it('does not apply a phase whose mean gradient Adam cannot take, and says which step, phase and parameter', async () => {
+    const computer = new ShardComputer(config, dataset, { log: () => {} });
+    for (const [phase, value] of [
+      ['D', 3e38],
+      ['G', Number.NaN],
+    ] as const) {
+      const state = new TrainingState(config);
+      await trainStep(state, new LocalExecutor(computer), dataset.count);
+      const before = state.hashes();
+      const versions = [state.version('D'), state.version('G')];
+      // One shard's gradient holds one bad value (3e38 is finite: the sum is finite, its square is not).
+      const poisoned = executor(computer, (plan) =>
+        plan.phase !== phase
+          ? plan
+          : {
+              ...plan,
+              accept: (result) => {
+                const gradient = Float32Array.from(result.gradient);
+                if (result.shard === 1) gradient[5] = value;
+                return plan.accept({ ...result, gradient });
+              },
+            },
+      );
+      const failed = trainStep(state, poisoned, dataset.count);
+      await expect(failed).rejects.toThrow(UnusableGradientError);
+      await expect(failed).rejects.toThrow(
+        new RegExp(`step 1, ${phase} phase: the batch-mean gradient of ${phase} is .* at parameter 5 .*the step was not applied`),
+      );
+      if (phase === 'D') expect(state.hashes()).toEqual(before);
+      else expect(state.hashes().gSha256).toBe(before.gSha256); // D's half of the step is in, G's is not
+      expect(state.version('G')).toBe(versions[1]);
+    }
+    computer.dispose();
+  });
+
+  it('continues a state stopped between the phases of a step to the bits of an uninterrupted run', async () => {
+    const computer = new ShardComputer(config, dataset, { log: () => {} });
+    const straight = new TrainingState(config);
+    for (let s = 0; s < 3; s++) await trainStep(straight, new LocalExecutor(computer), dataset.count);
+
+    const stopped = new TrainingState(config);
+    await trainStep(stopped, new LocalExecutor(computer), dataset.count);
+    const stopInG = executor(computer, (plan) => {
+      if (plan.phase === 'G') throw new Error('stopped');
+      return plan;
+    });
+    await expect(trainStep(stopped, stopInG, dataset.count)).rejects.toThrow('stopped');
+    expect([stopped.nextStep, stopped.version('D'), stopped.version('G')]).toEqual([1, 2, 1]);
+    const data = stopped.data();
+    expect(data.dPhase).toEqual(stopped.dPhase);
+    expect(Number.isFinite(data.dPhase?.loss)).toBe(true);
+
+    const resumed = new TrainingState(config, data);
+    const first = await trainStep(resumed, new LocalExecutor(computer), dataset.count);
+    expect(first.step).toBe(1);
+    expect(first.d).toEqual(data.dPhase);
+    await trainStep(resumed, new LocalExecutor(computer), dataset.count);
+    expect(resumed.hashes()).toEqual(straight.hashes());
+    expect(() => new TrainingState(config, { ...data, dPhase: undefined })).toThrow(/Adam steps D 2 \/ G 1 without a D phase's statistics/);
+    computer.dispose();
+  });
+});
