@@ -2,7 +2,18 @@
 import { Command, Option } from 'commander';
 import type { GanObjective } from '@distgan/losses';
 import { MODEL_VARIANTS } from '@distgan/models';
-import { backendOption, parseBackendChoice, integerArg, relaxHeapGrowth } from '@distgan/runtime';
+import {
+  backendOption,
+  integerArg,
+  logFormatOption,
+  logLine,
+  parseBackendChoice,
+  parseLogFormat,
+  relaxHeapGrowth,
+  resolveToken,
+  setLogFormat,
+  tokenOptions,
+} from '@distgan/runtime';
 import { parsePresetName, PRESET_NAMES } from '@distgan/training';
 import { RunDirectory } from './run-dir.js';
 import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVAL_SAMPLES } from './run-resolution.js';
@@ -32,7 +43,8 @@ export function buildCommand(): Command {
     .option('--in-process', 'compute every shard in this process (no server, no workers)', false)
     .option('--host <host>', 'address to listen on (a non-loopback address needs a token)', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: pick a free one and print it)', integerArg(0), 0)
-    .option('--token <token>', 'shared secret workers must present (default: $DISTGAN_TOKEN)')
+    .addOption(tokenOptions()[0]!)
+    .addOption(tokenOptions()[1]!)
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// and https://')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option(
@@ -41,6 +53,12 @@ export function buildCommand(): Command {
       integerArg(0),
     )
     .option('--resume', 'continue the run in --run-dir from its latest good checkpoint (with --steps: to that many steps)', false)
+    .option(
+      '--start-or-resume',
+      'start a run in --run-dir, or continue the one it holds: one command line for the first start and every restart (an engine restarting the container)',
+      false,
+    )
+    .addOption(logFormatOption())
     .option('--task-timeout-ms <ms>', 'requeue a shard not answered in this time', integerArg(1), 120_000)
     .option('--heartbeat-ms <ms>', 'ping period; a worker missing one ping is dropped', integerArg(50), 5_000)
     .option('--eval-every <n>', 'score samples with the evaluation classifier every n steps into metrics.jsonl (0: never, the default)', integerArg(0))
@@ -68,11 +86,12 @@ export function toOptions(opts: Record<string, unknown>): CoordinatorOptions {
     minWorkers: opts.minWorkers as number | undefined,
     host: String(opts.host),
     port: opts.port as number,
-    token: (opts.token as string | undefined) ?? (process.env.DISTGAN_TOKEN || undefined),
+    token: resolveToken({ token: opts.token as string | undefined, tokenFile: opts.tokenFile as string | undefined }),
     tlsCert: opts.tlsCert as string | undefined,
     tlsKey: opts.tlsKey as string | undefined,
     checkpointEvery: opts.checkpointEvery as number | undefined,
     resume: Boolean(opts.resume),
+    startOrResume: Boolean(opts.startOrResume),
     taskTimeoutMs: opts.taskTimeoutMs as number,
     heartbeatMs: opts.heartbeatMs as number,
     dashboard: opts.dashboard !== false,
@@ -87,6 +106,7 @@ async function main(): Promise<void> {
   const command = buildCommand();
   command.parse();
   relaxHeapGrowth(); // frames turn over megabytes a phase; see @distgan/runtime
+  setLogFormat(parseLogFormat(String(command.opts().logFormat)));
   try {
     const summary = await runCoordinator(toOptions(command.opts()));
     // Printed after workers and server are shut down, so the run directory is the last line.
@@ -94,7 +114,7 @@ async function main(): Promise<void> {
     process.stdout.write(`run directory: ${new RunDirectory(summary.runDir).display()}\n`);
     process.exit(0);
   } catch (err) {
-    process.stderr.write(`distgan-coordinator: error: ${(err as Error).message}\n`);
+    logLine('distgan-coordinator', `error: ${(err as Error).message}`, 'error');
     process.exit(1);
   }
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Registry } from 'prom-client';
 import type { StepMetrics } from './run-dir.js';
 import type { WorkerStatus } from './worker-pool.js';
 
@@ -20,6 +21,8 @@ export interface StatusBody {
 
 export interface ApiContext {
   readonly status: () => StatusBody;
+  /** The Prometheus exposition of `GET /metrics`. */
+  readonly prometheus: Registry;
   readonly metrics: () => readonly StepMetrics[];
   readonly latestSample: () => string | null;
   /** Serve the dashboard page and its assets (the JSON API is always on). */
@@ -40,11 +43,29 @@ function file(res: ServerResponse, path: string, type: string): void {
   createReadStream(path).pipe(res);
 }
 
-/** The coordinator's HTTP API and dashboard (requests arrive already authenticated). */
+/**
+ * The one path served without the token: an engine's liveness and readiness probes cannot present
+ * a secret (Kubernetes' httpGet probes take literal headers only), and it tells nothing but that
+ * the process answers, its step and how many workers are connected.
+ */
+export const HEALTH_PATH = '/healthz';
+
+/** The coordinator's HTTP API and dashboard (requests arrive already authenticated, but for `HEALTH_PATH`). */
 export function handleHttp(req: IncomingMessage, res: ServerResponse, ctx: ApiContext): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'only GET is supported' });
   switch (url.pathname) {
+    case HEALTH_PATH: {
+      // Liveness and readiness for an engine: the process answers, and what it is doing.
+      const { running, step, steps, workers } = ctx.status();
+      return json(res, 200, { status: 'ok', running, step, steps, workers: workers.filter((w) => w.state === 'ready' || w.state === 'set aside').length });
+    }
+    case '/metrics':
+      ctx.prometheus.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': ctx.prometheus.contentType, 'cache-control': 'no-store' }).end(text),
+        (err: unknown) => json(res, 500, { error: `metrics: ${(err as Error).message}` }),
+      );
+      return;
     case '/api/status':
       return json(res, 200, ctx.status());
     case '/api/metrics': {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { LOG_FORMAT_ENV, logFormat } from '@distgan/runtime';
 
 export interface LocalWorkerOptions {
   readonly count: number;
@@ -38,9 +39,9 @@ export function tensorFlowThreads(count: number, cores: number, env: NodeJS.Proc
   };
 }
 
-/** A local worker's environment: `base` with its TensorFlow pools (`tensorFlowThreads`) and the token. */
+/** A local worker's environment: `base` with its TensorFlow pools (`tensorFlowThreads`), the token and the coordinator's log format. */
 export function localWorkerEnv(base: NodeJS.ProcessEnv, count: number, cores: number, token: string | undefined): NodeJS.ProcessEnv {
-  return { ...base, ...tensorFlowThreads(count, cores, base), DISTGAN_TOKEN: token ?? '' };
+  return { ...base, ...tensorFlowThreads(count, cores, base), DISTGAN_TOKEN: token ?? '', [LOG_FORMAT_ENV]: logFormat() };
 }
 
 /**

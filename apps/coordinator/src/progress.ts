@@ -1,3 +1,4 @@
+import { logFormat, logLine } from '@distgan/runtime';
 import type { StepMetrics } from './run-dir.js';
 
 function duration(ms: number): string {
@@ -37,16 +38,27 @@ export class ProgressLine {
 
   update(m: StepMetrics): void {
     const line = this.format(m);
+    if (logFormat() === 'json') {
+      // For a log collector: the same cadence as plain lines, as a JSON log line with the numbers as fields.
+      if (!this.due(m)) return;
+      const { step, dLoss, gLoss, dReal, dFake, samplesPerSec, workers } = m;
+      logLine('coordinator', line, 'info', { event: 'progress', step, steps: this.totalSteps, dLoss, gLoss, dReal, dFake, samplesPerSec, workers });
+      return;
+    }
     if (this.out.isTTY) {
       this.out.write(`\r\x1b[2K${line}`);
       this.drawn = true;
       return;
     }
+    if (this.due(m)) this.out.write(`${line}\n`);
+  }
+
+  /** Whether a plain line is due: `plainEveryMs` after the last one, or at the last step. */
+  private due(m: StepMetrics): boolean {
     const now = Date.now();
-    if (now - this.lastPlain >= this.plainEveryMs || m.step + 1 === this.totalSteps) {
-      this.lastPlain = now;
-      this.out.write(`${line}\n`);
-    }
+    if (now - this.lastPlain < this.plainEveryMs && m.step + 1 !== this.totalSteps) return false;
+    this.lastPlain = now;
+    return true;
   }
 
   /** Call before printing anything else so the in-place line is not overwritten mid-way. */

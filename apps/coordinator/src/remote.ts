@@ -6,6 +6,7 @@ import type { RunConfig } from '@distgan/training';
 import { handleHttp, type StatusBody } from './http-api.js';
 import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
 import type { StepMetrics } from './run-dir.js';
+import { prometheusRegistry } from './prometheus.js';
 import { startServer, type RunningServer } from './server.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -69,6 +70,12 @@ export async function startRemote(
     taskTimeoutMs: options.taskTimeoutMs,
     heartbeatMs: options.heartbeatMs,
   });
+  const prometheus = prometheusRegistry({
+    step: () => view.status().step,
+    lastMetrics: () => view.metrics().at(-1),
+    workers: () => pool.workers(),
+    totals: () => pool.totals(),
+  });
   let server: RunningServer;
   try {
     server = await startServer({
@@ -82,6 +89,7 @@ export async function startRemote(
       onRequest: (req, res) =>
         handleHttp(req, res, {
           status: () => ({ ...view.status(), workers: pool.workers() }),
+          prometheus,
           metrics: view.metrics,
           latestSample: view.latestSample,
           dashboard: options.dashboard,

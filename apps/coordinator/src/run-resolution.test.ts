@@ -16,7 +16,7 @@ const storedOutputs = (dir: string) => (JSON.parse(readFileSync(join(dir, 'confi
 
 function start(request: Omit<RunRequest, 'preset'>) {
   const resolved = resolveRun({ preset: 'tiny', ...request });
-  openRun(resolved, request.resume, 'wasm', () => undefined);
+  openRun(resolved, 'wasm', () => undefined);
   return resolved.outputs;
 }
 
@@ -55,5 +55,24 @@ describe('output settings', () => {
       evalSamples: DEFAULT_EVAL_SAMPLES,
     });
     expect(JSON.parse(readFileSync(file, 'utf8'))).not.toHaveProperty('sampleEvery');
+  });
+});
+
+describe('--start-or-resume', () => {
+  it('starts a run in an empty --run-dir and continues it on every later start, with the same command line', () => {
+    const runDir = join(tmp.path, 'engine');
+    const first = resolveRun({ preset: 'tiny', runDir, resume: false, startOrResume: true, checkpointEvery: 2 });
+    expect(first.resumed).toBe(false);
+    openRun(first, 'wasm', () => undefined);
+    const again = resolveRun({ preset: 'tiny', runDir, resume: false, startOrResume: true, checkpointEvery: 2 });
+    expect(again.resumed).toBe(true);
+    expect(again.config).toEqual(first.config);
+  });
+
+  it('needs --run-dir, and is not given with --resume', () => {
+    expect(() => resolveRun({ preset: 'tiny', resume: false, startOrResume: true })).toThrow(/--start-or-resume needs --run-dir DIR/);
+    expect(() => resolveRun({ preset: 'tiny', runDir: join(tmp.path, 'both'), resume: true, startOrResume: true })).toThrow(
+      /--resume and --start-or-resume: pass one/,
+    );
   });
 });

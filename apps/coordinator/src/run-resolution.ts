@@ -22,6 +22,8 @@ export interface RunRequest {
   readonly evalEvery?: number | undefined;
   readonly evalSamples?: number | undefined;
   readonly resume: boolean;
+  /** Resume when `runDir` holds a run, else start one there (one command line for every start). */
+  readonly startOrResume?: boolean | undefined;
 }
 
 /**
@@ -70,6 +72,8 @@ export interface ResolvedRun {
   readonly runDir: RunDirectory;
   readonly config: RunConfig;
   readonly outputs: OutputSettings;
+  /** Whether the run continues one in `runDir` (--resume, or --start-or-resume finding one). */
+  readonly resumed: boolean;
   /** With --resume: the run's config.json. */
   readonly stored: StoredRun | undefined;
   /** With --resume --steps N: the run's new length, checked against its progress in `openRun`. */
@@ -83,11 +87,15 @@ export interface ResolvedRun {
  */
 export function resolveRun(request: RunRequest): ResolvedRun {
   const runDir = new RunDirectory(request.runDir ?? defaultRunDir(request.preset, request.seed ?? PRESETS[request.preset].seed));
-  if (!request.resume) {
+  if (request.startOrResume) {
+    if (request.resume) throw new Error('--resume and --start-or-resume: pass one (--start-or-resume resumes a run it finds)');
+    if (!request.runDir) throw new Error('--start-or-resume needs --run-dir DIR: where the run is started, and found again after a restart');
+  }
+  if (!(request.resume || (request.startOrResume && runDir.holdsRun()))) {
     const model = request.model === undefined ? undefined : modelVariant(request.model);
     const { steps, batchSize, shards, seed, objective } = request;
     const config = makeRunConfig(request.preset, { steps, batchSize, shards, seed, model, objective });
-    return { runDir, config, outputs: outputSettings(request, config, undefined), stored: undefined, newSteps: undefined };
+    return { runDir, config, outputs: outputSettings(request, config, undefined), resumed: false, stored: undefined, newSteps: undefined };
   }
   if (!request.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
   if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
@@ -113,7 +121,7 @@ export function resolveRun(request: RunRequest): ResolvedRun {
     validateRunConfig({ ...config, steps: request.steps });
     newSteps = request.steps;
   }
-  return { runDir, config, outputs: outputSettings(request, config, stored), stored, newSteps };
+  return { runDir, config, outputs: outputSettings(request, config, stored), resumed: true, stored, newSteps };
 }
 
 /** A run open on disk: its config (with any new length), the state to train from, and the metrics so far. */
@@ -129,8 +137,8 @@ export interface OpenRun {
  * a new length, and writes config.json; metrics.jsonl loses the lines after the checkpoint, which
  * the run recomputes with the same bits.
  */
-export function openRun(resolved: ResolvedRun, resume: boolean, backend: BackendName, log: (message: string) => void): OpenRun {
-  const { runDir, stored, newSteps } = resolved;
+export function openRun(resolved: ResolvedRun, backend: BackendName, log: (message: string) => void): OpenRun {
+  const { runDir, stored, newSteps, resumed: resume } = resolved;
   let config = resolved.config;
   runDir.prepare(resume);
   const checkpoints = CheckpointStore.forRun(runDir.checkpointsDir, config);

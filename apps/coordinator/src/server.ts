@@ -6,6 +6,7 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIPv4, isIPv6, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { HEALTH_PATH } from './http-api.js';
 
 export interface ServerOptions {
   readonly host: string;
@@ -108,7 +109,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await checkListenPolicy(options.host, options.token);
   const tls = readTlsFiles(options);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    if (!isAuthorized(req, options.token)) {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path !== HEALTH_PATH && !isAuthorized(req, options.token)) {
       res
         .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' })
         .end('401 Unauthorized: this coordinator needs its token (?token=... or Authorization: Bearer ...)\n');

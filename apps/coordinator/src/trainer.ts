@@ -1,6 +1,6 @@
 import { loadOrTrainClassifier, QualityEvaluator } from '@distgan/eval';
 import { loadMnist, type MnistDataset } from '@distgan/mnist';
-import { describeSelection, selectBackend, type BackendChoice } from '@distgan/runtime';
+import { describeSelection, logLine, selectBackend, type BackendChoice } from '@distgan/runtime';
 import { checkDatasetFits, LocalExecutor, runConfigHash, ShardComputer, type ShardExecutor, type TrainingState } from '@distgan/training';
 import { tensorFlowThreads } from './local-workers.js';
 import { startRemote, type Remote, type RemoteOptions } from './remote.js';
@@ -42,7 +42,7 @@ export interface RunSummary {
 }
 
 function log(message: string): void {
-  process.stderr.write(`[coordinator] ${message}\n`);
+  logLine('coordinator', message);
 }
 
 /** Runs one training job to the end; resolves with the summary also written to summary.json. */
@@ -64,7 +64,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     await checkListenPolicy(options.host, options.token || undefined);
     readTlsFiles(options);
   }
-  const { config, state, checkpoints, metrics } = openRun(resolved, options.resume, selection.backend, log);
+  const { config, state, checkpoints, metrics } = openRun(resolved, selection.backend, log);
   const { runDir } = resolved;
   const outputs = new RunOutputs(
     runDir,

@@ -22,7 +22,7 @@ let runs = 0;
 /** A new tiny run in process, its outputs and the loop's options (no server, no child processes). */
 function tinyRun(steps: number, overrides: Partial<LoopOptions> = {}) {
   const resolved = resolveRun({ preset: 'tiny', steps, seed: 3, runDir: join(tmp.path, `run-${++runs}`), sampleEvery: 2, resume: false });
-  const opened = openRun(resolved, false, 'wasm', () => undefined);
+  const opened = openRun(resolved, 'wasm', () => undefined);
   const outputs = new RunOutputs(
     resolved.runDir,
     opened.config,

