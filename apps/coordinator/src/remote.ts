@@ -7,7 +7,7 @@ import { handleHttp, type StatusBody } from './http-api.js';
 import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
 import type { StepMetrics } from './run-dir.js';
 import { prometheusRegistry } from './prometheus.js';
-import { startServer, type RunningServer } from './server.js';
+import { isLoopbackAddress, startServer, type RunningServer } from './server.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface RemoteOptions {
@@ -101,7 +101,12 @@ export async function startRemote(
   }
   log(`listening on ${server.wsUrl} (workers connect here)${token ? '; token required' : ''}`);
   process.stdout.write(`distgan: workers connect to ${server.wsUrl}\n`);
-  if (options.dashboard) process.stdout.write(`distgan: dashboard at ${server.httpUrl}${token ? `?token=${encodeURIComponent(token)}` : ''}\n`);
+  if (options.dashboard) {
+    // The token goes into the printed link only on loopback, for the user at this terminal; beyond it
+    // the output may end up in an engine's log store, where a secret does not belong.
+    const link = token && isLoopbackAddress(options.host) ? `?token=${encodeURIComponent(token)}` : token ? ' (add ?token=<the token>)' : '';
+    process.stdout.write(`distgan: dashboard at ${server.httpUrl}${link}\n`);
+  }
   process.stdout.write(`distgan: status at ${server.httpUrl}api/status\n`);
   let children: ChildProcess[] = [];
   if (options.workers > 0) {
