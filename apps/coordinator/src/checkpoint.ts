@@ -201,4 +201,26 @@ export class CheckpointStore {
     }
     return null;
   }
+
+  /** The newest checkpoint that verifies and holds a state at or before `step` (whole steps only). */
+  loadAtOrBefore(step: number, warn: (message: string) => void): { data: TrainingStateData; file: string } | null {
+    for (const name of this.list().filter((n) => Number(NAME.exec(n)![1]) <= step)) {
+      const file = join(this.dir, name);
+      try {
+        const data = decodeCheckpoint(readFileSync(file), [this.runKey, ...this.alsoAccepted], file);
+        if (!data.dPhase) return { data, file };
+      } catch (err) {
+        warn(`skipping checkpoint ${file}: ${(err as Error).message}`);
+      }
+    }
+    return null;
+  }
+
+  /** Removes the checkpoints of states after `step` (they hold results the run undid) and points `latest` at the newest left. */
+  dropAfter(step: number): void {
+    for (const name of this.list()) if (Number(NAME.exec(name)![1]) > step) rmSync(join(this.dir, name), { force: true });
+    const newest = this.list()[0];
+    if (newest) writeFileAtomic(join(this.dir, LATEST), `${newest}\n`);
+    else rmSync(join(this.dir, LATEST), { force: true });
+  }
 }

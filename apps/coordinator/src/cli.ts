@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { logLine, parseLogFormat, relaxHeapGrowth, setLogFormat } from '@distgan/runtime';
+import { logFatal, parseLogFormat, relaxHeapGrowth, setLogFormat } from '@distgan/runtime';
 import { buildCommand, toOptions } from './command.js';
 import { RunDirectory } from './run-dir.js';
 import { runCoordinator } from './trainer.js';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     process.stdout.write(`run directory: ${new RunDirectory(summary.runDir).display()}\n`);
     process.exit(0);
   } catch (err) {
-    logLine('distgan-coordinator', `error: ${(err as Error).message}`, 'error');
+    logFatal('distgan-coordinator', (err as Error).message);
     process.exit(1);
   }
 }

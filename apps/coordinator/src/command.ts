@@ -1,11 +1,17 @@
 // The coordinator's command line: its flags (`buildCommand`) and the options they make (`toOptions`).
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { GanObjective } from '@distgan/losses';
 import { MODEL_VARIANTS } from '@distgan/models';
 import { backendOption, integerArg, logFormatOption, parseBackendChoice, resolveToken, tokenOptions } from '@distgan/runtime';
 import { parsePresetName, PRESET_NAMES } from '@distgan/training';
-import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVAL_SAMPLES } from './run-resolution.js';
+import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVAL_SAMPLES, DEFAULT_VERIFY } from './run-resolution.js';
 import type { CoordinatorOptions } from './trainer.js';
+
+function fractionArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a number from 0 to 1, got "${value}"`);
+  return n;
+}
 
 /** The command line, separate from `main` so tests can parse without running. */
 export function buildCommand(): Command {
@@ -47,6 +53,11 @@ export function buildCommand(): Command {
       false,
     )
     .addOption(logFormatOption())
+    .option(
+      '--verify <fraction>',
+      `share of workers' results the coordinator computes again and compares bit for bit; a worker caught is set aside and its unchecked results undone (0 to 1; default ${DEFAULT_VERIFY})`,
+      fractionArg,
+    )
     .option('--task-timeout-ms <ms>', 'requeue a shard not answered in this time', integerArg(1), 120_000)
     .option('--heartbeat-ms <ms>', 'ping period; a worker missing one ping is dropped', integerArg(50), 5_000)
     .option('--eval-every <n>', 'score samples with the evaluation classifier every n steps into metrics.jsonl (0: never, the default)', integerArg(0))
@@ -80,6 +91,7 @@ export function toOptions(opts: Record<string, unknown>): CoordinatorOptions {
     checkpointEvery: opts.checkpointEvery as number | undefined,
     resume: Boolean(opts.resume),
     startOrResume: Boolean(opts.startOrResume),
+    verify: opts.verify as number | undefined,
     taskTimeoutMs: opts.taskTimeoutMs as number,
     heartbeatMs: opts.heartbeatMs as number,
     dashboard: opts.dashboard !== false,

@@ -23,6 +23,7 @@ describe('local workers share the cores', () => {
       TF_NUM_INTRAOP_THREADS: '4',
       TF_NUM_INTEROP_THREADS: '1',
       DISTGAN_TOKEN: 'secret',
+      DISTGAN_LOG_FORMAT: 'text', // the coordinator's own format, which its workers follow
     });
   });
 

@@ -8,6 +8,7 @@ import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
 import type { StepMetrics } from './run-dir.js';
 import { prometheusRegistry } from './prometheus.js';
 import { isLoopbackAddress, startServer, type RunningServer } from './server.js';
+import type { ResultChecker } from './verification.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface RemoteOptions {
@@ -30,6 +31,8 @@ export interface RemoteOptions {
   readonly workerArgs?: readonly string[] | undefined;
   /** The environment local workers start from (default `process.env`; see `LocalWorkerOptions.env`). */
   readonly workerEnv?: NodeJS.ProcessEnv | undefined;
+  /** `--verify`: what checks workers' results (none: unchecked). */
+  readonly checker?: ResultChecker | null | undefined;
 }
 
 /** What the HTTP API shows, supplied by the training loop. */
@@ -69,6 +72,7 @@ export async function startRemote(
     log,
     taskTimeoutMs: options.taskTimeoutMs,
     heartbeatMs: options.heartbeatMs,
+    checker: options.checker ?? null,
   });
   const prometheus = prometheusRegistry({
     step: () => view.status().step,

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, write
 import { join, relative } from 'node:path';
 import { runLayout } from '@distgan/training';
 import { writeFileAtomic } from './atomic-file.js';
+import type { Evidence } from './verification.js';
 
 /** One line of metrics.jsonl. */
 export interface StepMetrics {
@@ -33,6 +34,9 @@ export interface StepMetrics {
   readonly coordinatorCpuMs: number;
   readonly workerCpuMs: number;
   readonly time: string;
+  /** `--verify`: results the coordinator computed again to check them, and wrong ones caught, with their evidence. */
+  readonly verified?: number;
+  readonly caught?: readonly Evidence[];
   /** The tutorial's probe: max pixel (0..255) and D(G(z)) of one sample, when computed. */
   readonly probeMaxPixel?: number;
   readonly probeDFake?: number;

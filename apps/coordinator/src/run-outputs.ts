@@ -97,6 +97,8 @@ export class RunOutputs {
       shardComputeMs: wire.shardComputeMs,
       coordinatorCpuMs,
       workerCpuMs: wire.workerCpuMs,
+      ...(wire.verified !== undefined ? { verified: wire.verified } : {}),
+      ...(wire.caught ? { caught: wire.caught } : {}),
       time: new Date().toISOString(),
       ...(probe ? { probeMaxPixel: probe.maxPixel, probeDFake: probe.dFake } : {}),
       ...(wantEval ? { eval: this.evaluate(result.step) } : {}),
@@ -130,6 +132,14 @@ export class RunOutputs {
     this.checkpointedAt = at;
     this.lastCheckpoint = this.checkpoints.save(state.data());
     this.generatorPath = await exportGenerator(this.runDir.generatorDir, this.config, state.sampleWeights(), state.nextStep);
+  }
+
+  /** The run returned to the start of `step`: what was recorded from there on is gone (it is computed again). */
+  rewind(step: number): void {
+    this.metrics.splice(0, this.metrics.length, ...this.metrics.filter((m) => m.step < step));
+    this.runDir.truncateMetricsFrom(step);
+    this.checkpoints.dropAfter(step);
+    this.checkpointedAt = '';
   }
 
   /** Samples per second over the steps recorded, their compute time only. */

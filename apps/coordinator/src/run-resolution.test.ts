@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { selectBackend } from '@distgan/runtime';
 import { PRESETS } from '@distgan/training';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVAL_SAMPLES, openRun, resolveRun, type RunRequest } from './run-resolution.js';
+import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVAL_SAMPLES, DEFAULT_VERIFY, openRun, resolveRun, type RunRequest } from './run-resolution.js';
 import { tempDir } from './test-support/processes.js';
 
 const tmp = tempDir();
@@ -23,8 +23,8 @@ function start(request: Omit<RunRequest, 'preset'>) {
 describe('output settings', () => {
   it('are kept in config.json: --resume keeps every one left out and keeps a changed one from then on', () => {
     const runDir = join(tmp.path, 'kept');
-    const first = start({ runDir, resume: false, checkpointEvery: 3, evalEvery: 5, evalSamples: 50, sampleEvery: 0 });
-    expect(first).toEqual({ sampleEvery: 0, checkpointEvery: 3, evalEvery: 5, evalSamples: 50 });
+    const first = start({ runDir, resume: false, checkpointEvery: 3, evalEvery: 5, evalSamples: 50, sampleEvery: 0, verify: 0.5 });
+    expect(first).toEqual({ sampleEvery: 0, checkpointEvery: 3, evalEvery: 5, evalSamples: 50, verify: 0.5 });
     expect(storedOutputs(runDir)).toEqual(first);
     expect(start({ runDir, resume: true })).toEqual(first);
     const changed = start({ runDir, resume: true, checkpointEvery: 7 });
@@ -39,6 +39,7 @@ describe('output settings', () => {
       checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
       evalEvery: 0,
       evalSamples: DEFAULT_EVAL_SAMPLES,
+      verify: DEFAULT_VERIFY,
     });
   });
 
@@ -53,6 +54,7 @@ describe('output settings', () => {
       checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
       evalEvery: 0,
       evalSamples: DEFAULT_EVAL_SAMPLES,
+      verify: DEFAULT_VERIFY,
     });
     expect(JSON.parse(readFileSync(file, 'utf8'))).not.toHaveProperty('sampleEvery');
   });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { GanObjective } from '@distgan/losses';
 import { configHash, modelVariant } from '@distgan/models';
@@ -21,16 +22,20 @@ export interface RunRequest {
   readonly checkpointEvery?: number | undefined;
   readonly evalEvery?: number | undefined;
   readonly evalSamples?: number | undefined;
+  readonly verify?: number | undefined;
   readonly resume: boolean;
   /** Resume when `runDir` holds a run, else start one there (one command line for every start). */
   readonly startOrResume?: boolean | undefined;
 }
 
 /**
- * How often a run writes its outputs. They change no weight, so `--resume` may change them; a
- * run keeps the ones it was last started with (config.json) for every flag left out.
+ * How often a run writes its outputs, and what share of results it checks. They change no weight
+ * (checking undoes only wrong results), so `--resume` may change them; a run keeps the ones it was
+ * last started with (config.json) for every flag left out.
  */
 export interface OutputSettings {
+  /** The share of workers' results the coordinator computes again and compares (`--verify`). */
+  readonly verify: number;
   /** A sample grid every N steps (0: none). */
   readonly sampleEvery: number;
   /** A checkpoint (and G's export) every N steps (0: only at the end). */
@@ -46,11 +51,18 @@ export interface OutputSettings {
  */
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
 export const DEFAULT_EVAL_SAMPLES = 1000;
+/**
+ * 2% of results checked by default: a worker that returns wrong numbers all the time (a broken
+ * core, a liar) is caught within about 50 of its results and undone, for about 2% more compute
+ * in the coordinator; 0 turns it off, 1 checks everything (docs/faults-and-security.md).
+ */
+export const DEFAULT_VERIFY = 0.02;
 
 /** What config.json holds: the run config and its hash, plus how the run was started. */
 interface StoredRun {
   readonly run: RunConfig;
   readonly outputs?: Partial<OutputSettings>;
+  readonly verifyKey?: string;
   /** Where a run directory written before `outputs` existed kept its sample period. */
   readonly sampleEvery?: number;
   readonly [other: string]: unknown;
@@ -64,6 +76,7 @@ function outputSettings(request: RunRequest, config: RunConfig, stored: StoredRu
     checkpointEvery: request.checkpointEvery ?? kept.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
     evalEvery: request.evalEvery ?? kept.evalEvery ?? 0,
     evalSamples: request.evalSamples ?? kept.evalSamples ?? DEFAULT_EVAL_SAMPLES,
+    verify: request.verify ?? kept.verify ?? DEFAULT_VERIFY,
   };
 }
 
@@ -72,6 +85,8 @@ export interface ResolvedRun {
   readonly runDir: RunDirectory;
   readonly config: RunConfig;
   readonly outputs: OutputSettings;
+  /** The key that picks which results are checked (config.json's `verifyKey`; workers never see it). */
+  readonly verifyKey: Buffer;
   /** Whether the run continues one in `runDir` (--resume, or --start-or-resume finding one). */
   readonly resumed: boolean;
   /** With --resume: the run's config.json. */
@@ -95,7 +110,15 @@ export function resolveRun(request: RunRequest): ResolvedRun {
     const model = request.model === undefined ? undefined : modelVariant(request.model);
     const { steps, batchSize, shards, seed, objective } = request;
     const config = makeRunConfig(request.preset, { steps, batchSize, shards, seed, model, objective });
-    return { runDir, config, outputs: outputSettings(request, config, undefined), resumed: false, stored: undefined, newSteps: undefined };
+    return {
+      runDir,
+      config,
+      outputs: outputSettings(request, config, undefined),
+      verifyKey: randomBytes(32),
+      resumed: false,
+      stored: undefined,
+      newSteps: undefined,
+    };
   }
   if (!request.runDir) throw new Error('--resume needs --run-dir DIR: the run directory to continue');
   if (!runDir.holdsRun()) throw new Error(`--resume: ${runDir.display()} holds no run to resume (no config.json)`);
@@ -121,7 +144,8 @@ export function resolveRun(request: RunRequest): ResolvedRun {
     validateRunConfig({ ...config, steps: request.steps });
     newSteps = request.steps;
   }
-  return { runDir, config, outputs: outputSettings(request, config, stored), resumed: true, stored, newSteps };
+  const verifyKey = stored.verifyKey ? Buffer.from(stored.verifyKey, 'hex') : randomBytes(32);
+  return { runDir, config, outputs: outputSettings(request, config, stored), verifyKey, resumed: true, stored, newSteps };
 }
 
 /** A run open on disk: its config (with any new length), the state to train from, and the metrics so far. */
@@ -144,7 +168,14 @@ export function openRun(resolved: ResolvedRun, backend: BackendName, log: (messa
   const checkpoints = CheckpointStore.forRun(runDir.checkpointsDir, config);
   if (!resume) {
     const created = { createdAt: new Date().toISOString(), host: hostname() };
-    runDir.writeJson('config.json', { run: config, configHash: runConfigHash(config), outputs: resolved.outputs, backend, ...created });
+    runDir.writeJson('config.json', {
+      run: config,
+      configHash: runConfigHash(config),
+      outputs: resolved.outputs,
+      verifyKey: resolved.verifyKey.toString('hex'),
+      backend,
+      ...created,
+    });
     return { config, state: new TrainingState(config), checkpoints, metrics: [] };
   }
   const found = checkpoints.loadLatest(log);
@@ -164,7 +195,13 @@ export function openRun(resolved: ResolvedRun, backend: BackendName, log: (messa
   }
   // The length and the output settings as this start sets them, for the next --resume.
   const { sampleEvery: _older, ...rest } = stored ?? {};
-  runDir.writeJson('config.json', { ...rest, run: config, configHash: runConfigHash(config), outputs: resolved.outputs });
+  runDir.writeJson('config.json', {
+    ...rest,
+    run: config,
+    configHash: runConfigHash(config),
+    outputs: resolved.outputs,
+    verifyKey: resolved.verifyKey.toString('hex'),
+  });
   runDir.truncateMetricsFrom(state.nextStep);
   return { config, state, checkpoints, metrics: runDir.readMetrics() };
 }

@@ -9,6 +9,7 @@ import { RunOutputs } from './run-outputs.js';
 import { openRun, resolveRun, type RunRequest } from './run-resolution.js';
 import { checkListenPolicy, readTlsFiles } from './server.js';
 import { trainToEnd } from './training-loop.js';
+import { VerifiedTraining } from './verified-training.js';
 
 /** Every coordinator option: the run's (`RunRequest`), the distributed side's (`RemoteOptions`), and how to train it. */
 export interface CoordinatorOptions extends RunRequest, RemoteOptions {
@@ -80,6 +81,11 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
   const status = { steps: config.steps, running: true, backend: selection.backend, runDir: runDir.root, preset: config.preset };
   let remote: Remote | null = null;
   let computer: ShardComputer | null = null;
+  // Results are checked only where workers compute them: --in-process computes every task here.
+  const verified =
+    !options.inProcess && resolved.outputs.verify > 0
+      ? new VerifiedTraining({ fraction: resolved.outputs.verify, key: resolved.verifyKey, config, dataset, backend: selection.backend, log })
+      : null;
   const stop = handleStopSignals(() => remote, log);
   try {
     let executor: ShardExecutor;
@@ -93,10 +99,17 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         metrics: () => outputs.metrics,
         latestSample: () => outputs.lastSample,
       };
-      remote = await startRemote({ ...options, workerEnv: userEnv }, config, runConfigHash(config), dataset.fingerprint, view, (m) => {
-        outputs.interruptProgress();
-        log(m);
-      });
+      remote = await startRemote(
+        { ...options, workerEnv: userEnv, checker: verified?.checker },
+        config,
+        runConfigHash(config),
+        dataset.fingerprint,
+        view,
+        (m) => {
+          outputs.interruptProgress();
+          log(m);
+        },
+      );
       executor = remote.pool;
       await waitForMinWorkers(remote, options.minWorkers ?? 1);
     }
@@ -117,6 +130,12 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
         },
       stopRequested: stop.requested,
       log,
+      ...(verified && pool
+        ? {
+            history: verified.history,
+            rewind: async (toStep: number) => verified.rewind(toStep, state, { outputs, checkpoints, runDir, pool }),
+          }
+        : {}),
     }).catch(async (err: unknown) => {
       // A run that cannot go on still leaves its last good state: the phase that failed was not applied.
       outputs.interruptProgress();
@@ -143,6 +162,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     stop.release();
     await remote?.close('training finished');
     computer?.dispose();
+    verified?.dispose();
     outputs.dispose();
   }
 }

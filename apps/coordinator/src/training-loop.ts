@@ -1,6 +1,8 @@
 import { CpuClock } from '@distgan/runtime';
 import { trainStep, type RunConfig, type ShardExecutor, type StepResult, type TrainingState } from '@distgan/training';
 import type { RunOutputs } from './run-outputs.js';
+import type { StateHistory } from './state-history.js';
+import { RewindRequest } from './verification.js';
 import { PhaseAbortedError, type StepStats } from './worker-pool.js';
 
 export interface LoopOptions {
@@ -15,6 +17,10 @@ export interface LoopOptions {
   /** True once a stop was asked for (a signal): the step in flight finishes, no new one starts. */
   readonly stopRequested: () => boolean;
   readonly log: (message: string) => void;
+  /** `--verify`: recent states to return to, kept at step starts. */
+  readonly history?: StateHistory;
+  /** Returns the state to the start of `toStep` (or before) when the executor asks (`RewindRequest`). */
+  readonly rewind?: (toStep: number) => Promise<void>;
 }
 
 export interface LoopEnd {
@@ -37,6 +43,7 @@ export async function trainToEnd(state: TrainingState, executor: ShardExecutor, 
   const rule = options.ignoreStopRule ? null : config.stopRule;
   const moreSteps = () => state.nextStep < config.steps && !options.stopRequested();
   const startStep = () => {
+    options.history?.record(state);
     const started = performance.now(); // before: in-process, trainStep computes its first phase before returning
     const done = trainStep(state, executor, options.datasetSize);
     // Awaited at the top of the loop; this keeps a failure during the last step's bookkeeping
@@ -53,7 +60,10 @@ export async function trainToEnd(state: TrainingState, executor: ShardExecutor, 
       result = await running.done;
     } catch (err) {
       if (err instanceof PhaseAbortedError) return { stoppedEarly: false, abortedPhase: err.phase };
-      throw err;
+      if (!(err instanceof RewindRequest && options.rewind)) throw err;
+      await options.rewind(err.toStep);
+      running = moreSteps() ? startStep() : null;
+      continue;
     }
     const stepMs = performance.now() - running.started;
     const coordinatorCpuMs = cpuClock.lap();

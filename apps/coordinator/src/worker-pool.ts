@@ -16,6 +16,7 @@ import type { PhasePlan, ShardExecutor, ShardTask } from '@distgan/training';
 import { traceFromEnv } from '@distgan/runtime';
 import { printable } from './log-text.js';
 import { failedTaskKey, TaskFailures } from './task-failures.js';
+import { RewindRequest, type CheckOutcome, type Evidence, type ResultChecker } from './verification.js';
 import { Scheduler, taskKey, type Assignment } from './scheduler.js';
 import { SnapshotFrames } from './snapshot-frames.js';
 import { WorkerConnection, type ConnectionState } from './worker-connection.js';
@@ -45,6 +46,8 @@ export interface WorkerPoolOptions {
   readonly handshakeTimeoutMs?: number;
   /** How often to repeat "waiting for workers" while none is connected. */
   readonly waitingLogMs?: number;
+  /** Verified training: checks a share of results against the coordinator's own computation (null: none). */
+  readonly checker?: ResultChecker | null;
 }
 
 /** What the pool counted since it started (for /metrics). */
@@ -65,6 +68,10 @@ export interface StepStats {
   readonly shardComputeMs: number;
   /** CPU time the workers' results reported, summed (protocol 3's `cpuMs`). */
   readonly workerCpuMs: number;
+  /** Results the coordinator computed again to check them (`--verify`). */
+  readonly verified?: number;
+  /** Wrong results caught, with their evidence. */
+  readonly caught?: readonly Evidence[];
 }
 
 /** One connected worker, as the coordinator sees it. */
@@ -101,6 +108,9 @@ function identityOf(connection: WorkerConnection): string {
   return info ? `${info.name}@${info.host}/${info.pid}` : connection.id;
 }
 
+/** WebSocket's "service restart": the worker reconnects. */
+const CLOSE_RECONNECT = 1012;
+
 /** `error` messages logged per connection; a worker sends one before it closes, so more is noise. */
 const ERRORS_LOGGED = 5;
 /** `error` messages after which a connection is closed as a flood. */
@@ -131,6 +141,8 @@ export class WorkerPool implements ShardExecutor {
   private readonly setAsideReasons = new Map<string, string>();
 
   private readonly runningTotals = { bytesIn: 0, bytesOut: 0, tasksReassigned: 0 };
+  /** Wrong results caught since the last `takeStepStats()`. */
+  private readonly caught: Evidence[] = [];
   /** Counters since the last `takeStepStats()`. */
   private bytesIn = 0;
   private bytesOut = 0;
@@ -150,6 +162,7 @@ export class WorkerPool implements ShardExecutor {
       heartbeatMs: 5_000,
       handshakeTimeoutMs: 30_000,
       waitingLogMs: 10_000,
+      checker: null,
       ...options,
     };
     this.failures = new TaskFailures({ failuresToStop: this.opts.failuresToStop, failuresToSetAside: this.opts.failuresToSetAside });
@@ -279,6 +292,7 @@ export class WorkerPool implements ShardExecutor {
         this.scheduler.join(connection.id);
         // A worker that failed its tasks before comes back set aside: reconnecting does not put it ahead of the others.
         if (this.failures.isSetAside(identityOf(connection))) this.setAside(connection, 'it failed its tasks in a row when connected before');
+        else if (this.opts.checker?.ledger.isConvicted(identityOf(connection))) this.setAside(connection, 'it returned a wrong result when connected before');
         this.opts.log(`worker ${connection.label} joined (backend ${printable(connection.info?.backend ?? '?')}); ${this.readyCount()} connected`);
         this.warnOnMixedBackends(connection);
         this.waitingSince = null;
@@ -363,7 +377,16 @@ export class WorkerPool implements ShardExecutor {
     this.workerCpuMs += message.cpuMs; // late and repeated results too: the CPU was spent
     if (verdict === 'late') return; // its task was taken back at its deadline: not an attack, just useless
     const plan = this.plan;
-    if (plan && plan.step === message.step && plan.phase === message.phase && plan.accept(message)) {
+    if (!plan || plan.step !== message.step || plan.phase !== message.phase) return this.dispatch();
+    const outcome = this.checkResult(connection, plan, message);
+    if (outcome.kind === 'wrong') return this.convict(connection, plan, outcome);
+    if (outcome.kind === 'refereeInconsistent') {
+      return this.settlePhase(
+        new Error(`the coordinator computed task ${outcome.task} twice with different bits: it cannot check workers' results (--verify 0 turns checking off)`),
+      );
+    }
+    if (plan.accept(message)) {
+      this.opts.checker?.ledger.accepted(identityOf(connection), message.step, outcome.kind === 'verified');
       this.scheduler.credit(connection.id);
       this.failures.succeeded(identityOf(connection));
       connection.shardsDone++;
@@ -376,6 +399,35 @@ export class WorkerPool implements ShardExecutor {
         return;
       }
     }
+    this.dispatch();
+  }
+
+  /** `--verify`: the result checked against the coordinator's own computation when chosen (or its worker was caught before). */
+  private checkResult(connection: WorkerConnection, plan: PhasePlan, message: ResultMessage): CheckOutcome {
+    const checker = this.opts.checker;
+    const task = plan.tasks[message.shard];
+    if (!checker || !task) return { kind: 'unchecked' };
+    const worker = { identity: identityOf(connection), label: connection.label, backend: connection.info?.backend ?? '' };
+    return checker.check(plan.state, task, message, worker);
+  }
+
+  /**
+   * A worker returned a wrong result: set aside with the evidence, every later result of its
+   * checked; the coordinator's own result takes the wrong one's place, and when results of the
+   * worker's were accepted unchecked, the run returns to the step before the first of them.
+   */
+  private convict(connection: WorkerConnection, plan: PhasePlan, outcome: Extract<CheckOutcome, { kind: 'wrong' }>): void {
+    const e = outcome.evidence;
+    this.caught.push(e);
+    this.setAside(
+      connection,
+      `returned a wrong result for ${e.step}/${e.phase}/${e.shard} (sha256 ${e.workerSha256.slice(0, 16)}, the coordinator's ${e.coordinatorSha256.slice(0, 16)})`,
+    );
+    if (outcome.rewindTo !== undefined) {
+      this.opts.log(`worker ${connection.label}: its unchecked results since step ${outcome.rewindTo} are undone: the run returns there`);
+      return this.settlePhase(new RewindRequest(outcome.rewindTo, e));
+    }
+    if (plan.accept(outcome.result) && plan.isComplete()) return this.settlePhase();
     this.dispatch();
   }
 
@@ -536,6 +588,8 @@ export class WorkerPool implements ShardExecutor {
       workers: this.readyCount(),
       shardComputeMs: this.shardComputeMs,
       workerCpuMs: this.workerCpuMs,
+      ...(this.opts.checker ? { verified: this.opts.checker.takeVerified() } : {}),
+      ...(this.caught.length > 0 ? { caught: this.caught.splice(0) } : {}),
     };
     this.shardComputeMs = 0;
     this.workerCpuMs = 0;
@@ -560,6 +614,19 @@ export class WorkerPool implements ShardExecutor {
       lastSeen: new Date(c.lastSeen).toISOString(),
       connectedAt: new Date(c.connectedAt).toISOString(),
     }));
+  }
+
+  /**
+   * Closes every connection so that each worker reconnects with a clean slate: after the run
+   * returned to an earlier step, snapshot versions repeat with other weights, and no task or
+   * snapshot a worker holds from before may count.
+   */
+  reconnectAll(reason: string): void {
+    for (const connection of [...this.connections.values()]) {
+      connection.ws.close(CLOSE_RECONNECT, reason);
+      // Gone now (its tasks back to the queue), not when the close handshake ends.
+      this.onClose(connection, CLOSE_RECONNECT, reason);
+    }
   }
 
   /** Tells every worker training is over and closes the connections. */

@@ -1,5 +1,15 @@
 #!/usr/bin/env node
-import { describeSelection, logLine, parseBackendChoice, parseLogFormat, relaxHeapGrowth, resolveToken, selectBackend, setLogFormat } from '@distgan/runtime';
+import {
+  describeSelection,
+  logFatal,
+  logLine,
+  parseBackendChoice,
+  parseLogFormat,
+  relaxHeapGrowth,
+  resolveToken,
+  selectBackend,
+  setLogFormat,
+} from '@distgan/runtime';
 import { buildCommand } from './command.js';
 import { Worker } from './worker.js';
 
@@ -39,10 +49,10 @@ async function main(): Promise<void> {
       log(`finished after ${worker.shardsDone} shard(s): ${outcome.reason}`);
       process.exit(0);
     }
-    logLine('distgan-worker', `error: ${outcome.code}: ${outcome.message}`, 'error');
+    logFatal('distgan-worker', `${outcome.code}: ${outcome.message}`);
     process.exit(outcome.code === 'UNAUTHORIZED' ? 2 : 3);
   } catch (err) {
-    logLine('distgan-worker', `error: ${(err as Error).message}`, 'error');
+    logFatal('distgan-worker', (err as Error).message);
     process.exit(1);
   }
 }

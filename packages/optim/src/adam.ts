@@ -105,10 +105,17 @@ export class Adam {
       this.m = new Float32Array(size);
       this.v = new Float32Array(size);
     }
-    if (state) {
-      this.m.set(state.m);
-      this.v.set(state.v);
-    }
+    if (state) this.restore(state);
+  }
+
+  /** Sets the moments and step count to `state`'s (a copy), as when constructed with it. */
+  restore(state: AdamState): void {
+    if (state.m.length !== this.size || state.v.length !== this.size)
+      throw new RangeError(`Adam state holds ${state.m.length}/${state.v.length} moments, expected ${this.size}`);
+    if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`Adam state step ${state.step} is not a non-negative integer`);
+    this.t = state.step;
+    this.m.set(state.m);
+    this.v.set(state.v);
   }
 
   get step(): number {

@@ -11,7 +11,18 @@ export {
   type BackendSelection,
 } from './backend.js';
 export { backendOption, integerArg, logFormatOption, tokenOptions } from './cli-args.js';
-export { formatLogLine, logFormat, logLine, parseLogFormat, setLogFormat, LOG_FORMATS, LOG_FORMAT_ENV, type LogFormat, type LogLevel } from './log-line.js';
+export {
+  formatLogLine,
+  logFatal,
+  logFormat,
+  logLine,
+  parseLogFormat,
+  setLogFormat,
+  LOG_FORMATS,
+  LOG_FORMAT_ENV,
+  type LogFormat,
+  type LogLevel,
+} from './log-line.js';
 export { resolveToken, TOKEN_ENV, TOKEN_FILE_ENV } from './token.js';
 export { traceFromEnv, type Trace } from './trace.js';
 export { relaxHeapGrowth, HEAP_GROWING_PERCENT } from './heap.js';

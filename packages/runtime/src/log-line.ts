@@ -33,3 +33,12 @@ export function formatLogLine(source: string, message: string, level: LogLevel =
 export function logLine(source: string, message: string, level: LogLevel = 'info', fields: Readonly<Record<string, unknown>> = {}): void {
   process.stderr.write(formatLogLine(source, message, level, fields));
 }
+
+/**
+ * The line a command ends with when it fails: `COMMAND: error: MESSAGE` as text (what scripts and
+ * tests match), or a JSON log line at level `error`.
+ */
+export function logFatal(command: string, message: string): void {
+  if (current === 'json') logLine(command, `error: ${message}`, 'error');
+  else process.stderr.write(`${command}: error: ${message}\n`);
+}

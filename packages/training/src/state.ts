@@ -68,11 +68,6 @@ export class TrainingState {
       this.nextStep = data.nextStep;
       this.dAdam = new Adam(dSize, config.dAdam, data.dAdam);
       this.gAdam = new Adam(gSize, config.gAdam, data.gAdam);
-      // D and G have taken as many Adam steps, or D one more when stopped between the phases.
-      const dAhead = this.dAdam.step - this.gAdam.step;
-      if ((dAhead !== 0 && dAhead !== 1) || (dAhead === 1) !== (data.dPhase !== undefined)) {
-        throw new Error(`state holds Adam steps D ${this.dAdam.step} / G ${this.gAdam.step}${data.dPhase ? ' with' : ' without'} a D phase's statistics`);
-      }
       this.dPhase = data.dPhase;
       this.dWeights = adopt(this.dAdam, data.dWeights);
       this.gWeights = adopt(this.gAdam, data.gWeights);
@@ -81,6 +76,11 @@ export class TrainingState {
       }
       if (data.gEma && data.gEma.length !== gSize) throw new Error(`state's G moving average holds ${data.gEma.length} weights, the config needs ${gSize}`);
       this.ema = data.gEma ? Float32Array.from(data.gEma) : null;
+      // Stopped between the phases of a step, D has taken one Adam step more than G, and the
+      // state holds the D phase's statistics; the one goes with the other.
+      if ((this.dAdam.step - this.gAdam.step === 1) !== (data.dPhase !== undefined)) {
+        throw new Error(`state holds Adam steps D ${this.dAdam.step} / G ${this.gAdam.step}${data.dPhase ? ' with' : ' without'} a D phase's statistics`);
+      }
     } else {
       this.nextStep = 0;
       this.dAdam = new Adam(dSize, config.dAdam);
@@ -164,6 +164,22 @@ export class TrainingState {
   /** The generator weights to draw samples with: the moving average when kept, else G. */
   sampleWeights(): Float32Array {
     return this.gEma ?? this.gWeights;
+  }
+
+  /**
+   * Returns this state to `data` (one `data()` returned earlier, or a checkpoint of the same run):
+   * weights, Adam states, average, step, in place, so arrays others hold (Adam's buffers) stay valid.
+   */
+  restore(data: TrainingStateData): void {
+    const fresh = new TrainingState(this.config, data); // validates sizes and step counts
+    this.dWeights.set(fresh.dWeights);
+    this.gWeights.set(fresh.gWeights);
+    this.dAdam.restore(fresh.dAdam.state());
+    this.gAdam.restore(fresh.gAdam.state());
+    if (this.ema && fresh.ema) this.ema.set(fresh.ema);
+    this.emaPending = false;
+    this.nextStep = data.nextStep;
+    this.dPhase = data.dPhase;
   }
 
   data(): TrainingStateData {

@@ -143,9 +143,12 @@ async function main(): Promise<void> {
   // of the steady state that a long run spends its time in.
   const warmFor = (batchSize: number) => (batchSize >= 512 ? 10 : 30);
   const bigSteps = Math.max(6, Math.round(steps / 3));
-  const run = (batchSize: number, shards: number, workers: number | 'in-process', n: number) => (): StepLine[] =>
+  const run = (batchSize: number, shards: number, workers: number | 'in-process', n: number, verify = 0) => (): StepLine[] =>
     coordinatorRun(
       [
+        // Unchecked unless asked: the ratios compare the relay, not --verify's extra compute.
+        '--verify',
+        String(verify),
         '--backend',
         backend,
         '--steps',
@@ -170,6 +173,7 @@ async function main(): Promise<void> {
     k4w2: run(128, 4, 2, steps),
     k2w1: run(128, 2, 1, steps),
     k2w2: run(128, 2, 2, steps),
+    k2w2Verify: run(128, 2, 2, steps, 0.1),
     b512w1: run(512, 2, 1, bigSteps),
     b512w2: run(512, 2, 2, bigSteps),
     ...(quick ? {} : { b512k8w1: run(512, 8, 1, bigSteps), b512k8w2: run(512, 8, 2, bigSteps) }),
@@ -325,6 +329,8 @@ async function main(): Promise<void> {
     wireRatio: wire('k2w2', 2),
     wireRatio_k4: wire('k4w2', 2),
     stepVsNaive: median(oursVsNaive),
+    // --verify 0.1 with 2 local workers: the coordinator computes a tenth of the tasks again.
+    verifyOverhead: ratio('k2w2Verify', 'k2w2'),
     graphVsEager: graphRatio ? thousandths(graphRatio.ratio) : null,
     ...vsPeer,
     // Each round's ratio, to show how much a shared machine moves them.
@@ -366,6 +372,7 @@ async function main(): Promise<void> {
     ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers', result.wireRatio.toFixed(3)],
     ['wireRatio_k4', 'bytes per step / minimum, K=4 with 2 workers', result.wireRatio_k4.toFixed(3)],
     ['stepVsNaive', 'in-process step / naive tfjs step, B=128', result.stepVsNaive.toFixed(3)],
+    ['verifyOverhead', 'step with --verify 0.1 / without, 2 workers, B=128 K=2', result.verifyOverhead.toFixed(3)],
     [
       'vsPeer_b128',
       'slower of in-process (K=1) and 2 workers (K=2) / TensorFlow graph-mode step, B=128',
