@@ -143,25 +143,27 @@ async function main(): Promise<void> {
   // of the steady state that a long run spends its time in.
   const warmFor = (batchSize: number) => (batchSize >= 512 ? 10 : 30);
   const bigSteps = Math.max(6, Math.round(steps / 3));
-  const run = (batchSize: number, shards: number, workers: number | 'in-process', n: number, verify = 0) => (): StepLine[] =>
-    coordinatorRun(
-      [
-        // Unchecked unless asked: the ratios compare the relay, not --verify's extra compute.
-        '--verify',
-        String(verify),
-        '--backend',
-        backend,
-        '--steps',
-        String(n + warmFor(batchSize)),
-        '--batch-size',
-        String(batchSize),
-        '--shards',
-        String(shards),
-        ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers), '--min-workers', String(workers)]),
-      ],
-      warmFor(batchSize),
-      workers === 'in-process' ? 0 : workers,
-    );
+  const run =
+    (batchSize: number, shards: number, workers: number | 'in-process', n: number, verify = 0) =>
+    (): StepLine[] =>
+      coordinatorRun(
+        [
+          // Unchecked unless asked: the ratios compare the relay, not --verify's extra compute.
+          '--verify',
+          String(verify),
+          '--backend',
+          backend,
+          '--steps',
+          String(n + warmFor(batchSize)),
+          '--batch-size',
+          String(batchSize),
+          '--shards',
+          String(shards),
+          ...(workers === 'in-process' ? ['--in-process'] : ['--workers', String(workers), '--min-workers', String(workers)]),
+        ],
+        warmFor(batchSize),
+        workers === 'in-process' ? 0 : workers,
+      );
   // K = 2 gives each of 2 workers one shard per phase (the fewest messages); K = 4 and 8 split
   // finer, as a run with more or uneven workers would, and cost more coordinator work per phase.
   const configs = {
