@@ -17,34 +17,3 @@ export const MAX_MEAN_GRADIENT = Math.sqrt(FLOAT32_MAX) / 2;
 export function shardGradientBound(batchSize: number, shards: number): number {
   return (MAX_MEAN_GRADIENT * batchSize) / shards;
 }
-
-/**
- * The index of the first value of `sum / divisor` that is NaN, infinite or beyond
- * `MAX_MEAN_GRADIENT`, or -1: what `Adam.apply` must not be given.
- */
-export function firstUnusableGradient(sum: Float64Array, divisor: number): number {
-  const bound = MAX_MEAN_GRADIENT * divisor;
-  // x * scale overflows float64 for |x| beyond about `bound` (scale rounded up, so never short of
-  // it), and overflow or NaN times 0 is NaN: blocks of eight without a branch, then exact tests
-  // from the first block flagged.
-  const scale = (Number.MAX_VALUE / bound) * (1 + 2 ** -20);
-  const n = sum.length;
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const zeroWhenUsable =
-      sum[i]! * scale * 0 +
-      sum[i + 1]! * scale * 0 +
-      sum[i + 2]! * scale * 0 +
-      sum[i + 3]! * scale * 0 +
-      sum[i + 4]! * scale * 0 +
-      sum[i + 5]! * scale * 0 +
-      sum[i + 6]! * scale * 0 +
-      sum[i + 7]! * scale * 0;
-    if (zeroWhenUsable !== 0) break;
-  }
-  for (; i < n; i++) {
-    const v = sum[i]!;
-    if (v - v !== 0 || v > bound || v < -bound) return i; // v - v is NaN for NaN and +-Infinity
-  }
-  return -1;
-}

@@ -9,4 +9,4 @@ export {
   type AdamKernel,
   type AdamOptions,
 } from './adam.js';
-export { MAX_MEAN_GRADIENT, shardGradientBound, firstUnusableGradient } from './gradient-bound.js';
+export { MAX_MEAN_GRADIENT, shardGradientBound } from './gradient-bound.js';

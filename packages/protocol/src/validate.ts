@@ -77,8 +77,11 @@ export function firstNonFinite(values: Float32Array): number {
   return firstOutOfRange(values, Number.POSITIVE_INFINITY);
 }
 
-/** The index of the first value that is NaN, infinite or larger in magnitude than `bound`, or -1. */
-export function firstOutOfRange(values: Float32Array, bound: number): number {
+/**
+ * The index of the first value that is NaN, infinite or larger in magnitude than `bound`, or -1:
+ * a received gradient against its bound, and a summed one (float64) before Adam takes it.
+ */
+export function firstOutOfRange(values: Float32Array | Float64Array, bound: number): number {
   // Eight at a time without a branch each: x * scale overflows to infinity for |x| beyond
   // `bound` (scale is rounded up, so a block is flagged for every such x and perhaps for one a hair
   // below, which the exact loop then clears), and infinity * 0 is NaN like NaN * 0, where a finite

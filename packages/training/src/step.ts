@@ -1,4 +1,5 @@
-import { firstUnusableGradient, MAX_MEAN_GRADIENT } from '@distgan/optim';
+import { MAX_MEAN_GRADIENT } from '@distgan/optim';
+import { firstOutOfRange } from '@distgan/protocol';
 import { batchIndices, shardRange, type Phase } from './batch.js';
 import type { ShardResult, ShardStats, ShardTask } from './shard.js';
 import type { TrainingState } from './state.js';
@@ -131,7 +132,8 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
     dFakeSum += r!.dFakeSum;
   }
   const total = sum.total();
-  const bad = firstUnusableGradient(total, batchSize);
+  // A mean past MAX_MEAN_GRADIENT would overflow Adam's float32 moments (NaN and infinity fail too).
+  const bad = firstOutOfRange(total, MAX_MEAN_GRADIENT * batchSize);
   if (bad >= 0) throw new UnusableGradientError(step, phase, bad, total[bad]! / batchSize);
   state.apply(phase, total, batchSize);
   return { loss: lossSum / batchSize, dReal: dRealSum / batchSize, dFake: dFakeSum / batchSize };
