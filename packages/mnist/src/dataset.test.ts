@@ -34,6 +34,8 @@ describe('IDX parsing', () => {
   it('names the file and the problem for a wrong magic, a short header, truncation and trailing bytes', () => {
     expect(codeOf(() => parseIdxImages(encodeIdxLabels(Uint8Array.of(1)), 'x.idx'))).toMatch(/^MNIST_BAD_MAGIC: x\.idx: magic number is 2049, expected 2051/);
     expect(codeOf(() => parseIdxLabels(Uint8Array.of(0, 0, 8), 'l.idx'))).toMatch(/^MNIST_TRUNCATED: l\.idx: file is 3 bytes/);
+    // And the other way round: an image file given as the labels.
+    expect(codeOf(() => parseIdxLabels(tinyImages(1), 'y.idx'))).toMatch(/^MNIST_BAD_MAGIC: y\.idx: magic number is 2051, expected 2049/);
     const full = tinyImages(3);
     expect(codeOf(() => parseIdxImages(full.subarray(0, full.length - 1), 'i.idx'))).toMatch(
       /^MNIST_TRUNCATED: i\.idx: header promises 3 images of 2x2 \(12 bytes\) but only 11/,

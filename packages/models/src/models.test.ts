@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '@distgan/rng';
-import { selectBackend, type BackendName } from '@distgan/runtime';
+import { nativeBackendRequired, selectBackend, type BackendName } from '@distgan/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   balancedClasses,
@@ -41,8 +41,9 @@ async function loadableBackends(): Promise<BackendName[]> {
     try {
       await selectBackend(backend);
       loaded.push(backend);
-    } catch {
-      // not set up here (tfjs-node): the other backends still run
+    } catch (err) {
+      // Not set up here (tfjs-node): the other backends still run, unless node is required.
+      if (backend === 'node' && nativeBackendRequired()) throw err;
     }
   }
   return loaded;

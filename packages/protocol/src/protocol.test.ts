@@ -191,7 +191,13 @@ describe('hostile and broken frames', () => {
     for (const bad of [NaN, Infinity, -Infinity]) {
       const g = Float32Array.of(1, 2, bad, 4, 5);
       expect(codeOf(() => decodeWorkerMessage(mutate({ gradient: new Uint8Array(g.buffer) }), limits))).toBe('NON_FINITE');
-      expect(codeOf(() => decodeWorkerMessage(mutate({ lossSum: bad }), limits))).toBe('NON_FINITE');
+      // Every statistic, not only the loss: each is summed into the metrics.
+      for (const field of ['lossSum', 'dRealSum', 'dFakeSum']) {
+        expect(
+          codeOf(() => decodeWorkerMessage(mutate({ [field]: bad }), limits)),
+          field,
+        ).toBe('NON_FINITE');
+      }
     }
   });
 

@@ -90,6 +90,14 @@ export function parseBackendChoice(value: string): BackendChoice {
   throw new Error(`unknown backend "${value}": expected one of ${BACKEND_CHOICES.join(', ')}`);
 }
 
+/**
+ * Whether tests must find tfjs-node rather than skip what needs it: where `DISTGAN_BACKEND=node`
+ * asks for it, or `DISTGAN_REQUIRE_NATIVE=1` (CI, once it set the native backend up) says it is there.
+ */
+export function nativeBackendRequired(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[BACKEND_ENV] === 'node' || env.DISTGAN_REQUIRE_NATIVE === '1';
+}
+
 /** The default `--backend`: `DISTGAN_BACKEND` when set (an unknown value is an error), else auto. */
 export function defaultBackendChoice(env: NodeJS.ProcessEnv = process.env): BackendChoice {
   const value = env[BACKEND_ENV];

@@ -3,6 +3,7 @@ export {
   parseBackendChoice,
   describeSelection,
   defaultBackendChoice,
+  nativeBackendRequired,
   probeBackend,
   BACKEND_CHOICES,
   BACKEND_ENV,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '@distgan/mnist';
-import { selectBackend } from '@distgan/runtime';
+import { nativeBackendRequired, selectBackend } from '@distgan/runtime';
 import { compileShardGraph, type ShardGraph } from '@distgan/shard-graph';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -24,7 +24,7 @@ beforeAll(async () => {
   try {
     await selectBackend('node');
   } catch (err) {
-    if (process.env.DISTGAN_BACKEND === 'node') throw err;
+    if (nativeBackendRequired()) throw err;
     nodeMissing = (err as Error).message;
     console.warn(`graph-shards tests skipped: ${nodeMissing} (npm run native-backend sets tfjs-node up)`);
   }

@@ -115,6 +115,7 @@ export async function runToEnd(args: readonly string[], env?: Record<string, str
 
 export interface Summary {
   readonly steps: number;
+  readonly stoppedEarly: boolean;
   readonly weightsSha256: string;
   readonly dSha256: string;
   readonly gSha256: string;
