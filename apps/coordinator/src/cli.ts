@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const command = buildCommand();
   command.parse();
   relaxHeapGrowth(); // frames turn over megabytes a phase; see @distgan/runtime
-  setLogFormat(parseLogFormat(String(command.opts().logFormat)));
+  setLogFormat(parseLogFormat(String(command.opts().logFormat)), 'coordinator');
   try {
     const summary = await runCoordinator(toOptions(command.opts()));
     // Printed after workers and server are shut down, so the run directory is the last line.

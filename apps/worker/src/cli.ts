@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   relaxHeapGrowth(); // frames turn over megabytes a phase; see @distgan/runtime
   const opts = command.opts();
   const name = String(opts.name);
-  setLogFormat(parseLogFormat(String(opts.logFormat)));
+  setLogFormat(parseLogFormat(String(opts.logFormat)), `worker ${name}`);
   const log = (m: string) => logLine(`worker ${name}`, m);
   let worker: Worker | undefined;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

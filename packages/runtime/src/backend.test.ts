@@ -124,6 +124,8 @@ describe('the node backend on every Node.js version', () => {
     bridgeRemovedUtilFunctions();
     const bridged = (util as unknown as { isNullOrUndefined: (v: unknown) => boolean }).isNullOrUndefined;
     expect([null, undefined, 0, '', false, {}].map((v) => bridged(v))).toEqual([true, true, false, false, false, false]);
+    // util.isArray too: Node.js 24 warns (DEP0044) at every call of its own.
+    expect((util as unknown as { isArray: unknown }).isArray).toBe(Array.isArray);
   });
 
   it('trains a step through tfjs-node where it is installed (npm run native-backend)', async (context) => {

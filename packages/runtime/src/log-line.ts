@@ -11,8 +11,17 @@ export const LOG_FORMAT_ENV = 'DISTGAN_LOG_FORMAT';
 
 let current: LogFormat = 'text';
 
-export function setLogFormat(format: LogFormat): void {
+/**
+ * Sets the process's format. In `json`, Node's own warnings (deprecations, ...) become JSON lines
+ * of `source` too, so that a collector reading stderr sees nothing but JSON.
+ */
+export function setLogFormat(format: LogFormat, source = 'node'): void {
   current = format;
+  if (format !== 'json') return;
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) =>
+    logLine(source, `${warning.name}: ${warning.message}`, 'warn', warning.code ? { code: warning.code } : {}),
+  );
 }
 
 export function logFormat(): LogFormat {

@@ -2,12 +2,15 @@ import util from 'node:util';
 
 /**
  * tfjs-node 4.22.0 calls `util.isNullOrUndefined`, which Node.js 23 removed (Node.js 20 and 22
- * keep it but print a deprecation warning at its first use); the fix is merged upstream but
- * unreleased. Defining the function on `node:util` with Node's own documented meaning before
- * tfjs-node loads bridges every Node.js version and leaves the package itself untouched.
+ * keep it but print a deprecation warning at its first use), and `util.isArray`, which Node.js 24
+ * deprecates at run time (a DEP0044 warning on every process); the fixes are merged upstream but
+ * unreleased. Defining both on `node:util` with Node's own documented meaning before tfjs-node
+ * loads bridges every Node.js version and leaves the package itself untouched.
  */
 export function bridgeRemovedUtilFunctions(): void {
-  (util as unknown as Record<string, unknown>).isNullOrUndefined = (value: unknown): boolean => value === null || value === undefined;
+  const target = util as unknown as Record<string, unknown>;
+  target.isNullOrUndefined = (value: unknown): boolean => value === null || value === undefined;
+  target.isArray = Array.isArray;
 }
 
 /**
