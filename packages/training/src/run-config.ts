@@ -80,7 +80,7 @@ const DEFAULT: RunPreset = {
   shards: 2,
   // The Frechet distance keeps falling with more steps and reaches 3x the real train-vs-test
   // distance (1.108) at 18,000 (10,000 samples: 1.72 at 10,000, 1.17 at 16,000, 1.09 at 18,000),
-  // which `npm start` trains in about 20 minutes on 2 cores (docs/sample-quality.md).
+  // which `npm start` trains in about 12 minutes on 2 cores with tfjs-node, 20 on wasm (docs/sample-quality.md).
   // `--steps 10000` is the fallback for a slower machine: 9.47 / 1.72 in 12 minutes.
   steps: 18000,
   seed: 1,
