@@ -7,7 +7,7 @@ import { exportGenerator } from './generator-export.js';
 import { ProgressLine } from './progress.js';
 import type { RunDirectory, StepMetrics } from './run-dir.js';
 import { renderSampleGrid } from './sample-grid.js';
-import type { StepStats } from './worker-pool.js';
+import type { StepStats } from './pool-counters.js';
 
 /** The tutorial's probe of one sample: its largest pixel and D(G(z)). */
 export interface Probe {

@@ -3,7 +3,8 @@ import { trainStep, type RunConfig, type ShardExecutor, type StepResult, type Tr
 import type { RunOutputs } from './run-outputs.js';
 import type { StateHistory } from './state-history.js';
 import { RewindRequest } from './verification.js';
-import { PhaseAbortedError, type StepStats } from './worker-pool.js';
+import type { StepStats } from './pool-counters.js';
+import { PhaseAbortedError } from './worker-pool.js';
 
 export interface LoopOptions {
   readonly config: RunConfig;

@@ -16,7 +16,8 @@ import type { PhasePlan, ShardExecutor, ShardTask } from '@distgan/training';
 import { traceFromEnv } from '@distgan/runtime';
 import { printable } from './log-text.js';
 import { failedTaskKey, TaskFailures } from './task-failures.js';
-import { RewindRequest, type CheckOutcome, type Evidence, type ResultChecker } from './verification.js';
+import { PoolCounters, type PoolTotals, type StepStats } from './pool-counters.js';
+import { RewindRequest, type CheckOutcome, type ResultChecker } from './verification.js';
 import { Scheduler, taskKey, type Assignment } from './scheduler.js';
 import { SnapshotFrames } from './snapshot-frames.js';
 import { WorkerConnection, type ConnectionState } from './worker-connection.js';
@@ -48,30 +49,6 @@ export interface WorkerPoolOptions {
   readonly waitingLogMs?: number;
   /** Verified training: checks a share of results against the coordinator's own computation (null: none). */
   readonly checker?: ResultChecker | null;
-}
-
-/** What the pool counted since it started (for /metrics). */
-export interface PoolTotals {
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  /** Tasks taken back from a worker that left, overran its deadline or failed the task. */
-  readonly tasksReassigned: number;
-}
-
-/** What the pool counted since the last `takeStepStats()`. */
-export interface StepStats {
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly shardsByWorker: Record<string, number>;
-  readonly workers: number;
-  /** The accepted results' compute times, summed. */
-  readonly shardComputeMs: number;
-  /** CPU time the workers' results reported, summed (protocol 3's `cpuMs`). */
-  readonly workerCpuMs: number;
-  /** Results the coordinator computed again to check them (`--verify`). */
-  readonly verified?: number;
-  /** Wrong results caught, with their evidence. */
-  readonly caught?: readonly Evidence[];
 }
 
 /** One connected worker, as the coordinator sees it. */
@@ -140,16 +117,7 @@ export class WorkerPool implements ShardExecutor {
   /** Why each set-aside connection was set aside, for the dashboard. */
   private readonly setAsideReasons = new Map<string, string>();
 
-  private readonly runningTotals = { bytesIn: 0, bytesOut: 0, tasksReassigned: 0 };
-  /** Wrong results caught since the last `takeStepStats()`. */
-  private readonly caught: Evidence[] = [];
-  /** Counters since the last `takeStepStats()`. */
-  private bytesIn = 0;
-  private bytesOut = 0;
-  private shardsByWorker: Record<string, number> = {};
-  private shardComputeMs = 0;
-  /** The workers' CPU time as their results report it. */
-  private workerCpuMs = 0;
+  private readonly counters = new PoolCounters();
   private readyWaiters: { readonly count: number; readonly resolve: () => void }[] = [];
 
   constructor(options: WorkerPoolOptions) {
@@ -244,8 +212,7 @@ export class WorkerPool implements ShardExecutor {
   private onFrame(connection: WorkerConnection, data: Buffer, isBinary: boolean): void {
     if (connection.state === 'closed') return;
     connection.lastSeen = Date.now();
-    this.bytesIn += data.byteLength;
-    this.runningTotals.bytesIn += data.byteLength;
+    this.counters.received(data.byteLength);
     trace('frame', { worker: connection.id, bytes: data.byteLength });
     if (!isBinary) {
       this.violation(connection, protocolError('BAD_FRAME', 'text frames are not part of the protocol'));
@@ -342,7 +309,7 @@ export class WorkerPool implements ShardExecutor {
     }
     if (message.code !== 'WORKER_FAILED' || connection.state !== 'ready') return;
     const key = failedTaskKey(message.message);
-    if (key && this.scheduler.failed(connection.id, key)) this.runningTotals.tasksReassigned++;
+    if (key && this.scheduler.failed(connection.id, key)) this.counters.reassigned(1);
     const ready = [...this.connections.values()].filter((c) => c.state === 'ready').map((c) => c.id);
     const verdict = this.failures.failed(connection.id, identityOf(connection), key, ready);
     if (verdict.setAside) this.setAside(connection, `its tasks failed ${this.opts.failuresToSetAside} times in a row`);
@@ -374,7 +341,7 @@ export class WorkerPool implements ShardExecutor {
       );
       return;
     }
-    this.workerCpuMs += message.cpuMs; // late and repeated results too: the CPU was spent
+    this.counters.workerCpu(message.cpuMs); // late and repeated results too: the CPU was spent
     if (verdict === 'late') return; // its task was taken back at its deadline: not an attack, just useless
     const plan = this.plan;
     if (!plan || plan.step !== message.step || plan.phase !== message.phase) return this.dispatch();
@@ -391,8 +358,7 @@ export class WorkerPool implements ShardExecutor {
       this.failures.succeeded(identityOf(connection));
       connection.shardsDone++;
       connection.computeMs += message.computeMs;
-      this.shardsByWorker[connection.id] = (this.shardsByWorker[connection.id] ?? 0) + 1;
-      this.shardComputeMs += message.computeMs;
+      this.counters.accepted(connection.id, message.computeMs);
       trace('accepted', { worker: connection.id, step: message.step, phase: message.phase, shard: message.shard });
       if (plan.isComplete()) {
         this.settlePhase();
@@ -418,7 +384,7 @@ export class WorkerPool implements ShardExecutor {
    */
   private convict(connection: WorkerConnection, plan: PhasePlan, outcome: Extract<CheckOutcome, { kind: 'wrong' }>): void {
     const e = outcome.evidence;
-    this.caught.push(e);
+    this.counters.caught(e);
     this.setAside(
       connection,
       `returned a wrong result for ${e.step}/${e.phase}/${e.shard} (sha256 ${e.workerSha256.slice(0, 16)}, the coordinator's ${e.coordinatorSha256.slice(0, 16)})`,
@@ -436,7 +402,7 @@ export class WorkerPool implements ShardExecutor {
     if (!connection.markClosed()) return;
     this.connections.delete(connection.id);
     const lost = this.scheduler.leave(connection.id);
-    this.runningTotals.tasksReassigned += lost.length;
+    this.counters.reassigned(lost.length);
     this.setAsideReasons.delete(connection.id);
     if (connection.errorsReceived > ERRORS_LOGGED) this.opts.log(`worker ${connection.label} sent ${connection.errorsReceived} error messages in all`);
     if (wasReady || lost.length > 0) {
@@ -464,8 +430,7 @@ export class WorkerPool implements ShardExecutor {
 
   private send(connection: WorkerConnection, message: CoordinatorMessage | Uint8Array, onSent?: () => void): void {
     const bytes = connection.send(message, onSent);
-    this.bytesOut += bytes;
-    this.runningTotals.bytesOut += bytes;
+    this.counters.sent(bytes);
     if (bytes > 65_536) trace('bulkSent', { worker: connection.id, bytes });
   }
 
@@ -525,7 +490,7 @@ export class WorkerPool implements ShardExecutor {
 
   private checkDeadlines(): void {
     for (const overrun of this.scheduler.expire(Date.now())) {
-      this.runningTotals.tasksReassigned += overrun.tasks.length;
+      this.counters.reassigned(overrun.tasks.length);
       const label = this.connections.get(overrun.worker)?.label ?? overrun.worker;
       const keys = overrun.tasks.map(taskKey).join(', ');
       this.opts.log(
@@ -577,26 +542,11 @@ export class WorkerPool implements ShardExecutor {
 
   /** Per-step counters (bytes, shards per worker, compute and CPU time), reset on each call. */
   totals(): PoolTotals {
-    return { ...this.runningTotals };
+    return this.counters.totals();
   }
 
   takeStepStats(): StepStats {
-    const stats = {
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      shardsByWorker: this.shardsByWorker,
-      workers: this.readyCount(),
-      shardComputeMs: this.shardComputeMs,
-      workerCpuMs: this.workerCpuMs,
-      ...(this.opts.checker ? { verified: this.opts.checker.takeVerified() } : {}),
-      ...(this.caught.length > 0 ? { caught: this.caught.splice(0) } : {}),
-    };
-    this.shardComputeMs = 0;
-    this.workerCpuMs = 0;
-    this.bytesIn = 0;
-    this.bytesOut = 0;
-    this.shardsByWorker = {};
-    return stats;
+    return this.counters.takeStep(this.readyCount(), this.opts.checker?.takeVerified());
   }
 
   workers(): WorkerStatus[] {
