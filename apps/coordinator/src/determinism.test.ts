@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parameterCount, parameterSpec } from '@distgan/models';
 import type { RunConfig } from '@distgan/training';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +21,22 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
       expect(inProcess.steps).toBe(4);
     });
   }
+
+  it('local workers reading snapshots from the shared folder or over their sockets: the same hash, fewer bytes sent, no folder left', async () => {
+    const args = [...TINY, '--shards', '4', '--workers', '2'];
+    const sharedDir = runDir();
+    const shared = await runToEnd([...args, '--run-dir', sharedDir]);
+    const socketDir = runDir();
+    const socket = await runToEnd([...args, '--run-dir', socketDir], { DISTGAN_SHARED_SNAPSHOTS: 'off' });
+    expect(shared.summary.weightsSha256).toBe(socket.summary.weightsSha256);
+    const folder = shared.proc.stderr.match(/local workers read snapshots from files in (\S+)/)?.[1];
+    expect(folder, shared.proc.stderr).toBeDefined();
+    expect(existsSync(folder!)).toBe(false);
+    expect(socket.proc.stderr).not.toMatch(/read snapshots from files/);
+    // Each step's two snapshots (25 k parameters of the tiny model, 100 KB) no longer go to each worker.
+    const sent = (dir: string) => readMetrics(dir).reduce((sum, m) => sum + (m.bytesOut as number), 0);
+    expect(sent(socketDir) - sent(sharedDir)).toBeGreaterThan(4 * 2 * 100_000);
+  });
 
   /**
    * Plays a worker on `client`: answers every task at once with a zero (well-formed) gradient

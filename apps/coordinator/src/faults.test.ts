@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { PROTOCOL_VERSION } from '@distgan/protocol';
 import { checkpointKey, runConfigHash, type RunConfig } from '@distgan/training';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
@@ -225,7 +226,12 @@ describe('misbehaving workers cannot stall a run', () => {
     const c = startCoordinator([...SHORT, '--run-dir', dir]);
     const client = new RawClient(await coordinatorUrl(c));
     await client.opened;
-    client.send({ type: 'hello', protocol: 3, worker: { name: 'evil\n[coordinator] forged line\u001b[2J', host: 'h\r\u009b', pid: 1, backend: 'b' } });
+    client.send({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      worker: { name: 'evil\n[coordinator] forged line\u001b[2J', host: 'h\r\u009b', pid: 1, backend: 'b' },
+      snapshotDir: null,
+    });
     const welcome = await client.next('welcome');
     client.send({ type: 'ready', configHash: welcome.configHash as string, datasetFingerprint: welcome.datasetFingerprint as string });
     client.send({ type: 'error', code: 'X\u001b[31m', message: 'line one\nline two' });

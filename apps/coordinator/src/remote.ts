@@ -8,8 +8,12 @@ import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
 import type { StepMetrics } from './run-dir.js';
 import { prometheusRegistry } from './prometheus.js';
 import { isLoopbackAddress, startServer, type RunningServer } from './server.js';
+import { SharedSnapshots } from './shared-snapshots.js';
 import type { ResultChecker } from './verification.js';
 import { WorkerPool } from './worker-pool.js';
+
+/** `DISTGAN_SHARED_SNAPSHOTS=off`: local workers take snapshots over their sockets like remote ones (the bench compares both). */
+export const SHARED_SNAPSHOTS_ENV = 'DISTGAN_SHARED_SNAPSHOTS';
 
 export interface RemoteOptions {
   /** Address to listen on; beyond loopback a token is required. */
@@ -33,6 +37,11 @@ export interface RemoteOptions {
   readonly workerEnv?: NodeJS.ProcessEnv | undefined;
   /** `--verify`: what checks workers' results (none: unchecked). */
   readonly checker?: ResultChecker | null | undefined;
+  /**
+   * Local workers read snapshots from files in a folder on this machine instead of the socket
+   * (default: yes, unless `DISTGAN_SHARED_SNAPSHOTS=off`).
+   */
+  readonly sharedSnapshots?: boolean | undefined;
 }
 
 /** What the HTTP API shows, supplied by the training loop. */
@@ -63,6 +72,8 @@ export async function startRemote(
   const dParams = parameterCount(parameterSpec(config.model.discriminator));
   const gParams = parameterCount(parameterSpec(config.model.generator));
   const token = options.token || undefined;
+  const wantShared = options.sharedSnapshots ?? process.env[SHARED_SNAPSHOTS_ENV] !== 'off';
+  const shared = options.workers > 0 && wantShared ? new SharedSnapshots() : null;
   const pool = new WorkerPool({
     config: config as unknown as Record<string, unknown>,
     configHash,
@@ -73,6 +84,7 @@ export async function startRemote(
     taskTimeoutMs: options.taskTimeoutMs,
     heartbeatMs: options.heartbeatMs,
     checker: options.checker ?? null,
+    sharedSnapshots: shared,
   });
   const prometheus = prometheusRegistry({
     step: () => view.status().step,
@@ -101,6 +113,7 @@ export async function startRemote(
     });
   } catch (err) {
     pool.close('coordinator failed to start');
+    shared?.close();
     throw err;
   }
   log(`listening on ${server.wsUrl} (workers connect here)${token ? '; token required' : ''}`);
@@ -123,10 +136,11 @@ export async function startRemote(
       dataDir: options.dataDir,
       ca: options.tlsCert,
       log,
-      extraArgs: options.workerArgs,
+      extraArgs: [...(shared ? ['--shared-snapshots', shared.dir] : []), ...(options.workerArgs ?? [])],
       env: options.workerEnv,
     });
     log(`started ${children.length} local worker(s): pids ${children.map((c) => c.pid).join(', ')}`);
+    if (shared) log(`local workers read snapshots from files in ${shared.dir} (removed at the end)`);
   } else {
     log(`no local workers (--workers 0): start workers with  npx distgan-worker --connect ${server.wsUrl}${token ? ' --token <token>' : ''}`);
   }
@@ -137,6 +151,7 @@ export async function startRemote(
       pool.close(reason);
       await stopLocalWorkers(children);
       await running.close();
+      shared?.close();
     },
   };
 }

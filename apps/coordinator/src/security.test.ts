@@ -135,7 +135,7 @@ describe('hostile and broken input: each violation closes that connection with i
       await act(client);
       return client.closed;
     };
-    const valid = encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'x', host: 'y', pid: 1, backend: 'z' } });
+    const valid = encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'x', host: 'y', pid: 1, backend: 'z' }, snapshotDir: null });
     expect((await closeOf((cl) => cl.sendRaw(Uint8Array.from({ length: 64 }, (_, i) => (i * 73) % 256)))).code).toBe(4000);
     expect((await closeOf((cl) => cl.sendRaw(valid.subarray(0, valid.length - 5)))).code).toBe(4000);
     expect((await closeOf((cl) => cl.sendRaw('{"type":"hello"}'))).code).toBe(4000);
@@ -233,7 +233,7 @@ describe('hostile and broken input: each violation closes that connection with i
     startWorker(url, ['--name', 'honest', '--delay-ms', '40']);
     await c.waitFor(/honest@.* joined/);
     const seeds = [
-      encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'f', host: 'h', pid: 1, backend: 'b' } }),
+      encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'f', host: 'h', pid: 1, backend: 'b' }, snapshotDir: null }),
       encodeMessage({ type: 'ready', configHash: 'a'.repeat(64), datasetFingerprint: 'b'.repeat(64) }),
       encodeMessage({
         type: 'result',

@@ -15,6 +15,8 @@ export class WorkerConnection {
   info: WorkerInfo | undefined;
   /** The snapshot version of each network this worker holds (-1: none yet). */
   readonly versions: Record<NetworkName, number> = { D: -1, G: -1 };
+  /** It reads snapshots from the coordinator's shared folder (`snapshotFile`) rather than the socket. */
+  sharedSnapshots = false;
   shardsDone = 0;
   computeMs = 0;
   /** `error` messages received: the first few are logged, a flood closes the connection (`WorkerPool`). */

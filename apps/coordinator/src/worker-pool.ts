@@ -19,6 +19,7 @@ import { failedTaskKey, TaskFailures } from './task-failures.js';
 import { PoolCounters, type PoolTotals, type StepStats } from './pool-counters.js';
 import { RewindRequest, type CheckOutcome, type ResultChecker } from './verification.js';
 import { Scheduler, taskKey, type Assignment } from './scheduler.js';
+import type { SharedSnapshots } from './shared-snapshots.js';
 import { SnapshotFrames } from './snapshot-frames.js';
 import { WorkerConnection, type ConnectionState } from './worker-connection.js';
 
@@ -49,6 +50,8 @@ export interface WorkerPoolOptions {
   readonly waitingLogMs?: number;
   /** Verified training: checks a share of results against the coordinator's own computation (null: none). */
   readonly checker?: ResultChecker | null;
+  /** The folder local workers read snapshots from (null: every snapshot goes over the socket). */
+  readonly sharedSnapshots?: SharedSnapshots | null;
 }
 
 /** One connected worker, as the coordinator sees it. */
@@ -131,6 +134,7 @@ export class WorkerPool implements ShardExecutor {
       handshakeTimeoutMs: 30_000,
       waitingLogMs: 10_000,
       checker: null,
+      sharedSnapshots: null,
       ...options,
     };
     this.failures = new TaskFailures({ failuresToStop: this.opts.failuresToStop, failuresToSetAside: this.opts.failuresToSetAside });
@@ -230,6 +234,7 @@ export class WorkerPool implements ShardExecutor {
       case 'hello':
         if (connection.state !== 'hello') return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', 'hello sent twice'));
         connection.info = message.worker;
+        connection.sharedSnapshots = message.snapshotDir !== null && message.snapshotDir === this.opts.sharedSnapshots?.dir;
         connection.state = 'welcomed';
         this.send(connection, { ...this.welcomeBase, workerId: connection.id });
         return;
@@ -434,8 +439,15 @@ export class WorkerPool implements ShardExecutor {
     if (bytes > 65_536) trace('bulkSent', { worker: connection.id, bytes });
   }
 
-  /** Sends `net`'s snapshot at its current version: encoded once for every worker. */
+  /** Sends `net`'s snapshot at its current version: encoded once for every worker, or written once to the shared folder. */
   private sendSnapshot(connection: WorkerConnection, plan: PhasePlan, net: NetworkName): void {
+    const shared = this.opts.sharedSnapshots;
+    if (connection.sharedSnapshots && shared) {
+      const { version, file } = shared.current(net, plan.state.version(net), plan.state.weights(net));
+      this.send(connection, { type: 'snapshotFile', net, version, file });
+      trace('snapshotShared', { worker: connection.id, net, version });
+      return;
+    }
     const snapshot = this.snapshots.current(net, plan.state.version(net), plan.state.weights(net));
     const sent = this.snapshots.sending(snapshot);
     try {

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
       dataDir: opts.dataDir as string | undefined,
       ca: opts.ca as string | undefined,
       delayMs: opts.delayMs as number,
+      sharedSnapshots: opts.sharedSnapshots as string | undefined,
       giveUpAfterMs: (opts.giveUpAfter as number) * 1000,
       log,
     });

@@ -16,5 +16,11 @@ export function buildCommand(): Command {
     .option('--ca <file>', 'PEM CA or self-signed certificate to trust for wss://')
     .option('--give-up-after <seconds>', 'exit if no coordinator can be reached for this long (0: keep trying)', integerArg(0), 0)
     .addOption(new Option('--delay-ms <ms>', 'sleep before each task (simulates a slow machine, for tests)').argParser(integerArg(0)).default(0))
+    .addOption(
+      new Option(
+        '--shared-snapshots <dir>',
+        "the coordinator's shared-snapshot folder on this machine (set by the coordinator for its local workers)",
+      ).hideHelp(),
+    )
     .addOption(new Option('--exit-with-parent', 'exit when the parent process goes away (local workers)').default(false).hideHelp());
 }

@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { loadMnist } from '@distgan/mnist';
+import { loadMnist, type MnistDataset } from '@distgan/mnist';
+import { selectBackend } from '@distgan/runtime';
 import { CLOSE_TRAINING_DONE, decodeFrame, encodeMessage, PROTOCOL_VERSION } from '@distgan/protocol';
-import { makeRunConfig, planTasks, runConfigHash, TrainingState, type RunConfig } from '@distgan/training';
+import { makeRunConfig, planTasks, runConfigHash, ShardComputer, TrainingState, type RunConfig, type ShardTask } from '@distgan/training';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -57,8 +61,28 @@ function runWorker(args: string[], onSpawn?: (pid: number) => void): Promise<Run
   });
 }
 
+/** A result's gradient bytes as float32 (copied: the frame's offset need not be aligned). */
+function float32Of(bytes: Uint8Array): Float32Array {
+  return new Float32Array(new Uint8Array(bytes).buffer);
+}
+
+/** The gradient of `task` computed here, on the cpu backend the workers under test use, at the given weights. */
+async function gradientAt(config: RunConfig, dataset: MnistDataset, task: ShardTask, d: Float32Array, g: Float32Array): Promise<Float32Array> {
+  await selectBackend('cpu');
+  const computer = new ShardComputer(config, dataset, { log: () => undefined });
+  try {
+    computer.networks.load('D', task.dVersion, d);
+    computer.networks.load('G', task.gVersion, g);
+    return computer.compute(task).gradient;
+  } finally {
+    computer.dispose();
+  }
+}
+
 /** A real WebSocket server on port 0 playing a (possibly hostile) coordinator. */
-async function peer(onConnection: (ws: WebSocket) => void): Promise<{ url: string; close: () => void; closes: { code: number; reason: string }[] }> {
+async function peer(
+  onConnection: (ws: WebSocket) => void,
+): Promise<{ url: string; close: () => void; closes: { code: number; reason: string }[]; clients: () => WebSocket[] }> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((r) => wss.once('listening', r));
   const closes: { code: number; reason: string }[] = [];
@@ -66,7 +90,7 @@ async function peer(onConnection: (ws: WebSocket) => void): Promise<{ url: strin
     ws.on('close', (code, reason) => closes.push({ code, reason: reason.toString() }));
     onConnection(ws);
   });
-  return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, close: () => wss.close(), closes };
+  return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, close: () => wss.close(), closes, clients: () => [...wss.clients] };
 }
 
 describe('distgan-worker', () => {
@@ -137,11 +161,15 @@ describe('distgan-worker', () => {
     expect((await run).code).toBe(0); // it reconnected and was still alive
   });
 
-  it('holds a task that names a snapshot it lacks until that snapshot arrives, then answers it', async () => {
+  it('holds a task that names a snapshot it lacks until that snapshot arrives, then answers it at those weights', async () => {
     const config = TINY_CONFIG as unknown as RunConfig;
     const state = new TrainingState(config);
     const dataset = loadMnist();
+    const gNext = state.gWeights.map((w) => w * 0.5);
+    // A D task ahead of G's next version, as the coordinator sends one during a G phase.
+    const task = { ...planTasks(state, 1, 'D', dataset.count)[0]!, gVersion: 1 };
     const events: string[] = [];
+    let gradient: Float32Array | undefined;
     const server = await peer((ws) => {
       ws.on('message', (data) => {
         const message = decodeFrame(data as Buffer);
@@ -150,26 +178,76 @@ describe('distgan-worker', () => {
         } else if (message.type === 'ready') {
           ws.send(encodeMessage({ type: 'snapshot', net: 'D', version: 0, weights: state.dWeights }));
           ws.send(encodeMessage({ type: 'snapshot', net: 'G', version: 0, weights: state.gWeights }));
-          // A D task ahead of G's next version, as the coordinator sends one during a G phase.
-          const [task] = planTasks(state, 1, 'D', dataset.count);
-          ws.send(encodeMessage({ type: 'task', ...task!, gVersion: 1 }));
+          ws.send(encodeMessage({ type: 'task', ...task }));
+          // Time for a worker that did not wait to answer at G@0 (the gradient check below catches it either way).
           setTimeout(() => {
             events.push('sent G@1');
-            ws.send(encodeMessage({ type: 'snapshot', net: 'G', version: 1, weights: state.gWeights.map((w) => w * 0.5) }));
+            ws.send(encodeMessage({ type: 'snapshot', net: 'G', version: 1, weights: gNext }));
           }, 1_500);
         } else if (message.type === 'result') {
-          events.push(
-            `result ${message.step as number}/${message.phase as string}/${message.shard as number} of ${(message.gradient as Uint8Array).byteLength / 4} floats`,
-          );
+          events.push(`result ${message.step as number}/${message.phase as string}/${message.shard as number}`);
+          gradient = float32Of(message.gradient as Uint8Array);
         }
       });
     });
     const run = runWorker(['--connect', server.url, '--backend', 'cpu']);
     await expect.poll(() => events.length, { timeout: 30_000 }).toBe(2);
-    expect(events).toEqual(['sent G@1', `result 1/D/0 of ${state.dWeights.length} floats`]);
+    expect(events).toEqual(['sent G@1', 'result 1/D/0']);
+    const atNext = await gradientAt(config, dataset, task, state.dWeights, gNext);
+    const atOld = await gradientAt(config, dataset, task, state.dWeights, state.gWeights);
+    expect(Buffer.from(gradient!.buffer, gradient!.byteOffset, gradient!.byteLength).equals(Buffer.from(atNext.buffer))).toBe(true);
+    expect(Buffer.from(atOld.buffer).equals(Buffer.from(atNext.buffer))).toBe(false);
     server.close();
     for (const pid of pids) process.kill(pid, 'SIGTERM');
     expect((await run).code).toBe(0);
+  });
+
+  it('with --shared-snapshots, says its folder in hello and reads snapshots from files there; a file already gone is skipped', async () => {
+    const config = TINY_CONFIG as unknown as RunConfig;
+    const state = new TrainingState(config);
+    const dataset = loadMnist();
+    const dir = mkdtempSync(join(tmpdir(), 'distgan-shared-test-'));
+    const write = (file: string, weights: Float32Array) =>
+      writeFileSync(join(dir, file), new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
+    write('D-0-1.f32', state.dWeights);
+    write('G-0-2.f32', state.gWeights);
+    write('bad.f32', new Float32Array(7));
+    const task = planTasks(state, 0, 'D', dataset.count)[0]!;
+    let hello: Record<string, unknown> | undefined;
+    let gradient: Float32Array | undefined;
+    const server = await peer((ws) => {
+      ws.on('message', (data) => {
+        const message = decodeFrame(data as Buffer);
+        if (message.type === 'hello') {
+          hello ??= message;
+          ws.send(tinyWelcome());
+        } else if (message.type === 'ready' && !gradient) {
+          ws.send(encodeMessage({ type: 'snapshotFile', net: 'D', version: 0, file: 'D-0-1.f32' }));
+          ws.send(encodeMessage({ type: 'snapshotFile', net: 'G', version: 0, file: 'gone.f32' }));
+          ws.send(encodeMessage({ type: 'snapshotFile', net: 'G', version: 0, file: 'G-0-2.f32' }));
+          ws.send(encodeMessage({ type: 'task', ...task }));
+        } else if (message.type === 'ready') {
+          ws.send(encodeMessage({ type: 'snapshotFile', net: 'D', version: 1, file: 'bad.f32' }));
+        } else if (message.type === 'result') {
+          gradient = float32Of(message.gradient as Uint8Array);
+        }
+      });
+    });
+    const run = runWorker(['--connect', server.url, '--backend', 'cpu', '--shared-snapshots', dir]);
+    await expect.poll(() => gradient, { timeout: 30_000 }).toBeDefined();
+    expect(hello?.snapshotDir).toBe(dir);
+    const expected = await gradientAt(config, dataset, task, state.dWeights, state.gWeights);
+    expect(Buffer.from(gradient!.buffer, gradient!.byteOffset, gradient!.byteLength).equals(Buffer.from(expected.buffer))).toBe(true);
+    expect(server.closes).toEqual([]);
+    // Reconnecting, it is sent a file of the wrong size: refused like a wrong-sized snapshot frame.
+    server.closes.length = 0;
+    for (const client of server.clients()) client.close(1012, 'reconnect');
+    await expect.poll(() => server.closes.some((c) => c.code === 4002), { timeout: 30_000 }).toBe(true);
+    expect(server.closes.find((c) => c.code === 4002)?.reason).toMatch(/^BAD_FIELD: snapshot of D: D snapshot has 7 floats/);
+    server.close();
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    expect((await run).code).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('exits 0 when the coordinator says done', async () => {

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { loadMnist, type MnistDataset } from '@distgan/mnist';
 import {
@@ -12,6 +13,7 @@ import {
   protocolError,
   ProtocolError,
   type CoordinatorMessage,
+  type NetworkName,
   type TaskMessage,
   type WelcomeMessage,
   type WorkerMessage,
@@ -32,6 +34,8 @@ export interface WorkerOptions {
   readonly ca: string | undefined;
   /** Artificial delay per task, for tests of heterogeneous workers. */
   readonly delayMs: number;
+  /** The coordinator's shared-snapshot folder (a local worker), where snapshots may come as files. */
+  readonly sharedSnapshots?: string | undefined;
   /** Give up after this long without a connection (0: never). */
   readonly giveUpAfterMs: number;
   readonly log: (message: string) => void;
@@ -123,6 +127,7 @@ export class Worker {
         type: 'hello',
         protocol: PROTOCOL_VERSION,
         worker: { name: this.options.name, host: hostname(), pid: process.pid, backend: this.options.backend },
+        snapshotDir: this.options.sharedSnapshots ?? null,
       });
     });
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
@@ -193,16 +198,10 @@ export class Worker {
       case 'welcome':
         return this.onWelcome(message);
       case 'snapshot':
-        if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'snapshot before welcome'));
-        try {
-          // The weights are a view of the frame ws received, memory nothing else writes.
-          this.computer.networks.load(message.net, message.version, message.weights, true);
-          trace('loaded', { net: message.net, version: message.version });
-        } catch (err) {
-          return this.reject(protocolError('BAD_FIELD', `snapshot of ${message.net}: ${(err as Error).message}`));
-        }
-        this.drain(); // a task may have been waiting for it
-        return;
+        // The weights are a view of the frame ws received, memory nothing else writes.
+        return this.onSnapshot(message.net, message.version, () => message.weights);
+      case 'snapshotFile':
+        return this.onSnapshot(message.net, message.version, () => this.readSharedSnapshot(message.file));
       case 'task':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'task before welcome'));
         if (this.ws) this.tasks.push({ task: message, ws: this.ws });
@@ -223,6 +222,45 @@ export class Worker {
         throw new Error(`unhandled message ${JSON.stringify(unknown)}`);
       }
     }
+  }
+
+  /** Loads a snapshot whose weights `read` returns (memory nothing else holds), or closes if they do not fit. */
+  private onSnapshot(net: NetworkName, version: number, read: () => Float32Array | null): void {
+    if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'snapshot before welcome'));
+    try {
+      const weights = read();
+      if (!weights) return; // a shared file already deleted: a newer version is on its way
+      this.computer.networks.load(net, version, weights, true);
+      trace('loaded', { net, version });
+    } catch (err) {
+      return this.reject(protocolError('BAD_FIELD', `snapshot of ${net}: ${(err as Error).message}`));
+    }
+    this.drain(); // a task may have been waiting for it
+  }
+
+  /**
+   * A `snapshotFile`'s weights: the file's bytes as float32, or null when the file is gone, which
+   * happens only to a version two behind the coordinator's latest, whose tasks are all done. The
+   * values are not scanned for NaN: they come from this machine's coordinator, which checks every
+   * sum before Adam, and a bad weight would only make this worker's results refused.
+   */
+  private readSharedSnapshot(file: string): Float32Array | null {
+    const dir = this.options.sharedSnapshots;
+    if (!dir) throw new Error(`a snapshot file (${file}) came, but this worker was started without a shared folder`);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(join(dir, file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        trace('snapshotGone', { file });
+        return null;
+      }
+      throw err;
+    }
+    if (bytes.byteLength % 4 !== 0) throw new Error(`${file} holds ${bytes.byteLength} bytes, not a whole number of float32 values`);
+    // A file this large gets memory of its own from readFileSync; copy only if it did not.
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
+    return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
   }
 
   private onWelcome(welcome: WelcomeMessage): void {

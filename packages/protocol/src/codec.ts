@@ -23,6 +23,7 @@ function toWire(message: Message): Record<string, unknown> {
     case 'task':
       return { ...message, indices: message.indices ? bytesOf(message.indices) : null };
     case 'hello':
+    case 'snapshotFile':
     case 'ready':
     case 'welcome':
     case 'done':

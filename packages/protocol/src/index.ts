@@ -10,6 +10,7 @@ export {
   type ResultMessage,
   type WelcomeMessage,
   type SnapshotMessage,
+  type SnapshotFileMessage,
   type TaskMessage,
   type DoneMessage,
   type ErrorMessage,

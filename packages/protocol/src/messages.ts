@@ -2,8 +2,10 @@
  * 2: a task may arrive before the snapshot it names (the next step's D tasks go out during the G
  * phase, ahead of G's new version); a worker of version 1 would fail such a task.
  * 3: results carry `cpuMs`, the worker process's CPU time since its previous result.
+ * 4: `hello` names the shared-snapshot folder a local worker was started with, and the
+ * coordinator may send such a worker `snapshotFile` instead of `snapshot`.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export type Phase = 'D' | 'G';
 export type NetworkName = 'D' | 'G';
@@ -22,6 +24,11 @@ export interface HelloMessage {
   readonly type: 'hello';
   readonly protocol: number;
   readonly worker: WorkerInfo;
+  /**
+   * The folder of the coordinator's shared snapshots this worker was started with (a local worker,
+   * `--shared-snapshots`), or null. A coordinator whose own folder it is sends `snapshotFile`.
+   */
+  readonly snapshotDir: string | null;
 }
 
 /** Sent after the worker built its model and loaded its data from the welcome's config. */
@@ -71,6 +78,20 @@ export interface SnapshotMessage {
 }
 
 /**
+ * A snapshot written to a file in the shared-snapshot folder (`HelloMessage.snapshotDir`): the
+ * file holds the weights' raw little-endian float32 bytes and nothing else, and is never
+ * rewritten. The coordinator deletes a network's files two versions behind its latest, by which
+ * time every task that needed them is done, so a file that is gone was no longer needed.
+ */
+export interface SnapshotFileMessage {
+  readonly type: 'snapshotFile';
+  readonly net: NetworkName;
+  readonly version: number;
+  /** A file name in that folder: letters, digits, `.`, `_`, `-`. */
+  readonly file: string;
+}
+
+/**
  * One shard to compute at the snapshot versions it names. It may arrive before a snapshot it
  * needs, which follows; the worker waits for it (and may compute meanwhile what needs only the
  * snapshots it holds).
@@ -105,8 +126,15 @@ export interface ErrorMessage {
 }
 
 export type WorkerMessage = HelloMessage | ReadyMessage | ResultMessage | ErrorMessage;
-export type CoordinatorMessage = WelcomeMessage | SnapshotMessage | TaskMessage | DoneMessage | ErrorMessage;
+export type CoordinatorMessage = WelcomeMessage | SnapshotMessage | SnapshotFileMessage | TaskMessage | DoneMessage | ErrorMessage;
 export type Message = WorkerMessage | CoordinatorMessage;
 
 export const WORKER_MESSAGE_TYPES = ['hello', 'ready', 'result', 'error'] as const satisfies readonly WorkerMessage['type'][];
-export const COORDINATOR_MESSAGE_TYPES = ['welcome', 'snapshot', 'task', 'done', 'error'] as const satisfies readonly CoordinatorMessage['type'][];
+export const COORDINATOR_MESSAGE_TYPES = [
+  'welcome',
+  'snapshot',
+  'snapshotFile',
+  'task',
+  'done',
+  'error',
+] as const satisfies readonly CoordinatorMessage['type'][];

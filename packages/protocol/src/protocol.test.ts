@@ -23,7 +23,7 @@ const limits = { dParams: 5, gParams: 3 };
 const SHA = 'a'.repeat(64);
 
 const workerSamples: { [T in WorkerMessage['type']]: Extract<WorkerMessage, { type: T }> } = {
-  hello: { type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'w1', host: 'box', pid: 42, backend: 'wasm' } },
+  hello: { type: 'hello', protocol: PROTOCOL_VERSION, worker: { name: 'w1', host: 'box', pid: 42, backend: 'wasm' }, snapshotDir: '/tmp/distgan-snapshots-x1' },
   ready: { type: 'ready', configHash: SHA, datasetFingerprint: 'b'.repeat(64) },
   result: {
     type: 'result',
@@ -50,6 +50,7 @@ const coordinatorSamples: { [T in CoordinatorMessage['type']]: Extract<Coordinat
     datasetFingerprint: SHA,
   },
   snapshot: { type: 'snapshot', net: 'G', version: 7, weights: Float32Array.of(0.1, 0.2, -0.3) },
+  snapshotFile: { type: 'snapshotFile', net: 'D', version: 12, file: 'D-12-3.f32' },
   task: { type: 'task', step: 2, phase: 'D', shard: 0, start: 0, count: 2, dVersion: 2, gVersion: 2, indices: Uint32Array.of(59_999, 4) },
   done: { type: 'done', reason: 'training finished' },
   error: { type: 'error', code: 'CONFIG_MISMATCH', message: 'x' },
@@ -73,6 +74,23 @@ describe('round trips', () => {
 
   it.each(COORDINATOR_MESSAGE_TYPES)('coordinator message %s', (type) => {
     expect(decodeCoordinatorMessage(encodeMessage(coordinatorSamples[type]))).toEqual(coordinatorSamples[type]);
+  });
+
+  it('hello without a shared-snapshot folder says null', () => {
+    const hello = { ...workerSamples.hello, snapshotDir: null };
+    expect(decodeWorkerMessage(encodeMessage(hello), limits)).toEqual(hello);
+    const { snapshotDir: _, ...without } = hello;
+    expect(codeOf(() => decodeWorkerMessage(pack(without), limits))).toBe('BAD_FIELD');
+  });
+
+  it('refuses a snapshot file name that could lead out of the shared folder', () => {
+    for (const file of ['../D-1.f32', 'a/b', '/etc/passwd', '..', '.hidden', '', 'a\\b', 'x'.repeat(129), 'D 1']) {
+      expect(
+        codeOf(() => decodeCoordinatorMessage(pack({ ...coordinatorSamples.snapshotFile, file }))),
+        JSON.stringify(file),
+      ).toBe('BAD_FIELD');
+    }
+    expect(codeOf(() => decodeCoordinatorMessage(pack({ ...coordinatorSamples.snapshotFile, net: 'X' })))).toBe('BAD_FIELD');
   });
 
   it('G-phase tasks carry no indices', () => {

@@ -25,7 +25,7 @@ describe('the specification in README.md', () => {
     expect(result).toMatchObject({ type: 'result', step: 7, phase: 'D', shard: 1, lossSum: 1.5, dRealSum: 0.25, dFakeSum: 0.75, computeMs: 12, cpuMs: 20 });
     expect(Array.from((result as { gradient: Float32Array }).gradient)).toEqual([1, -2]);
     expect(frames[2]!.bytes.indexOf(0xc4) + 2).toBe(124); // the gradient's offset the worked example gives
-    expect(frames[0]!.bytes.length).toBe(69);
+    expect(frames[0]!.bytes.length).toBe(82);
   });
 
   it('lists every close code of the error table', () => {

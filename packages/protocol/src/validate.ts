@@ -127,6 +127,7 @@ function errorMessage(o: Fields): ErrorMessage {
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SNAPSHOT_FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 function sha(o: Fields, name: string): string {
   const v = str(o, name, 64);
@@ -152,6 +153,7 @@ export function validateWorkerMessage(o: Fields, limits: WorkerMessageLimits): W
           pid: int(info, 'pid', 0, 0x7fffffff, 'hello.worker'),
           backend: str(info, 'backend', 32, 'hello.worker'),
         },
+        snapshotDir: o.snapshotDir === null ? null : str(o, 'snapshotDir', 4096),
       };
     }
     case 'ready':
@@ -218,6 +220,16 @@ export function validateCoordinatorMessage(o: Fields): CoordinatorMessage {
       const bad = firstNonFinite(weights);
       if (bad >= 0) throw protocolError('NON_FINITE', `snapshot weight ${bad} is ${weights[bad]}`);
       return { type, net, version: int(o, 'version'), weights };
+    }
+    case 'snapshotFile': {
+      const net = field(o, 'net');
+      if (net !== 'D' && net !== 'G') throw protocolError('BAD_FIELD', 'snapshotFile.net must be "D" or "G"');
+      const file = str(o, 'file', 128);
+      // A bare name: the worker joins it to its own folder, so no separator or `..` may lead it out.
+      if (!SNAPSHOT_FILE_NAME.test(file) || file.startsWith('.')) {
+        throw protocolError('BAD_FIELD', 'snapshotFile.file must be a file name of letters, digits, ".", "_" and "-" not starting with "."');
+      }
+      return { type, net, version: int(o, 'version'), file };
     }
     case 'task': {
       const rawIndices = field(o, 'indices');

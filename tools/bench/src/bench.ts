@@ -49,13 +49,13 @@ interface StepLine {
  * Runs the real coordinator (and its local workers) and returns per-step metrics after warm-up;
  * throws if a returned step ran with other than `workers` workers connected.
  */
-function coordinatorRun(args: string[], warmup: number, workers: number): StepLine[] {
+function coordinatorRun(args: string[], warmup: number, workers: number, env: Record<string, string> = {}): StepLine[] {
   const dir = mkdtempSync(join(tmpdir(), 'distgan-bench-'));
   try {
     const r = spawnSync(
       process.execPath,
       [COORDINATOR, '--preset', 'seed', '--ignore-stop-rule', '--sample-every', '0', '--no-dashboard', '--run-dir', join(dir, 'run'), ...args],
-      { encoding: 'utf8', env: { ...process.env, DISTGAN_TOKEN: '' } },
+      { encoding: 'utf8', env: { ...process.env, DISTGAN_TOKEN: '', ...env } },
     );
     if (r.status !== 0) throw new Error(`coordinator ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
     const lines = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   const warmFor = (batchSize: number) => (batchSize >= 512 ? 10 : 30);
   const bigSteps = Math.max(6, Math.round(steps / 3));
   const run =
-    (batchSize: number, shards: number, workers: number | 'in-process', n: number, verify = 0) =>
+    (batchSize: number, shards: number, workers: number | 'in-process', n: number, verify = 0, env: Record<string, string> = {}) =>
     (): StepLine[] =>
       coordinatorRun(
         [
@@ -163,7 +163,10 @@ async function main(): Promise<void> {
         ],
         warmFor(batchSize),
         workers === 'in-process' ? 0 : workers,
+        env,
       );
+  // Local workers take snapshots from files in a shared folder; these runs send them over the sockets instead.
+  const overSockets = { DISTGAN_SHARED_SNAPSHOTS: 'off' };
   // K = 2 gives each of 2 workers one shard per phase (the fewest messages); K = 4 and 8 split
   // finer, as a run with more or uneven workers would, and cost more coordinator work per phase.
   const configs = {
@@ -173,8 +176,10 @@ async function main(): Promise<void> {
     inProcessB512K1: run(512, 1, 'in-process', bigSteps),
     k4w1: run(128, 4, 1, steps),
     k4w2: run(128, 4, 2, steps),
+    k4w2Socket: run(128, 4, 2, steps, 0, overSockets),
     k2w1: run(128, 2, 1, steps),
     k2w2: run(128, 2, 2, steps),
+    k2w2Socket: run(128, 2, 2, steps, 0, overSockets),
     k2w2Verify: run(128, 2, 2, steps, 0.1),
     b512w1: run(512, 2, 1, bigSteps),
     b512w2: run(512, 2, 2, bigSteps),
@@ -328,8 +333,10 @@ async function main(): Promise<void> {
     relayCeiling2_b512: median(roundRelayCeilings('b512')),
     busy2_b128: busy('k2w2'),
     busy2_b512: busy('b512w2'),
-    wireRatio: wire('k2w2', 2),
-    wireRatio_k4: wire('k4w2', 2),
+    // Over the sockets: bytes read from the shared folder never cross a network.
+    wireRatio: wire('k2w2Socket', 2),
+    wireRatio_k4: wire('k4w2Socket', 2),
+    sharedVsSocket_b128: ratio('k2w2', 'k2w2Socket'),
     stepVsNaive: median(oursVsNaive),
     // --verify 0.1 with 2 local workers: the coordinator computes a tenth of the tasks again.
     verifyOverhead: ratio('k2w2Verify', 'k2w2'),
@@ -371,8 +378,9 @@ async function main(): Promise<void> {
     ['relayCeiling2_b512', 'the same at B=512', result.relayCeiling2_b512.toFixed(3)],
     ['busy2_b128', `CPU used / (${cores} cores x step time), 2 workers, B=128`, result.busy2_b128.toFixed(3)],
     ['busy2_b512', 'the same at B=512', result.busy2_b512.toFixed(3)],
-    ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers', result.wireRatio.toFixed(3)],
-    ['wireRatio_k4', 'bytes per step / minimum, K=4 with 2 workers', result.wireRatio_k4.toFixed(3)],
+    ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers, snapshots over the sockets', result.wireRatio.toFixed(3)],
+    ['wireRatio_k4', 'the same at K=4', result.wireRatio_k4.toFixed(3)],
+    ['sharedVsSocket_b128', '2-worker step, snapshots from the shared folder / over the sockets, B=128 K=2', result.sharedVsSocket_b128.toFixed(3)],
     ['stepVsNaive', 'in-process step / naive tfjs step, B=128', result.stepVsNaive.toFixed(3)],
     ['verifyOverhead', 'step with --verify 0.1 / without, 2 workers, B=128 K=2', result.verifyOverhead.toFixed(3)],
     [

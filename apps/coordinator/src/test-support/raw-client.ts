@@ -56,7 +56,7 @@ export class RawClient {
   }
 
   hello(protocol = PROTOCOL_VERSION): void {
-    this.send({ type: 'hello', protocol, worker: { name: 'raw', host: 'test', pid: process.pid, backend: 'none' } });
+    this.send({ type: 'hello', protocol, worker: { name: 'raw', host: 'test', pid: process.pid, backend: 'none' }, snapshotDir: null });
   }
 
   /** Full handshake as a legitimate worker would; resolves with the welcome. */
