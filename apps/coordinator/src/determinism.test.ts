@@ -22,7 +22,7 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
     });
   }
 
-  it('local workers reading snapshots from the shared folder or over their sockets: the same hash, fewer bytes sent, no folder left', async () => {
+  it('local workers exchanging snapshots and gradients through the shared folder or over their sockets: the same hash, fewer bytes on the sockets, no folder left', async () => {
     const args = [...TINY, '--shards', '4', '--workers', '2'];
     const sharedDir = runDir();
     const shared = await runToEnd([...args, '--run-dir', sharedDir]);
@@ -33,9 +33,11 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
     expect(folder, shared.proc.stderr).toBeDefined();
     expect(existsSync(folder!)).toBe(false);
     expect(socket.proc.stderr).not.toMatch(/read snapshots from files/);
-    // Each step's two snapshots (25 k parameters of the tiny model, 100 KB) no longer go to each worker.
-    const sent = (dir: string) => readMetrics(dir).reduce((sum, m) => sum + (m.bytesOut as number), 0);
-    expect(sent(socketDir) - sent(sharedDir)).toBeGreaterThan(4 * 2 * 100_000);
+    // Each step's two snapshots (26 k parameters of the tiny model, 100 KB) no longer go to the
+    // workers that compute at them, nor the step's 8 gradients (4 shards a phase, 50 KB each) back.
+    const total = (dir: string, key: 'bytesOut' | 'bytesIn') => readMetrics(dir).reduce((sum, m) => sum + (m[key] as number), 0);
+    expect(total(socketDir, 'bytesOut') - total(sharedDir, 'bytesOut')).toBeGreaterThan(4 * 100_000);
+    expect(total(socketDir, 'bytesIn') - total(sharedDir, 'bytesIn')).toBeGreaterThan(4 * 8 * 48_000);
   });
 
   /**

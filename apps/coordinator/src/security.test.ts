@@ -226,6 +226,58 @@ describe('hostile and broken input: each violation closes that connection with i
     expect(c.stderr).toMatch(/sent 50 error messages in all/);
   });
 
+  it('result files: only from a worker reading the shared folder, only under its own names, only a whole, finite gradient of this model', async () => {
+    const dir = runDir();
+    // The local worker is slowed so that the run lasts while each raw client gets a task.
+    const c = startCoordinator([...ARGS, '--workers', '1', '--worker-arg', '--delay-ms', '--worker-arg', '100', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    const folder = (await c.waitFor(/local workers read snapshots from files in (\S+)/))[1]!;
+    const dParams = 784 * 16 + 16 + 16 + 1;
+    const gParams = 8 * 16 + 16 + 16 * 784 + 784;
+    const fields = (t: Record<string, unknown>) => ({
+      step: t.step,
+      phase: t.phase,
+      shard: t.shard,
+      lossSum: 1,
+      dRealSum: 1,
+      dFakeSum: 1,
+      computeMs: 1,
+      cpuMs: 1,
+    });
+    const closeOf = async (shared: string | null, act: (client: RawClient, task: Record<string, unknown>, workerId: string) => void) => {
+      const client = new RawClient(url);
+      const welcome = await client.handshake(shared);
+      const task = await client.next('task');
+      act(client, task, welcome.workerId as string);
+      return client.closed;
+    };
+    const writeResult = (name: string, values: Float32Array) => writeFileSync(join(folder, name), values);
+    const size = (t: Record<string, unknown>) => (t.phase === 'D' ? dParams : gParams);
+    // Not started with the folder: a resultFile is not for it to send.
+    expect((await closeOf(null, (cl, t, id) => cl.send({ type: 'resultFile', ...fields(t), file: `r-${id}-1.f32` }))).code).toBe(4008);
+    // Another worker's name, a file that is not there, a wrong length, more bytes than any gradient, a NaN.
+    expect((await closeOf(folder, (cl, t) => cl.send({ type: 'resultFile', ...fields(t), file: 'r-w1-1.f32' }))).code).toBe(4002);
+    expect((await closeOf(folder, (cl, t, id) => cl.send({ type: 'resultFile', ...fields(t), file: `r-${id}-404.f32` }))).code).toBe(4002);
+    for (const [values, code] of [
+      [(t: Record<string, unknown>) => new Float32Array(size(t) - 1), 4006],
+      [() => new Float32Array(Math.max(dParams, gParams) + 1), 4006],
+      [(t: Record<string, unknown>) => new Float32Array(size(t)).fill(Number.NaN), 4007],
+    ] as const) {
+      const closed = await closeOf(folder, (cl, t, id) => {
+        writeResult(`r-${id}-1.f32`, values(t));
+        cl.send({ type: 'resultFile', ...fields(t), file: `r-${id}-1.f32` });
+      });
+      expect(closed.code).toBe(code);
+    }
+    expect((await c.exited).code).toBe(0);
+    expect(readSummary(dir).weightsSha256).toBe(reference);
+    expect(c.stderr).toMatch(/UNEXPECTED_MESSAGE: resultFile from a worker not reading the shared folder/);
+    expect(c.stderr).toMatch(/BAD_FIELD: resultFile.file r-w1-1.f32 is not one of w\d+'s/);
+    expect(c.stderr).toMatch(/BAD_FIELD: resultFile r-w\d+-404.f32 cannot be read: ENOENT/);
+    expect(c.stderr).toMatch(/BAD_GRADIENT_LENGTH: resultFile r-w\d+-1.f32 holds \d+ bytes, more than any gradient of this model/);
+    expect(existsSync(folder)).toBe(false);
+  });
+
   it('fuzz: thousands of mutated valid frames on many connections; training still ends with the undisturbed hash', async () => {
     const dir = runDir();
     const c = startCoordinator([...ARGS, '--workers', '0', '--run-dir', dir]);

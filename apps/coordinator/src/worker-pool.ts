@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import {
   decodeWorkerMessage,
   PROTOCOL_VERSION,
+  validateGradient,
   protocolError,
   ProtocolError,
   CLOSE_TRAINING_DONE,
@@ -121,6 +122,8 @@ export class WorkerPool implements ShardExecutor {
   private readonly setAsideReasons = new Map<string, string>();
 
   private readonly counters = new PoolCounters();
+  /** The largest gradient of this model, in bytes: a result file beyond it is refused unread. */
+  private readonly maxGradientBytes: number;
   private readyWaiters: { readonly count: number; readonly resolve: () => void }[] = [];
 
   constructor(options: WorkerPoolOptions) {
@@ -137,6 +140,7 @@ export class WorkerPool implements ShardExecutor {
       sharedSnapshots: null,
       ...options,
     };
+    this.maxGradientBytes = 4 * Math.max(this.opts.limits.dParams, this.opts.limits.gParams);
     this.failures = new TaskFailures({ failuresToStop: this.opts.failuresToStop, failuresToSetAside: this.opts.failuresToSetAside });
     this.scheduler = new Scheduler({
       maxInFlight: this.opts.maxInFlight,
@@ -275,6 +279,22 @@ export class WorkerPool implements ShardExecutor {
         if (connection.state !== 'ready') return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', 'result before the handshake finished'));
         this.onResult(connection, message);
         return;
+      case 'resultFile': {
+        if (connection.state !== 'ready') return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', 'result before the handshake finished'));
+        const shared = this.opts.sharedSnapshots;
+        if (!connection.sharedSnapshots || !shared)
+          return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', 'resultFile from a worker not reading the shared folder'));
+        let gradient: Float32Array;
+        try {
+          gradient = validateGradient(message.phase, shared.takeResult(connection.id, message.file, this.maxGradientBytes), this.opts.limits);
+        } catch (err) {
+          if (err instanceof ProtocolError) return this.violation(connection, err);
+          throw err;
+        }
+        const { file: _, ...fields } = message;
+        this.onResult(connection, { ...fields, type: 'result', gradient });
+        return;
+      }
       case 'error':
         this.onWorkerError(connection, message);
         return;

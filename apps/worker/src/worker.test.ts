@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -202,7 +202,7 @@ describe('distgan-worker', () => {
     expect((await run).code).toBe(0);
   });
 
-  it('with --shared-snapshots, says its folder in hello and reads snapshots from files there; a file already gone is skipped', async () => {
+  it('with --shared-snapshots, says its folder in hello, reads snapshots from files there (a file already gone is skipped) and returns its gradient in a file there', async () => {
     const config = TINY_CONFIG as unknown as RunConfig;
     const state = new TrainingState(config);
     const dataset = loadMnist();
@@ -215,6 +215,7 @@ describe('distgan-worker', () => {
     const task = planTasks(state, 0, 'D', dataset.count)[0]!;
     let hello: Record<string, unknown> | undefined;
     let gradient: Float32Array | undefined;
+    let resultFile = '';
     const server = await peer((ws) => {
       ws.on('message', (data) => {
         const message = decodeFrame(data as Buffer);
@@ -228,14 +229,16 @@ describe('distgan-worker', () => {
           ws.send(encodeMessage({ type: 'task', ...task }));
         } else if (message.type === 'ready') {
           ws.send(encodeMessage({ type: 'snapshotFile', net: 'D', version: 1, file: 'bad.f32' }));
-        } else if (message.type === 'result') {
-          gradient = float32Of(message.gradient as Uint8Array);
+        } else if (message.type === 'resultFile') {
+          resultFile = message.file as string;
+          gradient = float32Of(readFileSync(join(dir, resultFile)));
         }
       });
     });
     const run = runWorker(['--connect', server.url, '--backend', 'cpu', '--shared-snapshots', dir]);
     await expect.poll(() => gradient, { timeout: 30_000 }).toBeDefined();
     expect(hello?.snapshotDir).toBe(dir);
+    expect(resultFile).toBe('r-w1-1.f32'); // named after the welcome's workerId
     const expected = await gradientAt(config, dataset, task, state.dWeights, state.gWeights);
     expect(Buffer.from(gradient!.buffer, gradient!.byteOffset, gradient!.byteLength).equals(Buffer.from(expected.buffer))).toBe(true);
     expect(server.closes).toEqual([]);

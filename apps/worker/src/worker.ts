@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { loadMnist, type MnistDataset } from '@distgan/mnist';
@@ -11,6 +11,7 @@ import {
   FrameBuffer,
   PROTOCOL_VERSION,
   protocolError,
+  resultFileName,
   ProtocolError,
   type CoordinatorMessage,
   type NetworkName,
@@ -19,7 +20,7 @@ import {
   type WorkerMessage,
 } from '@distgan/protocol';
 import { CpuClock, traceFromEnv } from '@distgan/runtime';
-import { runConfigHash, ShardComputer, validateRunConfig, type RealShare, type RunConfig } from '@distgan/training';
+import { runConfigHash, ShardComputer, validateRunConfig, type RealShare, type RunConfig, type ShardResult } from '@distgan/training';
 
 /** DISTGAN_TRACE=DIR: frame arrivals, snapshot loads, compute and send times (docs/performance.md, "Where a step's time goes"). */
 const trace = traceFromEnv('worker');
@@ -68,6 +69,13 @@ export class Worker {
   private busy = false;
   /** Memory every result frame is encoded into (one at a time: see `drain`). */
   private readonly resultFrame = new FrameBuffer();
+  /**
+   * This connection's coordinator sends snapshots as files in the shared folder (it sent a
+   * `snapshotFile`), so results go back the same way (`resultFile`), named after `workerId`.
+   */
+  private sharedResults = false;
+  private workerId = '';
+  private resultFiles = 0;
   /** Each result reports the process's CPU time since the previous one (`cpuMs`). */
   private readonly cpuClock = new CpuClock();
   shardsDone = 0;
@@ -109,6 +117,7 @@ export class Worker {
       generateMask: (mask: Buffer) => void mask.fill(0),
     });
     this.ws = ws;
+    this.sharedResults = false;
     this.dropTasks(() => true);
     let opened = false;
     ws.on('unexpected-response', (_req, res) => {
@@ -201,6 +210,7 @@ export class Worker {
         // The weights are a view of the frame ws received, memory nothing else writes.
         return this.onSnapshot(message.net, message.version, () => message.weights);
       case 'snapshotFile':
+        this.sharedResults = this.options.sharedSnapshots !== undefined;
         return this.onSnapshot(message.net, message.version, () => this.readSharedSnapshot(message.file));
       case 'task':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'task before welcome'));
@@ -299,6 +309,7 @@ export class Worker {
       }
       this.computerHash = hash;
     }
+    this.workerId = welcome.workerId;
     this.options.log(`joined as ${welcome.workerId}: preset ${config.preset}, B=${config.batchSize}, K=${config.shards}`);
     this.send({ type: 'ready', configHash: hash, datasetFingerprint: fingerprint });
   }
@@ -370,9 +381,7 @@ export class Worker {
           trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
           this.shardsDone++;
           if (ws.readyState !== WebSocket.OPEN) return;
-          // Safe to reuse: the next task waits for this send's callback (below).
-          const frame = encodeMessage({ type: 'result', ...result, cpuMs: this.cpuClock.lap() }, this.resultFrame);
-          trace('encoded', { bytes: frame.byteLength });
+          const frame = this.resultFrameOf(result);
           ws.send(frame, { binary: true }, () => {
             trace('sent', { step: task.step, phase: task.phase, shard: task.shard });
             next();
@@ -386,6 +395,26 @@ export class Worker {
     };
     if (this.options.delayMs > 0) setTimeout(run, this.options.delayMs);
     else setImmediate(run);
+  }
+
+  /**
+   * The frame for `result`: the gradient in a file of the shared folder and a small `resultFile`
+   * frame when the coordinator uses it, else a `result` frame encoded into memory the next result
+   * reuses (safe: the next task waits for this send's callback, `drain`).
+   */
+  private resultFrameOf(result: ShardResult): Uint8Array {
+    const cpuMs = this.cpuClock.lap();
+    const dir = this.options.sharedSnapshots;
+    if (this.sharedResults && dir) {
+      const { gradient, ...fields } = result;
+      const file = resultFileName(this.workerId, ++this.resultFiles);
+      writeFileSync(join(dir, file), new Uint8Array(gradient.buffer, gradient.byteOffset, gradient.byteLength));
+      trace('resultWritten', { bytes: gradient.byteLength });
+      return encodeMessage({ type: 'resultFile', ...fields, cpuMs, file });
+    }
+    const frame = encodeMessage({ type: 'result', ...result, cpuMs }, this.resultFrame);
+    trace('encoded', { bytes: frame.byteLength });
+    return frame;
   }
 }
 

@@ -24,6 +24,7 @@ function toWire(message: Message): Record<string, unknown> {
       return { ...message, indices: message.indices ? bytesOf(message.indices) : null };
     case 'hello':
     case 'snapshotFile':
+    case 'resultFile':
     case 'ready':
     case 'welcome':
     case 'done':

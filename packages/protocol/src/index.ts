@@ -8,6 +8,7 @@ export {
   type HelloMessage,
   type ReadyMessage,
   type ResultMessage,
+  type ResultFileMessage,
   type WelcomeMessage,
   type SnapshotMessage,
   type SnapshotFileMessage,
@@ -20,7 +21,16 @@ export {
 } from './messages.js';
 export { PROTOCOL_ERRORS, CLOSE_TRAINING_DONE, ProtocolError, protocolError, codeForClose, truncateUtf8, type ProtocolErrorCode } from './errors.js';
 export { encodeMessage, FrameBuffer, decodeFrame, decodeWorkerMessage, decodeCoordinatorMessage } from './codec.js';
-export { validateWorkerMessage, validateCoordinatorMessage, float32View, firstNonFinite, firstOutOfRange, type WorkerMessageLimits } from './validate.js';
+export {
+  validateWorkerMessage,
+  validateCoordinatorMessage,
+  validateGradient,
+  resultFileName,
+  float32View,
+  firstNonFinite,
+  firstOutOfRange,
+  type WorkerMessageLimits,
+} from './validate.js';
 
 /** Largest frame a peer may send for a model with these parameter counts (ws `maxPayload`). */
 export function maxFrameBytes(dParams: number, gParams: number): number {

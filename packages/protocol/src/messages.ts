@@ -2,8 +2,9 @@
  * 2: a task may arrive before the snapshot it names (the next step's D tasks go out during the G
  * phase, ahead of G's new version); a worker of version 1 would fail such a task.
  * 3: results carry `cpuMs`, the worker process's CPU time since its previous result.
- * 4: `hello` names the shared-snapshot folder a local worker was started with, and the
- * coordinator may send such a worker `snapshotFile` instead of `snapshot`.
+ * 4: `hello` names the shared folder a local worker was started with; the coordinator may send
+ * such a worker `snapshotFile` instead of `snapshot`, and a worker that received one answers with
+ * `resultFile` instead of `result`.
  */
 export const PROTOCOL_VERSION = 4;
 
@@ -58,6 +59,17 @@ export interface ResultMessage {
   readonly cpuMs: number;
 }
 
+/**
+ * A `result` whose gradient is in a file in the coordinator's shared folder (raw little-endian
+ * float32 bytes, nothing else), sent only by a worker that received `snapshotFile` on this
+ * connection. The file is named `r-<workerId>-<n>.f32` (`workerId` from `welcome`), written once;
+ * the coordinator deletes it when read.
+ */
+export interface ResultFileMessage extends Omit<ResultMessage, 'type' | 'gradient'> {
+  readonly type: 'resultFile';
+  readonly file: string;
+}
+
 // ---- coordinator -> worker ----
 
 export interface WelcomeMessage {
@@ -87,7 +99,7 @@ export interface SnapshotFileMessage {
   readonly type: 'snapshotFile';
   readonly net: NetworkName;
   readonly version: number;
-  /** A file name in that folder: letters, digits, `.`, `_`, `-`. */
+  /** A file name in that folder: letters, digits, `.`, `_`, `-`, not starting with `.`. */
   readonly file: string;
 }
 
@@ -125,11 +137,11 @@ export interface ErrorMessage {
   readonly message: string;
 }
 
-export type WorkerMessage = HelloMessage | ReadyMessage | ResultMessage | ErrorMessage;
+export type WorkerMessage = HelloMessage | ReadyMessage | ResultMessage | ResultFileMessage | ErrorMessage;
 export type CoordinatorMessage = WelcomeMessage | SnapshotMessage | SnapshotFileMessage | TaskMessage | DoneMessage | ErrorMessage;
 export type Message = WorkerMessage | CoordinatorMessage;
 
-export const WORKER_MESSAGE_TYPES = ['hello', 'ready', 'result', 'error'] as const satisfies readonly WorkerMessage['type'][];
+export const WORKER_MESSAGE_TYPES = ['hello', 'ready', 'result', 'resultFile', 'error'] as const satisfies readonly WorkerMessage['type'][];
 export const COORDINATOR_MESSAGE_TYPES = [
   'welcome',
   'snapshot',

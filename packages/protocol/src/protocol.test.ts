@@ -13,6 +13,8 @@ import {
   maxFrameBytes,
   PROTOCOL_VERSION,
   ProtocolError,
+  resultFileName,
+  validateGradient,
   WORKER_MESSAGE_TYPES,
   type CoordinatorMessage,
   type ProtocolErrorCode,
@@ -36,6 +38,18 @@ const workerSamples: { [T in WorkerMessage['type']]: Extract<WorkerMessage, { ty
     dFakeSum: 0.25,
     computeMs: 12.5,
     cpuMs: 9.75,
+  },
+  resultFile: {
+    type: 'resultFile',
+    step: 3,
+    phase: 'G',
+    shard: 0,
+    lossSum: 1.25,
+    dRealSum: 0.5,
+    dFakeSum: 0.25,
+    computeMs: 12.5,
+    cpuMs: 9.75,
+    file: 'r-w1-1.f32',
   },
   error: { type: 'error', code: 'DATASET_MISMATCH', message: 'fingerprints differ' },
 };
@@ -83,13 +97,18 @@ describe('round trips', () => {
     expect(codeOf(() => decodeWorkerMessage(pack(without), limits))).toBe('BAD_FIELD');
   });
 
-  it('refuses a snapshot file name that could lead out of the shared folder', () => {
+  it('refuses a snapshot or result file name that could lead out of the shared folder', () => {
     for (const file of ['../D-1.f32', 'a/b', '/etc/passwd', '..', '.hidden', '', 'a\\b', 'x'.repeat(129), 'D 1']) {
       expect(
         codeOf(() => decodeCoordinatorMessage(pack({ ...coordinatorSamples.snapshotFile, file }))),
         JSON.stringify(file),
       ).toBe('BAD_FIELD');
+      expect(
+        codeOf(() => decodeWorkerMessage(pack({ ...workerSamples.resultFile, file }), limits)),
+        JSON.stringify(file),
+      ).toBe('BAD_FIELD');
     }
+    expect(resultFileName('w3', 12)).toBe('r-w3-12.f32');
     expect(codeOf(() => decodeCoordinatorMessage(pack({ ...coordinatorSamples.snapshotFile, net: 'X' })))).toBe('BAD_FIELD');
   });
 
@@ -241,6 +260,18 @@ describe('hostile and broken frames', () => {
     // A NaN stays NON_FINITE; without a bound any finite value passes.
     expect(codeOf(() => decodeWorkerMessage(frame(Float32Array.of(1, NaN, 3, 4, 5)), bounded))).toBe('NON_FINITE');
     expect(decodeWorkerMessage(frame(Float32Array.of(1, 3e38, 3, 4, 5)), limits).type).toBe('result');
+  });
+
+  it("validateGradient checks a result file's bytes as a frame's: the phase's length, finite, within the bound", () => {
+    const bounded = { ...limits, gradientBound: 10 };
+    const bytesOf = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
+    expect(Array.from(validateGradient('D', bytesOf(1, 2, 3, 4, 5), bounded))).toEqual([1, 2, 3, 4, 5]);
+    expect(Array.from(validateGradient('G', bytesOf(1, -2, 3), bounded))).toEqual([1, -2, 3]);
+    expect(codeOf(() => validateGradient('G', bytesOf(1, 2, 3, 4, 5), bounded))).toBe('BAD_GRADIENT_LENGTH');
+    expect(codeOf(() => validateGradient('D', bytesOf(1, 2, 3), bounded))).toBe('BAD_GRADIENT_LENGTH');
+    expect(codeOf(() => validateGradient('D', new Uint8Array(19), bounded))).toBe('BAD_GRADIENT_LENGTH');
+    expect(codeOf(() => validateGradient('G', bytesOf(1, Number.POSITIVE_INFINITY, 3), bounded))).toBe('NON_FINITE');
+    expect(codeOf(() => validateGradient('G', bytesOf(1, 11, 3), bounded))).toBe('OUT_OF_RANGE');
   });
 
   it('finds the first value out of a bound at every position, inside the eight-value blocks and in the tail', () => {

@@ -1,5 +1,5 @@
 import { protocolError } from './errors.js';
-import { PROTOCOL_VERSION, type CoordinatorMessage, type ErrorMessage, type Phase, type WorkerMessage } from './messages.js';
+import { PROTOCOL_VERSION, type CoordinatorMessage, type ErrorMessage, type Phase, type ResultMessage, type WorkerMessage } from './messages.js';
 
 /** What a result's gradient length must be, per phase (the D and G parameter counts), and how large its values may be. */
 export interface WorkerMessageLimits {
@@ -127,12 +127,64 @@ function errorMessage(o: Fields): ErrorMessage {
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-const SNAPSHOT_FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+const FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 function sha(o: Fields, name: string): string {
   const v = str(o, name, 64);
   if (!SHA256_HEX.test(v)) throw protocolError('BAD_FIELD', `${String(o.type)}.${name} must be a SHA-256 hex string`);
   return v;
+}
+
+/**
+ * A result's gradient bytes as float32, checked: as many as the phase's network has parameters,
+ * every value finite and within the limits' bound. For a `resultFile` the receiver calls it on
+ * the file's bytes.
+ */
+export function validateGradient(p: Phase, raw: Uint8Array, limits: WorkerMessageLimits): Float32Array {
+  const expected = p === 'D' ? limits.dParams : limits.gParams;
+  if (raw.byteLength !== 4 * expected) {
+    throw protocolError('BAD_GRADIENT_LENGTH', `${p} gradient has ${raw.byteLength / 4} values, the model has ${expected} parameters`);
+  }
+  const gradient = float32View(raw);
+  const bound = limits.gradientBound ?? Number.POSITIVE_INFINITY;
+  const bad = firstOutOfRange(gradient, bound);
+  if (bad >= 0) {
+    const value = gradient[bad]!;
+    if (!Number.isFinite(value)) throw protocolError('NON_FINITE', `${p} gradient value ${bad} is ${value}`);
+    throw protocolError(
+      'OUT_OF_RANGE',
+      `${p} gradient value ${bad} is ${value}, beyond ${bound.toExponential(3)}, past which the optimizer's state would overflow`,
+    );
+  }
+  return gradient;
+}
+
+/** The fields a `result` and a `resultFile` share. */
+function resultFields(o: Fields, p: Phase): Omit<ResultMessage, 'type' | 'gradient'> {
+  return {
+    step: int(o, 'step'),
+    phase: p,
+    shard: int(o, 'shard', 0, 65_535),
+    lossSum: finite(o, 'lossSum'),
+    dRealSum: finite(o, 'dRealSum'),
+    dFakeSum: finite(o, 'dFakeSum'),
+    computeMs: finite(o, 'computeMs'),
+    cpuMs: nonNegative(o, 'cpuMs'),
+  };
+}
+
+/** The name of a file in the shared folder: bare, so that joined to the folder it stays inside. */
+function fileName(o: Fields): string {
+  const file = str(o, 'file', 128);
+  if (!FILE_NAME.test(file) || file.startsWith('.')) {
+    throw protocolError('BAD_FIELD', `${String(o.type)}.file must be a file name of letters, digits, ".", "_" and "-" not starting with "."`);
+  }
+  return file;
+}
+
+/** The name a worker gives its `n`th result file (`ResultFileMessage`). */
+export function resultFileName(workerId: string, n: number): string {
+  return `r-${workerId}-${n}.f32`;
 }
 
 /** Validates every field of a message from a worker. */
@@ -160,34 +212,11 @@ export function validateWorkerMessage(o: Fields, limits: WorkerMessageLimits): W
       return { type, configHash: sha(o, 'configHash'), datasetFingerprint: sha(o, 'datasetFingerprint') };
     case 'result': {
       const p = phase(o, 'phase');
-      const raw = bytes(o, 'gradient');
-      const expected = p === 'D' ? limits.dParams : limits.gParams;
-      if (raw.byteLength !== 4 * expected) {
-        throw protocolError('BAD_GRADIENT_LENGTH', `${p} gradient has ${raw.byteLength / 4} values, the model has ${expected} parameters`);
-      }
-      const gradient = float32View(raw);
-      const bound = limits.gradientBound ?? Number.POSITIVE_INFINITY;
-      const bad = firstOutOfRange(gradient, bound);
-      if (bad >= 0) {
-        const value = gradient[bad]!;
-        if (!Number.isFinite(value)) throw protocolError('NON_FINITE', `${p} gradient value ${bad} is ${value}`);
-        throw protocolError(
-          'OUT_OF_RANGE',
-          `${p} gradient value ${bad} is ${value}, beyond ${bound.toExponential(3)}, past which the optimizer's state would overflow`,
-        );
-      }
-      return {
-        type,
-        step: int(o, 'step'),
-        phase: p,
-        shard: int(o, 'shard', 0, 65_535),
-        gradient,
-        lossSum: finite(o, 'lossSum'),
-        dRealSum: finite(o, 'dRealSum'),
-        dFakeSum: finite(o, 'dFakeSum'),
-        computeMs: finite(o, 'computeMs'),
-        cpuMs: nonNegative(o, 'cpuMs'),
-      };
+      return { type, ...resultFields(o, p), gradient: validateGradient(p, bytes(o, 'gradient'), limits) };
+    }
+    case 'resultFile': {
+      const p = phase(o, 'phase');
+      return { type, ...resultFields(o, p), file: fileName(o) };
     }
     case 'error':
       return errorMessage(o);
@@ -224,12 +253,7 @@ export function validateCoordinatorMessage(o: Fields): CoordinatorMessage {
     case 'snapshotFile': {
       const net = field(o, 'net');
       if (net !== 'D' && net !== 'G') throw protocolError('BAD_FIELD', 'snapshotFile.net must be "D" or "G"');
-      const file = str(o, 'file', 128);
-      // A bare name: the worker joins it to its own folder, so no separator or `..` may lead it out.
-      if (!SNAPSHOT_FILE_NAME.test(file) || file.startsWith('.')) {
-        throw protocolError('BAD_FIELD', 'snapshotFile.file must be a file name of letters, digits, ".", "_" and "-" not starting with "."');
-      }
-      return { type, net, version: int(o, 'version'), file };
+      return { type, net, version: int(o, 'version'), file: fileName(o) };
     }
     case 'task': {
       const rawIndices = field(o, 'indices');

@@ -55,14 +55,15 @@ export class RawClient {
     }
   }
 
-  hello(protocol = PROTOCOL_VERSION): void {
-    this.send({ type: 'hello', protocol, worker: { name: 'raw', host: 'test', pid: process.pid, backend: 'none' }, snapshotDir: null });
+  /** `snapshotDir`: the shared folder it claims to have been started with (a local worker's). */
+  hello(protocol = PROTOCOL_VERSION, snapshotDir: string | null = null): void {
+    this.send({ type: 'hello', protocol, worker: { name: 'raw', host: 'test', pid: process.pid, backend: 'none' }, snapshotDir });
   }
 
   /** Full handshake as a legitimate worker would; resolves with the welcome. */
-  async handshake(): Promise<Record<string, unknown>> {
+  async handshake(snapshotDir: string | null = null): Promise<Record<string, unknown>> {
     await this.opened;
-    this.hello();
+    this.hello(PROTOCOL_VERSION, snapshotDir);
     const welcome = await this.next('welcome');
     this.send({ type: 'ready', configHash: welcome.configHash as string, datasetFingerprint: welcome.datasetFingerprint as string });
     return welcome;

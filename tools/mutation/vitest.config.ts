@@ -1,0 +1,27 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+/** The unit tests of the mutated modules (stryker.config.mjs): each imports its module's source directly. */
+export default defineConfig({
+  root: fileURLToPath(new URL('../..', import.meta.url)),
+  test: {
+    include: [
+      'packages/training/src/training.test.ts',
+      'packages/training/src/step.test.ts',
+      'packages/training/src/order-sensitive.test.ts',
+      'packages/training/src/accumulate.test.ts',
+      'packages/optim/src/adam.test.ts',
+      'packages/protocol/src/protocol.test.ts',
+      'packages/protocol/src/spec.test.ts',
+      'packages/mnist/src/dataset.test.ts',
+      'apps/coordinator/src/scheduler.test.ts',
+      'apps/coordinator/src/task-failures.test.ts',
+      'apps/coordinator/src/checkpoint.test.ts',
+      'apps/coordinator/src/verification.test.ts',
+
+      'apps/coordinator/src/server.test.ts',
+    ],
+    testTimeout: 60_000,
+    fileParallelism: false,
+  },
+});
