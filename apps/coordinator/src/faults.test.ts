@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { PROTOCOL_VERSION } from '@distgan/protocol';
+import { parameterCount, parameterSpec } from '@distgan/models';
 import { checkpointKey, runConfigHash, type RunConfig } from '@distgan/training';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
@@ -65,6 +66,38 @@ describe('worker faults: the final weights equal the undisturbed run', () => {
     expect((await c.exited).code).toBe(0);
     const ref6 = (await runToEnd([...ARGS, '--steps', '6', '--in-process', '--run-dir', runDir()])).summary.weightsSha256;
     expect(readSummary(dir).weightsSha256).toBe(ref6);
+  });
+
+  it('a result that comes after its task was taken back is dropped, even when it arrives first (zeros here: accepted, they would change the weights)', async () => {
+    const dir = runDir();
+    const c = startCoordinator([...ARGS, '--steps', '3', '--workers', '0', '--min-workers', '2', '--task-timeout-ms', '1000', '--run-dir', dir]);
+    const url = await coordinatorUrl(c);
+    // The honest worker takes 300 ms a task (two held: within the deadline), so the late zeros,
+    // sent as soon as the coordinator says it took their tasks back, arrive before its results.
+    startWorker(url, ['--name', 'honest', '--delay-ms', '300']);
+    const late = new RawClient(url);
+    const model = ((await late.handshake()).config as unknown as RunConfig).model;
+    const held = [await late.next('task'), await late.next('task')];
+    await c.waitFor(/raw@.* overran the 1000 ms task deadline/);
+    for (const task of held) {
+      const params = task.phase === 'D' ? model.discriminator : model.generator;
+      late.send({
+        type: 'result',
+        step: task.step,
+        phase: task.phase,
+        shard: task.shard,
+        gradient: new Float32Array(parameterCount(parameterSpec(params))),
+        lossSum: 0,
+        dRealSum: 0,
+        dFakeSum: 0,
+        computeMs: 1,
+        cpuMs: 1,
+      });
+    }
+    expect((await c.exited).code).toBe(0);
+    const ref3 = (await runToEnd([...ARGS, '--steps', '3', '--in-process', '--run-dir', runDir()])).summary.weightsSha256;
+    expect(readSummary(dir).weightsSha256).toBe(ref3);
+    expect(c.stderr).not.toMatch(/closing worker .*raw@/); // dropped without complaint
   });
 
   it('a worker joining mid-run takes tasks from the next dispatch', async () => {
