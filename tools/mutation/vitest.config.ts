@@ -13,10 +13,12 @@ export default defineConfig({
       'packages/optim/src/adam.test.ts',
       'packages/protocol/src/protocol.test.ts',
       'packages/protocol/src/spec.test.ts',
+      'packages/protocol/src/validate.test.ts',
       'packages/mnist/src/dataset.test.ts',
       'apps/coordinator/src/scheduler.test.ts',
       'apps/coordinator/src/task-failures.test.ts',
       'apps/coordinator/src/checkpoint.test.ts',
+      'apps/coordinator/src/checkpoint-store.test.ts',
       'apps/coordinator/src/verification.test.ts',
 
       'apps/coordinator/src/server.test.ts',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeIdxImages, encodeIdxLabels, loadMnist, MnistFormatError, parseIdxImages, parseIdxLabels } from './index.js';
+import { encodeIdxImages, encodeIdxLabels, loadMnist, MnistFormatError, parseIdxImages, parseIdxLabels, readMaybeGzip } from './index.js';
 
 function tinyImages(count: number): Uint8Array {
   const pixels = new Uint8Array(count * 4);
@@ -43,6 +43,54 @@ describe('IDX parsing', () => {
     const long = new Uint8Array(full.length + 2);
     long.set(full);
     expect(codeOf(() => parseIdxImages(long, 'i.idx'))).toMatch(/^MNIST_SIZE_MISMATCH/);
+  });
+});
+
+describe('IDX parsing: every message in full', () => {
+  it('names the default source, the kind, the sizes and the counts', () => {
+    expect(codeOf(() => parseIdxImages(Uint8Array.of(0, 0, 8, 1)))).toBe(
+      'MNIST_BAD_MAGIC: <buffer>: magic number is 2049, expected 2051 for IDX images (is this the right file?)',
+    );
+    expect(codeOf(() => parseIdxImages(Uint8Array.of(0, 0, 8, 3, 0)))).toBe(
+      'MNIST_TRUNCATED: <buffer>: file is 5 bytes, shorter than the 16-byte IDX images header',
+    );
+    expect(codeOf(() => parseIdxLabels(Uint8Array.of(0, 0, 8, 1)))).toBe(
+      'MNIST_TRUNCATED: <buffer>: file is 4 bytes, shorter than the 8-byte IDX labels header',
+    );
+    // Under 4 bytes there is no magic to compare: the header is short.
+    expect(codeOf(() => parseIdxLabels(Uint8Array.of(0, 0, 9)))).toBe('MNIST_TRUNCATED: <buffer>: file is 3 bytes, shorter than the 8-byte IDX labels header');
+    const labels = encodeIdxLabels(Uint8Array.of(1, 2, 3));
+    expect(codeOf(() => parseIdxLabels(labels.subarray(0, labels.length - 1)))).toBe(
+      'MNIST_TRUNCATED: <buffer>: header promises 3 labels (3 bytes) but only 2 bytes follow: the file is truncated',
+    );
+    const long = new Uint8Array(tinyImages(1).length + 1);
+    long.set(tinyImages(1));
+    expect(codeOf(() => parseIdxImages(long))).toBe('MNIST_SIZE_MISMATCH: <buffer>: header promises 1 images of 2x2 (4 bytes) but 5 bytes follow');
+  });
+});
+
+describe('readMaybeGzip', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'distgan-gzip-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gunzips only what starts with both gzip magic bytes, whatever the name', () => {
+    const write = (name: string, bytes: Uint8Array) => {
+      writeFileSync(join(dir, name), bytes);
+      return join(dir, name);
+    };
+    const payload = Uint8Array.of(1, 2, 3, 4);
+    expect(Array.from(readMaybeGzip(write('a.gz', gzipSync(payload))))).toEqual([1, 2, 3, 4]);
+    expect(Array.from(readMaybeGzip(write('plain', gzipSync(payload))))).toEqual([1, 2, 3, 4]);
+    for (const plain of [Uint8Array.of(0x1f, 0x00, 9), Uint8Array.of(0x00, 0x8b, 9), Uint8Array.of(0x1f), new Uint8Array(0)]) {
+      expect(Array.from(readMaybeGzip(write('p.gz', plain))), Array.from(plain).join(',')).toEqual(Array.from(plain));
+    }
+    const file = write('bad.gz', Uint8Array.of(0x1f, 0x8b, 1, 2, 3));
+    expect(codeOf(() => readMaybeGzip(file))).toMatch(
+      new RegExp(`^MNIST_BAD_GZIP: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: gzip data is corrupt \\(.+\\)$`),
+    );
   });
 });
 

@@ -164,6 +164,55 @@ describe('Adam (TF1 rule)', () => {
   });
 });
 
+describe('Adam inputs at their edges', () => {
+  const state = (size: number, step = 0) => ({ step, m: new Float32Array(size), v: new Float32Array(size) });
+
+  it('takes beta1 just above -1 and beta2 of 0, and refuses beta1 of -1', () => {
+    expect(() => validateAdamConfig({ ...TF1_ADAM_DEFAULTS, beta1: -0.999999 })).not.toThrow();
+    expect(() => validateAdamConfig({ ...TF1_ADAM_DEFAULTS, beta2: 0 })).not.toThrow();
+    expect(() => validateAdamConfig({ ...TF1_ADAM_DEFAULTS, beta1: -1 })).toThrow('Adam: beta1 must be in (-1, 1), got -1');
+    expect(() => validateAdamConfig({ ...TF1_ADAM_DEFAULTS, beta2: -0.1 })).toThrow('Adam: beta2 must be in [0, 1), got -0.1');
+  });
+
+  it('has room for no parameters at all', () => {
+    const adam = new Adam(0);
+    adam.apply(new Float32Array(0), []);
+    expect(adam.step).toBe(1);
+  });
+
+  it.each(['wasm-simd', 'js'] as const)('refuses a state of another size or step, when constructed and when restored (%s kernel)', (kernel) => {
+    for (const bad of [
+      { ...state(4), m: new Float32Array(3) },
+      { ...state(4), v: new Float32Array(5) },
+    ]) {
+      expect(() => new Adam(4, TF1_ADAM_DEFAULTS, bad, { kernel })).toThrow(`Adam state holds ${bad.m.length}/${bad.v.length} moments, expected 4`);
+      expect(() => new Adam(4, TF1_ADAM_DEFAULTS, undefined, { kernel }).restore(bad)).toThrow(
+        `Adam state holds ${bad.m.length}/${bad.v.length} moments, expected 4`,
+      );
+    }
+    for (const step of [-1, 1.5, Number.NaN]) {
+      expect(() => new Adam(4, TF1_ADAM_DEFAULTS, state(4, step), { kernel })).toThrow(`Adam state step ${step} is not a non-negative integer`);
+      expect(() => new Adam(4, TF1_ADAM_DEFAULTS, undefined, { kernel }).restore(state(4, step))).toThrow(
+        `Adam state step ${step} is not a non-negative integer`,
+      );
+    }
+    const restored = new Adam(4, TF1_ADAM_DEFAULTS, undefined, { kernel });
+    restored.restore({ step: 7, m: Float32Array.of(1, 2, 3, 4), v: Float32Array.of(5, 6, 7, 8) });
+    expect(restored.step).toBe(7);
+    expect(Array.from(restored.state().m)).toEqual([1, 2, 3, 4]);
+    expect(() => new Adam(3, TF1_ADAM_DEFAULTS, undefined, { kernel }).apply(new Float32Array(2), [1, 2, 3])).toThrow(
+      /3 parameters got 2 weights and 3 gradients/,
+    );
+  });
+
+  it('decodes a state of no parameters (its 12-byte header alone) and refuses anything shorter', () => {
+    const empty = encodeAdamState({ step: 3, m: new Float32Array(0), v: new Float32Array(0) });
+    expect(empty.length).toBe(12);
+    expect(decodeAdamState(empty).step).toBe(3);
+    expect(() => decodeAdamState(empty.subarray(0, 11))).toThrow('Adam state is 11 bytes, shorter than its 12-byte header');
+  });
+});
+
 describe('gradient bound', () => {
   it('keeps Adam finite at the bound: a mean gradient of MAX_MEAN_GRADIENT leaves weights and moments finite', () => {
     const adam = new Adam(2, TF1_ADAM_DEFAULTS);

@@ -86,6 +86,7 @@ export class Adam {
     this.t = state?.step ?? 0;
     // float32 weights, float64 gradient (8-aligned), then the float32 moments; the memory never
     // grows, so the views below stay valid for the instance's life.
+    // Stryker disable next-line ArithmeticOperator: a larger offset only leaves unused memory between the arrays
     const gradientAt = Math.ceil((4 * size) / 8) * 8;
     const mAt = gradientAt + 8 * size;
     const vAt = mAt + 4 * size;
@@ -138,11 +139,14 @@ export class Adam {
       adamLoop(weights, gradient, this.m, this.v, 0, this.size, divisor, this.config, lrT);
       return;
     }
+    // Stryker disable next-line ConditionalExpression: copying the kernel's own buffer onto itself changes nothing
     if (gradient !== this.gradientBuffer) this.gradientBuffer.set(gradient);
+    // Stryker disable next-line ConditionalExpression: as above
     if (weights !== this.weightBuffer) this.weightBuffer.set(weights);
     const even = this.size - (this.size % 2);
     simd.step(0, simd.gradientAt, simd.mAt, simd.vAt, even, divisor, beta1, 1 - beta1, beta2, 1 - beta2, lrT, epsilon);
     adamLoop(this.weightBuffer, this.gradientBuffer, this.m, this.v, even, this.size, divisor, this.config, lrT);
+    // Stryker disable next-line ConditionalExpression: as above
     if (weights !== this.weightBuffer) weights.set(this.weightBuffer);
   }
 
@@ -166,6 +170,7 @@ function adamLoop(
 ): void {
   const oneMinusBeta1 = 1 - beta1;
   const oneMinusBeta2 = 1 - beta2;
+  // Stryker disable next-line EqualityOperator: typed arrays ignore the write one past the end
   for (let i = from; i < to; i++) {
     const g = gradient[i]! / divisor;
     // The moments are used as stored (rounded to float32), without reading them back: the same

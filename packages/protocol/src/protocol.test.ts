@@ -11,9 +11,12 @@ import {
   encodeMessage,
   FrameBuffer,
   maxFrameBytes,
+  PROTOCOL_ERRORS,
   PROTOCOL_VERSION,
   ProtocolError,
+  protocolError,
   resultFileName,
+  truncateUtf8,
   validateGradient,
   WORKER_MESSAGE_TYPES,
   type CoordinatorMessage,
@@ -313,16 +316,31 @@ describe('hostile and broken frames', () => {
     expect(() => decodeWorkerMessage(noPid, limits)).toThrow('hello.worker.pid is missing');
   });
 
-  it('gives each error a distinct close code in the application range and a short reason', () => {
-    try {
-      decodeWorkerMessage(pack({ type: 'x'.repeat(500) }), limits);
-    } catch (err) {
-      const e = err as ProtocolError;
-      expect(e.closeCode).toBe(4001);
-      expect(Buffer.byteLength(e.closeReason)).toBeLessThanOrEqual(123);
-      expect(codeForClose(e.closeCode)).toBe('UNKNOWN_TYPE');
+  it('gives each error a distinct close code in the application range, found back by codeForClose', () => {
+    const codes = Object.keys(PROTOCOL_ERRORS) as ProtocolErrorCode[];
+    const closeCodes = codes.map((code) => PROTOCOL_ERRORS[code].closeCode);
+    expect(new Set(closeCodes).size).toBe(codes.length);
+    for (const code of codes) {
+      const closeCode = PROTOCOL_ERRORS[code].closeCode;
+      expect(closeCode, code).toBeGreaterThanOrEqual(4000);
+      expect(closeCode, code).toBeLessThanOrEqual(4999);
+      expect(codeForClose(closeCode)).toBe(code);
+      expect(protocolError(code, 'x').closeCode).toBe(closeCode);
     }
-    expect(maxFrameBytes(471_601, 591_784)).toBeLessThan(3 * 1024 * 1024);
+    expect(codeForClose(1000)).toBeUndefined();
+    expect(codeForClose(4999)).toBeUndefined();
+  });
+
+  it("keeps a close reason within WebSocket's 123 bytes without splitting a character", () => {
+    const long = codeOf(() => decodeWorkerMessage(pack({ type: 'x'.repeat(500) }), limits));
+    expect(long).toBe('UNKNOWN_TYPE');
+    const err = protocolError('BAD_FIELD', 'é'.repeat(200));
+    expect(Buffer.byteLength(err.closeReason)).toBeLessThanOrEqual(123);
+    expect(err.closeReason).toBe(`BAD_FIELD: ${'é'.repeat(56)}`); // 11 + 112 bytes; the 57th would make 125
+    expect(protocolError('BAD_FIELD', 'short').closeReason).toBe('BAD_FIELD: short');
+    expect(truncateUtf8('aé', 2)).toBe('a');
+    expect(truncateUtf8('aé', 3)).toBe('aé');
+    expect(maxFrameBytes(471_601, 591_784)).toBe(4 * 591_784 + 64 * 1024);
   });
 
   it('survives thousands of random mutations of valid frames with only ProtocolErrors', () => {

@@ -1,7 +1,17 @@
 import { loadMnist } from '@distgan/mnist';
 import { selectBackend } from '@distgan/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState, UnusableGradientError, type PhasePlan, type ShardExecutor } from './index.js';
+import {
+  LocalExecutor,
+  makeRunConfig,
+  ShardComputer,
+  trainStep,
+  TrainingState,
+  UnusableGradientError,
+  type PhasePlan,
+  type ShardExecutor,
+  type ShardResult,
+} from './index.js';
 
 const dataset = loadMnist();
 beforeAll(async () => {
@@ -77,5 +87,41 @@ describe('trainStep', () => {
     expect(resumed.hashes()).toEqual(straight.hashes());
     expect(() => new TrainingState(config, { ...data, dPhase: undefined })).toThrow(/Adam steps D 2 \/ G 1 without a D phase's statistics/);
     computer.dispose();
+  });
+
+  it("takes only its own phase's results, none once the phase is over, and names a phase left incomplete", async () => {
+    const computer = new ShardComputer(config, dataset, { log: () => {} });
+    const state = new TrainingState(config);
+    const local = new LocalExecutor(computer);
+    const plans: PhasePlan[] = [];
+    const firsts: ShardResult[] = [];
+    const verdicts: boolean[] = [];
+    const checking: ShardExecutor = {
+      runPhase: async (plan) => {
+        plans.push(plan);
+        for (const name of ['D', 'G'] as const) computer.networks.load(name, plan.state.version(name), plan.state.weights(name));
+        const first = computer.compute(plan.tasks[0]!);
+        firsts.push(first);
+        verdicts.push(plan.accept({ ...first, step: first.step + 1 }), plan.accept({ ...first, phase: first.phase === 'D' ? 'G' : 'D' }));
+        expect(plan.isComplete()).toBe(false);
+        await local.runPhase(plan);
+        expect(plan.isComplete()).toBe(true);
+      },
+    };
+    await trainStep(state, checking, dataset.count);
+    expect(verdicts).toEqual([false, false, false, false]);
+    // The D phase's plan, reused accumulator and all, takes nothing after its phase ended.
+    const [dPlan] = plans;
+    expect(dPlan!.accept(firsts[0]!)).toBe(false);
+    expect(dPlan!.isComplete()).toBe(true);
+    const lazy: ShardExecutor = { runPhase: async () => undefined };
+    await expect(trainStep(state, lazy, dataset.count)).rejects.toThrow('executor finished D phase of step 1 without every shard');
+    computer.dispose();
+  });
+
+  it('names its error UnusableGradientError and says where the state before it is', () => {
+    const err = new UnusableGradientError(3, 'G', 7, Number.NaN);
+    expect(err.name).toBe('UnusableGradientError');
+    expect(err.message).toMatch(/^step 3, G phase: the batch-mean gradient of G is NaN at parameter 7 .*the last checkpoint holds the state before it$/);
   });
 });
