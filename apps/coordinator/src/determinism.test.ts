@@ -37,7 +37,10 @@ describe('bit-identical weights whatever the number of workers (tiny model, real
     // workers that compute at them, nor the step's 8 gradients (4 shards a phase, 50 KB each) back.
     const total = (dir: string, key: 'bytesOut' | 'bytesIn') => readMetrics(dir).reduce((sum, m) => sum + (m[key] as number), 0);
     expect(total(socketDir, 'bytesOut') - total(sharedDir, 'bytesOut')).toBeGreaterThan(4 * 100_000);
-    expect(total(socketDir, 'bytesIn') - total(sharedDir, 'bytesIn')).toBeGreaterThan(4 * 8 * 48_000);
+    // Gradients come back as files on the node backend only (docs/performance.md, "Local workers").
+    const gradientBytesSaved = total(socketDir, 'bytesIn') - total(sharedDir, 'bytesIn');
+    if (shared.summary.backend === 'node') expect(gradientBytesSaved).toBeGreaterThan(4 * 8 * 48_000);
+    else expect(Math.abs(gradientBytesSaved)).toBeLessThan(4 * 8 * 1_000);
   });
 
   /**

@@ -57,6 +57,16 @@ export interface Remote {
   close(reason: string): Promise<void>;
 }
 
+/** The folder for local workers, or null (they then use their sockets) when the temporary folder refuses one. */
+function sharedFolder(log: (message: string) => void): SharedSnapshots | null {
+  try {
+    return new SharedSnapshots();
+  } catch (err) {
+    log(`cannot create a folder to share with local workers (${(err as Error).message}): they take snapshots over their sockets`);
+    return null;
+  }
+}
+
 /**
  * The distributed side of a run: the worker pool, the HTTP/WebSocket server in front of it (with
  * the dashboard and API), and the local worker processes, with the URLs printed for the user.
@@ -73,7 +83,7 @@ export async function startRemote(
   const gParams = parameterCount(parameterSpec(config.model.generator));
   const token = options.token || undefined;
   const wantShared = options.sharedSnapshots ?? process.env[SHARED_SNAPSHOTS_ENV] !== 'off';
-  const shared = options.workers > 0 && wantShared ? new SharedSnapshots() : null;
+  const shared = options.workers > 0 && wantShared ? sharedFolder(log) : null;
   const pool = new WorkerPool({
     config: config as unknown as Record<string, unknown>,
     configHash,

@@ -191,6 +191,32 @@ describe('ResultChecker (the real shard computer as referee, tiny model)', () =>
     expect(c.check(back, later, atBack, worker('v'))).toEqual({ kind: 'verified' });
   });
 
+  it('checks a first task at version 1 with the weights of version 1 (nothing counts as loaded before the first load)', () => {
+    const c = checker(1);
+    const at1 = new TrainingState(config);
+    at1.apply('D', new Float64Array(at1.dWeights.length).fill(0.3));
+    const task1 = planTasks(at1, 0, 'D', dataset.count)[0]!;
+    expect(task1.dVersion).toBe(1);
+    const computer = new ShardComputer(config, dataset, { log: () => undefined });
+    computers.push(computer);
+    computer.networks.load('D', 1, at1.dWeights);
+    computer.networks.load('G', 0, at1.gWeights);
+    expect(c.check(at1, task1, computer.compute(task1), worker('w'))).toEqual({ kind: 'verified' });
+  });
+
+  it('leaves a worker on another backend unchecked even when every task is chosen', () => {
+    const c = checker(1);
+    expect(c.check(state, task, { ...honest(), lossSum: 99 }, worker('w', 'elsewhere'))).toEqual({ kind: 'unchecked' });
+    expect(c.takeVerified()).toBe(0);
+  });
+
+  it("forgets, when the run returns to a step, a worker's unchecked results from there on", () => {
+    const c = checker(1);
+    c.ledger.accepted('w', 6, false);
+    c.rewound(5);
+    expect(c.ledger.convict('w')).toBeUndefined();
+  });
+
   it('reports a referee whose two computations differ instead of blaming the worker', () => {
     let calls = 0;
     const flaky = {

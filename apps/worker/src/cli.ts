@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       ca: opts.ca as string | undefined,
       delayMs: opts.delayMs as number,
       sharedSnapshots: opts.sharedSnapshots as string | undefined,
+      resultFiles: opts.resultFiles === true ? true : undefined,
       giveUpAfterMs: (opts.giveUpAfter as number) * 1000,
       log,
     });

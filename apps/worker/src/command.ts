@@ -22,5 +22,6 @@ export function buildCommand(): Command {
         "the coordinator's shared-snapshot folder on this machine (set by the coordinator for its local workers)",
       ).hideHelp(),
     )
+    .addOption(new Option('--result-files', 'return gradients as files in the shared folder on any backend (default: on the node backend only)').hideHelp())
     .addOption(new Option('--exit-with-parent', 'exit when the parent process goes away (local workers)').default(false).hideHelp());
 }

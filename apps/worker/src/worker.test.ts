@@ -235,7 +235,8 @@ describe('distgan-worker', () => {
         }
       });
     });
-    const run = runWorker(['--connect', server.url, '--backend', 'cpu', '--shared-snapshots', dir]);
+    // Result files are the node backend's default; --result-files asks for them on cpu.
+    const run = runWorker(['--connect', server.url, '--backend', 'cpu', '--shared-snapshots', dir, '--result-files']);
     await expect.poll(() => gradient, { timeout: 30_000 }).toBeDefined();
     expect(hello?.snapshotDir).toBe(dir);
     expect(resultFile).toBe('r-w1-1.f32'); // named after the welcome's workerId

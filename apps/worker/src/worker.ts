@@ -37,6 +37,11 @@ export interface WorkerOptions {
   readonly delayMs: number;
   /** The coordinator's shared-snapshot folder (a local worker), where snapshots may come as files. */
   readonly sharedSnapshots?: string | undefined;
+  /**
+   * Return gradients as files in that folder too, when the coordinator sends snapshots there
+   * (default: on the node backend only; see docs/performance.md, "Local workers").
+   */
+  readonly resultFiles?: boolean | undefined;
   /** Give up after this long without a connection (0: never). */
   readonly giveUpAfterMs: number;
   readonly log: (message: string) => void;
@@ -210,7 +215,7 @@ export class Worker {
         // The weights are a view of the frame ws received, memory nothing else writes.
         return this.onSnapshot(message.net, message.version, () => message.weights);
       case 'snapshotFile':
-        this.sharedResults = this.options.sharedSnapshots !== undefined;
+        this.sharedResults = this.options.sharedSnapshots !== undefined && (this.options.resultFiles ?? this.options.backend === 'node');
         return this.onSnapshot(message.net, message.version, () => this.readSharedSnapshot(message.file));
       case 'task':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'task before welcome'));

@@ -338,6 +338,8 @@ describe('hostile and broken frames', () => {
     expect(Buffer.byteLength(err.closeReason)).toBeLessThanOrEqual(123);
     expect(err.closeReason).toBe(`BAD_FIELD: ${'é'.repeat(56)}`); // 11 + 112 bytes; the 57th would make 125
     expect(protocolError('BAD_FIELD', 'short').closeReason).toBe('BAD_FIELD: short');
+    expect(err.name).toBe('ProtocolError');
+    expect(err).toBeInstanceOf(Error);
     expect(truncateUtf8('aé', 2)).toBe('a');
     expect(truncateUtf8('aé', 3)).toBe('aé');
     expect(maxFrameBytes(471_601, 591_784)).toBe(4 * 591_784 + 64 * 1024);

@@ -124,4 +124,22 @@ describe('trainStep', () => {
     expect(err.name).toBe('UnusableGradientError');
     expect(err.message).toMatch(/^step 3, G phase: the batch-mean gradient of G is NaN at parameter 7 .*the last checkpoint holds the state before it$/);
   });
+
+  it("reports each phase's batch means of the loss and D's scores: the shards' sums in shard order over the batch", async () => {
+    const computer = new ShardComputer(config, dataset, { log: () => {} });
+    const state = new TrainingState(config);
+    const accepted: ShardResult[] = [];
+    const recording = executor(computer, (plan) => ({ ...plan, accept: (r) => (accepted.push(r), plan.accept(r)) }));
+    const result = await trainStep(state, recording, dataset.count);
+    const mean = (phase: 'D' | 'G', key: 'lossSum' | 'dRealSum' | 'dFakeSum') =>
+      accepted
+        .filter((r) => r.phase === phase)
+        .sort((a, b) => a.shard - b.shard)
+        .reduce((sum, r) => sum + r[key], 0) / config.batchSize;
+    expect(result.d).toEqual({ loss: mean('D', 'lossSum'), dReal: mean('D', 'dRealSum'), dFake: mean('D', 'dFakeSum') });
+    expect(result.g).toEqual({ loss: mean('G', 'lossSum'), dReal: mean('G', 'dRealSum'), dFake: mean('G', 'dFakeSum') });
+    expect(result.d.loss).toBeGreaterThan(0);
+    expect(result.d.dReal).toBeGreaterThan(0);
+    computer.dispose();
+  });
 });
