@@ -232,3 +232,103 @@ describe('Scheduler: failed tasks and workers set aside', () => {
     expect(show(s.dispatch(1))).toEqual(['liar:0/D/0', 'liar:0/D/1']);
   });
 });
+
+describe('Scheduler: edges the mutation run found untested', () => {
+  it('refuses a worker joining twice', () => {
+    const s = scheduler();
+    s.join('a');
+    expect(() => s.join('a')).toThrow('worker a joined twice');
+  });
+
+  it('takes a held-ahead task of other versions off its holder at the phase start', () => {
+    const s = scheduler();
+    s.join('a');
+    s.startPhase(tasks(0, 'G', 1), tasks(1, 'D', 1, { dVersion: 1, gVersion: 7 }), 0);
+    s.dispatch(0);
+    s.result('a', { step: 0, phase: 'G', shard: 0 });
+    expect(s.inFlight('a')).toBe(1); // the task handed out ahead
+    s.startPhase(tasks(1, 'D', 1, { dVersion: 1, gVersion: 1 }), [], 10);
+    expect(s.inFlight('a')).toBe(0);
+    expect(show(s.dispatch(10))).toEqual(['a:1/D/0']);
+    expect(s.inFlight('a')).toBe(1);
+  });
+
+  it('calls a result late for a task given in the previous step, never-given once two steps have passed', () => {
+    const s = scheduler();
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'D', 1), [], 0);
+    s.dispatch(0); // a holds 0/D/0
+    s.expire(2 * TIMEOUT); // taken back: a's result is now late
+    s.endPhase();
+    s.startPhase(tasks(1, 'D', 1), [], 3 * TIMEOUT);
+    expect(s.result('a', { step: 0, phase: 'D', shard: 0 })).toBe('late');
+    s.endPhase();
+    s.startPhase(tasks(2, 'D', 1), [], 4 * TIMEOUT);
+    expect(s.result('a', { step: 0, phase: 'D', shard: 0 })).toBe('neverGiven');
+  });
+
+  it('forgets who overran a task when a phase starts: the same task again (after a return to an earlier step) goes round-robin', () => {
+    const s = scheduler(5);
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'D', 1), [], 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/D/0']);
+    s.expire(2 * TIMEOUT);
+    expect(show(s.dispatch(2 * TIMEOUT))).toEqual(['b:0/D/0']);
+    s.result('b', { step: 0, phase: 'D', shard: 0 });
+    s.endPhase();
+    s.startPhase(tasks(0, 'D', 1), [], 3 * TIMEOUT);
+    expect(show(s.dispatch(3 * TIMEOUT))).toEqual(['a:0/D/0']);
+    s.failed('a', '0/D/0');
+    s.endPhase(); // also forgets
+    s.startPhase(tasks(0, 'D', 1), [], 4 * TIMEOUT);
+    expect(show(s.dispatch(4 * TIMEOUT))).toEqual(['a:0/D/0']);
+  });
+
+  it('hands out nothing between phases, even what was queued', () => {
+    const s = scheduler(2, 1);
+    s.join('a');
+    s.startPhase(tasks(0, 'D', 3), [], 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/D/0']);
+    s.result('a', { step: 0, phase: 'D', shard: 0 });
+    s.endPhase();
+    expect(s.dispatch(1)).toEqual([]);
+    expect(s.queued()).toEqual([]);
+  });
+
+  it("requeues a leaving worker's current-phase tasks only, not those it held ahead for the next phase", () => {
+    const s = scheduler();
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'G', 1), tasks(1, 'D', 1, { dVersion: 1, gVersion: 1 }), 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/G/0', 'b:1/D/0']);
+    s.join('c');
+    expect(s.leave('b').map(taskKey)).toEqual(['1/D/0']);
+    expect(s.queued()).toEqual([]);
+    expect(s.leave('a').map(taskKey)).toEqual(['0/G/0']);
+    expect(s.queued().map(taskKey)).toEqual(['0/G/0']);
+  });
+
+  it('deals to the worker holding the fewest tasks first, whatever the join order', () => {
+    const s = scheduler(2, 3);
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'D', 6), tasks(1, 'D', 1, { dVersion: 1, gVersion: 1 }), 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/D/0', 'b:0/D/1', 'a:0/D/2', 'b:0/D/3', 'a:0/D/4', 'b:0/D/5']);
+    for (const shard of [1, 3]) s.result('b', { step: 0, phase: 'D', shard });
+    s.result('a', { step: 0, phase: 'D', shard: 0 });
+    expect(show(s.dispatch(1))).toEqual(['b:1/D/0']); // b holds 1, a holds 2
+  });
+
+  it('gives a task every trusted worker overran to a set-aside worker that has not, before the ones that did', () => {
+    const s = scheduler(5);
+    s.join('a');
+    s.join('aside');
+    s.setAside('aside');
+    s.startPhase(tasks(0, 'D', 1), [], 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/D/0']);
+    s.expire(2 * TIMEOUT);
+    expect(show(s.dispatch(2 * TIMEOUT))).toEqual(['aside:0/D/0']);
+  });
+});

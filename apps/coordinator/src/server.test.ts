@@ -12,6 +12,8 @@ describe('isAuthorized', () => {
     expect(isAuthorized(request('Bearer s3cre'), 's3cret')).toBe(false);
     expect(isAuthorized(request('Basic s3cret'), 's3cret')).toBe(false);
     expect(isAuthorized(request('Bearers3cret'), 's3cret')).toBe(false);
+    // A header that does not start with the scheme is not a bearer token: the query decides.
+    expect(isAuthorized(request('Xbearer wrong', '/?token=s3cret'), 's3cret')).toBe(true);
     expect(isAuthorized(request(undefined), 's3cret')).toBe(false);
     // The header wins over the query when both are given.
     expect(isAuthorized(request('Bearer wrong', '/?token=s3cret'), 's3cret')).toBe(false);

@@ -53,5 +53,13 @@ describe('TaskFailures', () => {
     expect(failedTaskKey('task 12/G/3: kernel Foo is broken')).toBe('12/G/3');
     expect(failedTaskKey('kernel Foo is broken (task 12/G/3)')).toBeNull();
     expect(failedTaskKey('task 1/X/3: nope')).toBeNull();
+    expect(failedTaskKey('task 104/D/10: out of memory')).toBe('104/D/10');
+    expect(failedTaskKey('a task 1/D/1: quoted')).toBeNull();
+  });
+
+  it('never stops the run for a failure that names no task, though it counts toward setting its worker aside', () => {
+    const f = new TaskFailures({ failuresToStop: 1, failuresToSetAside: 2 });
+    expect(f.failed('w1', 'x@h/1', null, ['w1'])).toEqual({ setAside: false, stop: false, attempts: 0 });
+    expect(f.failed('w1', 'x@h/1', null, ['w1'])).toEqual({ setAside: true, stop: false, attempts: 0 });
   });
 });

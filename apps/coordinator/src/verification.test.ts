@@ -1,8 +1,9 @@
 import { loadMnist } from '@distgan/mnist';
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@distgan/runtime';
 import { makeRunConfig, planTasks, ShardComputer, TrainingState, type ShardResult, type ShardTask } from '@distgan/training';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chosenForVerification, Referee, ResultChecker, resultSha256, sameResult, VerificationLedger } from './verification.js';
+import { chosenForVerification, Referee, ResultChecker, resultSha256, RewindRequest, sameResult, VerificationLedger } from './verification.js';
 
 const dataset = loadMnist();
 const config = makeRunConfig('tiny');
@@ -215,6 +216,23 @@ describe('ResultChecker (the real shard computer as referee, tiny model)', () =>
     c.ledger.accepted('w', 6, false);
     c.rewound(5);
     expect(c.ledger.convict('w')).toBeUndefined();
+  });
+
+  it("frees the referee's tensors when disposed, through the checker too", () => {
+    const before = tf.memory().numTensors;
+    const computer = new ShardComputer(config, dataset, { log: () => undefined });
+    computer.networks.load('D', 0, state.dWeights);
+    expect(tf.memory().numTensors).toBeGreaterThan(before);
+    new ResultChecker({ fraction: 1, key: KEY, referee: new Referee(computer), backend: 'here' }).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('asks for a return with the step and the evidence in its message', () => {
+    const evidence = { worker: 'w1 (x@h, pid 1)', step: 4, phase: 'G' as const, shard: 2, workerSha256: 'a'.repeat(64), coordinatorSha256: 'b'.repeat(64) };
+    const request = new RewindRequest(3, evidence);
+    expect(request.name).toBe('RewindRequest');
+    expect(request.message).toBe('return to step 3: worker w1 (x@h, pid 1) returned a wrong result for 4/G/2');
+    expect([request.toStep, request.evidence]).toEqual([3, evidence]);
   });
 
   it('reports a referee whose two computations differ instead of blaming the worker', () => {
