@@ -110,13 +110,14 @@ describe('ResultChecker (the real shard computer as referee, tiny model)', () =>
     computers.push(computer);
     return new ResultChecker({ fraction, key: KEY, referee: new Referee(computer), backend });
   }
-  function honest(): ShardResult {
+  /** What an honest worker returns for `at` at the state's snapshots (a computer of its own). */
+  function computedAt(from: TrainingState, at: ShardTask): ShardResult {
     const computer = new ShardComputer(config, dataset, { log: () => undefined });
     computers.push(computer);
-    computer.networks.load('D', 0, state.dWeights);
-    computer.networks.load('G', 0, state.gWeights);
-    return computer.compute(task);
+    for (const net of ['D', 'G'] as const) computer.networks.load(net, from.version(net), from.weights(net));
+    return computer.compute(at);
   }
+  const honest = () => computedAt(state, task);
   const worker = (identity: string, backend = 'here') => ({ identity, label: `${identity} (label)`, backend });
 
   it('verifies an honest result, and counts the checks until taken', () => {
@@ -168,25 +169,13 @@ describe('ResultChecker (the real shard computer as referee, tiny model)', () =>
     other.apply('D', new Float64Array(other.dWeights.length).fill(1));
     other.apply('D', new Float64Array(other.dWeights.length).fill(-1));
     const later = planTasks(other, 0, 'D', dataset.count)[1]!;
-    const atOther = (() => {
-      const computer = new ShardComputer(config, dataset, { log: () => undefined });
-      computers.push(computer);
-      computer.networks.load('D', other.version('D'), other.dWeights);
-      computer.networks.load('G', other.version('G'), other.gWeights);
-      return computer.compute(later);
-    })();
+    const atOther = computedAt(other, later);
     expect(c.check(other, later, atOther, worker('w'))).toEqual({ kind: 'verified' });
     // The same versions with the first weights: only a referee that forgot what it loaded agrees.
     const back = new TrainingState(config);
     back.apply('D', new Float64Array(back.dWeights.length).fill(0.5));
     back.apply('D', new Float64Array(back.dWeights.length).fill(0.5));
-    const atBack = (() => {
-      const computer = new ShardComputer(config, dataset, { log: () => undefined });
-      computers.push(computer);
-      computer.networks.load('D', back.version('D'), back.dWeights);
-      computer.networks.load('G', back.version('G'), back.gWeights);
-      return computer.compute(later);
-    })();
+    const atBack = computedAt(back, later);
     expect(c.check(back, later, atBack, worker('w')).kind).toBe('wrong');
     c.rewound(0);
     expect(c.check(back, later, atBack, worker('v'))).toEqual({ kind: 'verified' });
@@ -198,11 +187,7 @@ describe('ResultChecker (the real shard computer as referee, tiny model)', () =>
     at1.apply('D', new Float64Array(at1.dWeights.length).fill(0.3));
     const task1 = planTasks(at1, 0, 'D', dataset.count)[0]!;
     expect(task1.dVersion).toBe(1);
-    const computer = new ShardComputer(config, dataset, { log: () => undefined });
-    computers.push(computer);
-    computer.networks.load('D', 1, at1.dWeights);
-    computer.networks.load('G', 0, at1.gWeights);
-    expect(c.check(at1, task1, computer.compute(task1), worker('w'))).toEqual({ kind: 'verified' });
+    expect(c.check(at1, task1, computedAt(at1, task1), worker('w'))).toEqual({ kind: 'verified' });
   });
 
   it('leaves a worker on another backend unchecked even when every task is chosen', () => {

@@ -114,18 +114,11 @@ describe("the coordinator's messages", () => {
     );
   });
 
+  /** A D task's fields, its two indices as the wire's bytes. */
+  const dTask = { type: 'task', step: 1, phase: 'D', shard: 0, start: 0, count: 2, dVersion: 1, gVersion: 1 } as const;
+
   it('takes real indices with D tasks only, as many as the count', () => {
-    const task = {
-      type: 'task',
-      step: 1,
-      phase: 'D',
-      shard: 0,
-      start: 0,
-      count: 2,
-      dVersion: 1,
-      gVersion: 1,
-      indices: new Uint8Array(Uint32Array.of(4, 5).buffer),
-    };
+    const task = { ...dTask, indices: new Uint8Array(Uint32Array.of(4, 5).buffer) };
     const message = 'task.indices must hold 2 indices in the D phase and be null in the G phase';
     expect(decodeCoordinatorMessage(pack(task))).toMatchObject({ phase: 'D', count: 2 });
     expect(coordinator({ ...task, indices: null })).toEqual({ code: 'BAD_FIELD', message });
@@ -136,17 +129,7 @@ describe("the coordinator's messages", () => {
   });
 
   it('reads indices at an unaligned offset by copying them', () => {
-    const frame = encodeMessage({
-      type: 'task',
-      step: 1,
-      phase: 'D',
-      shard: 0,
-      start: 0,
-      count: 2,
-      dVersion: 1,
-      gVersion: 1,
-      indices: Uint32Array.of(4, 59_999),
-    });
+    const frame = encodeMessage({ ...dTask, indices: Uint32Array.of(4, 59_999) });
     const shifted = new Uint8Array(frame.byteLength + 1);
     shifted.set(frame, 1);
     const decoded = decodeCoordinatorMessage(shifted.subarray(1));
