@@ -4,98 +4,18 @@
  * table and then, as the last line, one JSON object of ratios and raw times (docs/performance.md).
  * Not a test: timings on shared machines are noisy, so nothing here asserts.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
-import { loadMnist } from '@distgan/mnist';
+import { availableParallelism } from 'node:os';
 import { parameterCount, parameterSpec, SEED_MODEL } from '@distgan/models';
 import { Adam } from '@distgan/optim';
 import { parseBackendChoice, selectBackend } from '@distgan/runtime';
-import { LocalExecutor, makeRunConfig, ShardComputer, trainStep, TrainingState } from '@distgan/training';
 import { computeOnly, msPerStep, throughputRatio, type ComputeRun } from './compute-ceiling.js';
 import { naiveSeedSteps } from './naive.js';
 import { graphVsEager } from './graph-vs-eager.js';
 import { findPeerPython, peerStep } from './peer.js';
 import { relayOnly } from './relay-ceiling.js';
+import { printTable, resultRows } from './report.js';
+import { coordinatorRun, inProcessSteps, median, rounded, thousandths, type StepLine } from './runs.js';
 import { toolArgs } from './tool-args.js';
-
-const COORDINATOR = fileURLToPath(new URL('../../../apps/coordinator/dist/cli.js', import.meta.url));
-
-/** Ratios are reported to three decimals. */
-function thousandths(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-interface StepLine {
-  stepMs: number;
-  shardComputeMs: number;
-  bytesIn: number;
-  bytesOut: number;
-  coordinatorCpuMs: number;
-  workerCpuMs: number;
-  workers: number;
-}
-
-/**
- * Runs the real coordinator (and its local workers) and returns per-step metrics after warm-up;
- * throws if a returned step ran with other than `workers` workers connected.
- */
-function coordinatorRun(args: string[], warmup: number, workers: number, env: Record<string, string> = {}): StepLine[] {
-  const dir = mkdtempSync(join(tmpdir(), 'distgan-bench-'));
-  try {
-    const r = spawnSync(
-      process.execPath,
-      [COORDINATOR, '--preset', 'seed', '--ignore-stop-rule', '--sample-every', '0', '--no-dashboard', '--run-dir', join(dir, 'run'), ...args],
-      { encoding: 'utf8', env: { ...process.env, DISTGAN_TOKEN: '', ...env } },
-    );
-    if (r.status !== 0) throw new Error(`coordinator ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
-    const lines = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as StepLine)
-      .slice(warmup);
-    const odd = lines.find((l) => l.workers !== workers);
-    if (odd) throw new Error(`coordinator ${args.join(' ')}: a measured step ran with ${odd.workers} worker(s), not ${workers}`);
-    return lines;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function inProcessSteps(batchSize: number, shards: number, steps: number): Promise<{ times: number[]; tensorGrowth: number; rssGrowthMB: number }> {
-  const data = loadMnist();
-  const config = makeRunConfig('seed', { batchSize, shards, steps: steps + 1 });
-  const state = new TrainingState(config);
-  const computer = new ShardComputer(config, data);
-  const executor = new LocalExecutor(computer);
-  await trainStep(state, executor, data.count); // warm-up: kernels, buffers
-  const tensors0 = tf.memory().numTensors;
-  globalThis.gc?.();
-  const rss0 = process.memoryUsage().rss;
-  const times: number[] = [];
-  for (let s = 0; s < steps; s++) {
-    const t0 = performance.now();
-    await trainStep(state, executor, data.count);
-    times.push(performance.now() - t0);
-  }
-  globalThis.gc?.();
-  const result = { times, tensorGrowth: tf.memory().numTensors - tensors0, rssGrowthMB: (process.memoryUsage().rss - rss0) / 2 ** 20 };
-  computer.dispose();
-  return result;
-}
-
-function rounded<T extends Record<string, number>>(values: T): T {
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v * 10) / 10])) as T;
-}
 
 const USAGE = `usage: npm run bench [-- --quick] [-- --backend auto|node|wasm|cpu]
 
@@ -362,43 +282,7 @@ async function main(): Promise<void> {
     quick,
     ...rounded(t),
   };
-  const rows: [string, string, string][] = [
-    ['overhead1', 'distributed (1 worker) / in-process run, B=128 K=4', result.overhead1.toFixed(3)],
-    ['scaling2_b128', 'throughput 2 workers / 1 worker, B=128 K=2', result.scaling2_b128.toFixed(3)],
-    ['scaling2_b512', 'throughput 2 workers / 1 worker, B=512 K=2', result.scaling2_b512.toFixed(3)],
-    ['scaling2_b128_k4', 'throughput 2 workers / 1 worker, B=128 K=4', result.scaling2_b128_k4.toFixed(3)],
-    ...(result.scaling2_b512_k8 !== undefined
-      ? [['scaling2_b512_k8', 'throughput 2 workers / 1 worker, B=512 K=8', result.scaling2_b512_k8.toFixed(3)] as [string, string, string]]
-      : []),
-    ['cpuCeiling2_b128', `most scaling2_b128 can be: 1-worker step / (2-worker CPU per step / ${cores} cores)`, result.cpuCeiling2_b128.toFixed(3)],
-    ['cpuCeiling2_b512', 'the same at B=512', result.cpuCeiling2_b512.toFixed(3)],
-    ['computeCeiling2_b128', "most scaling2_b128 can be: workers' compute alone, 1 process at B / 2 at B/2 together", result.computeCeiling2_b128.toFixed(3)],
-    ['computeCeiling2_b512', 'the same at B=512', result.computeCeiling2_b512.toFixed(3)],
-    ['relayCeiling2_b128', 'most scaling2_b128 can be: the runs with no fold, no Adam, no probe on the coordinator', result.relayCeiling2_b128.toFixed(3)],
-    ['relayCeiling2_b512', 'the same at B=512', result.relayCeiling2_b512.toFixed(3)],
-    ['busy2_b128', `CPU used / (${cores} cores x step time), 2 workers, B=128`, result.busy2_b128.toFixed(3)],
-    ['busy2_b512', 'the same at B=512', result.busy2_b512.toFixed(3)],
-    ['wireRatio', 'bytes per step / minimum, K=2 with 2 workers, snapshots over the sockets', result.wireRatio.toFixed(3)],
-    ['wireRatio_k4', 'the same at K=4', result.wireRatio_k4.toFixed(3)],
-    ['sharedVsSocket_b128', '2-worker step, snapshots from the shared folder / over the sockets, B=128 K=2', result.sharedVsSocket_b128.toFixed(3)],
-    ['stepVsNaive', 'in-process step / naive tfjs step, B=128', result.stepVsNaive.toFixed(3)],
-    ['verifyOverhead', 'step with --verify 0.1 / without, 2 workers, B=128 K=2', result.verifyOverhead.toFixed(3)],
-    [
-      'vsPeer_b128',
-      'slower of in-process (K=1) and 2 workers (K=2) / TensorFlow graph-mode step, B=128',
-      result.vsPeer_b128?.toFixed(3) ?? `skipped: ${vsPeer.peerSkipped ?? ''}`,
-    ],
-    ['vsPeer_b512', 'the same at B=512', result.vsPeer_b512?.toFixed(3) ?? 'skipped'],
-    ['relayVsPeer_b128', "2-worker step's time not computing (K=2) / TensorFlow graph-mode step, B=128", result.relayVsPeer_b128?.toFixed(3) ?? 'skipped'],
-    ['graphVsEager', 'one D + one G task as a TensorFlow graph / as eager ops, B=128 (node only)', result.graphVsEager?.toFixed(3) ?? 'not node'],
-    ['tensorGrowth', `tensors after ${memorySteps} steps - before`, String(result.tensorGrowth)],
-    ['rssGrowthMB', `RSS growth over ${memorySteps} steps`, result.rssGrowthMB.toFixed(1)],
-  ];
-  // Columns as wide as their longest entry plus two spaces, so no name runs into its description.
-  const nameWidth = Math.max(...rows.map(([k]) => k.length)) + 2;
-  const whatWidth = Math.max(...rows.map(([, what]) => what.length)) + 2;
-  process.stdout.write(`\n${'metric'.padEnd(nameWidth)}${'what'.padEnd(whatWidth)}value\n`);
-  for (const [k, what, v] of rows) process.stdout.write(`${k.padEnd(nameWidth)}${what.padEnd(whatWidth)}${v}\n`);
+  printTable(resultRows(result, { cores, memorySteps, peerSkipped: vsPeer.peerSkipped }));
   const r = rounded(t);
   process.stdout.write(
     `raw ms per step (medians over ${rounds} round(s)): in-process ${r.inProcessMs} (coordinator --in-process K=4 ${r.inProcessCliMs}, K=1 ${r.inProcessK1Ms}, B=512 K=1 ${r.inProcessB512K1Ms}), naive ${r.naiveMs}; B=128 K=4: 1 worker ${r.dist1Ms}, 2 workers ${r.dist2Ms}; B=128 K=2: 1 worker ${r.dist1K2Ms}, 2 workers ${r.dist2K2Ms} (not computing: ${r.coordination1K2Ms}, ${r.coordination2K2Ms}); B=512 K=2: 1 worker ${r.dist1B512Ms}, 2 workers ${r.dist2B512Ms}; CPU ms per step, all processes (workers'): B=128 K=2 ${r.cpu1K2Ms} (${r.workerCpu1K2Ms}) / ${r.cpu2K2Ms} (${r.workerCpu2K2Ms}), B=512 K=2 ${r.cpu1B512Ms} (${r.workerCpu1B512Ms}) / ${r.cpu2B512Ms} (${r.workerCpu2B512Ms}); compute only, 1 process / 2: B=128 ${r.computeOnly1Ms} / ${r.computeOnly2Ms}, B=512 ${r.computeOnly1B512Ms} / ${r.computeOnly2B512Ms}; relay only, 1 worker / 2: B=128 ${r.relay1Ms} / ${r.relay2Ms}, B=512 ${r.relay1B512Ms} / ${r.relay2B512Ms}\n`,
