@@ -1,2 +1,3 @@
-export { Worker, type WorkerOptions, type WorkerOutcome } from './worker.js';
+export { Worker } from './worker.js';
+export type { WorkerOptions, WorkerOutcome } from './worker-options.js';
 export { buildCommand as workerCommand } from './command.js';

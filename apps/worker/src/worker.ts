@@ -1,6 +1,4 @@
 import { hostname } from 'node:os';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { loadMnist, type MnistDataset } from '@distgan/mnist';
 import {
@@ -8,50 +6,25 @@ import {
   codeForClose,
   decodeCoordinatorMessage,
   encodeMessage,
-  FrameBuffer,
   PROTOCOL_VERSION,
   protocolError,
-  resultFileName,
   ProtocolError,
   type CoordinatorMessage,
   type NetworkName,
-  type TaskMessage,
   type WelcomeMessage,
   type WorkerMessage,
 } from '@distgan/protocol';
 import { CpuClock, traceFromEnv } from '@distgan/runtime';
-import { runConfigHash, ShardComputer, validateRunConfig, type RealShare, type RunConfig, type ShardResult } from '@distgan/training';
+import { ShardComputer } from '@distgan/training';
+import { openCoordinatorSocket, ReconnectBackoff } from './coordinator-socket.js';
+import { readSnapshotFile } from './shared-folder.js';
+import { checkWelcome } from './welcome.js';
+import { ResultFrames } from './result-frames.js';
+import { TaskQueue } from './task-queue.js';
+import { FATAL_CODES, type WorkerOptions, type WorkerOutcome } from './worker-options.js';
 
 /** DISTGAN_TRACE=DIR: frame arrivals, snapshot loads, compute and send times (docs/performance.md, "Where a step's time goes"). */
 const trace = traceFromEnv('worker');
-
-export interface WorkerOptions {
-  readonly url: string;
-  readonly token: string | undefined;
-  readonly name: string;
-  readonly backend: string;
-  readonly dataDir: string | undefined;
-  /** PEM file of a CA (or self-signed certificate) to trust for wss://. */
-  readonly ca: string | undefined;
-  /** Artificial delay per task, for tests of heterogeneous workers. */
-  readonly delayMs: number;
-  /** The coordinator's shared-snapshot folder (a local worker), where snapshots may come as files. */
-  readonly sharedSnapshots?: string | undefined;
-  /**
-   * Return gradients as files in that folder too, when the coordinator sends snapshots there
-   * (default: on the node backend only; see docs/performance.md, "Local workers").
-   */
-  readonly resultFiles?: boolean | undefined;
-  /** Give up after this long without a connection (0: never). */
-  readonly giveUpAfterMs: number;
-  readonly log: (message: string) => void;
-}
-
-/** Why the worker stopped: done (exit 0) or a fatal error the user must fix (exit non-zero). */
-export type WorkerOutcome = { readonly kind: 'done'; readonly reason: string } | { readonly kind: 'fatal'; readonly code: string; readonly message: string };
-
-/** Close codes after which reconnecting cannot help. */
-const FATAL_CODES = new Set(['PROTOCOL_MISMATCH', 'CONFIG_MISMATCH', 'DATASET_MISMATCH']);
 
 /**
  * A worker: connects, handshakes, computes the shard tasks it is given at the snapshot versions
@@ -64,23 +37,13 @@ export class Worker {
   private ws: WebSocket | undefined;
   private stopping = false;
   private settle: ((outcome: WorkerOutcome) => void) | undefined;
-  private backoffMs = 250;
-  private disconnectedSince = Date.now();
-  /**
-   * Queued tasks with the connection they came on (a result goes back only on that one) and, for
-   * a D task that arrived ahead of G's snapshot, its real images' share once computed.
-   */
-  private tasks: QueuedTask[] = [];
+  private readonly backoff = new ReconnectBackoff();
+  private readonly tasks = new TaskQueue();
   private busy = false;
-  /** Memory every result frame is encoded into (one at a time: see `drain`). */
-  private readonly resultFrame = new FrameBuffer();
-  /**
-   * This connection's coordinator sends snapshots as files in the shared folder (it sent a
-   * `snapshotFile`), so results go back the same way (`resultFile`), named after `workerId`.
-   */
-  private sharedResults = false;
+  private readonly resultFrames = new ResultFrames();
   private workerId = '';
-  private resultFiles = 0;
+  /** Where results go as files: set once this connection's coordinator sent a `snapshotFile` (null: frames). */
+  private resultFolder: { readonly dir: string; readonly workerId: string } | null = null;
   /** Each result reports the process's CPU time since the previous one (`cpuMs`). */
   private readonly cpuClock = new CpuClock();
   shardsDone = 0;
@@ -94,7 +57,7 @@ export class Worker {
     return new Promise((resolve) => {
       this.settle = (outcome) => {
         this.settle = undefined;
-        this.dropTasks(() => true);
+        this.tasks.drop(() => true);
         this.computer?.dispose();
         resolve(outcome);
       };
@@ -110,20 +73,10 @@ export class Worker {
 
   private connect(): void {
     if (this.stopping) return;
-    const headers: Record<string, string> = this.options.token ? { authorization: `Bearer ${this.options.token}` } : {};
-    const ws = new WebSocket(this.options.url, {
-      headers,
-      perMessageDeflate: false,
-      ...(this.options.ca ? { ca: readFileSync(this.options.ca) } : {}),
-      maxPayload: 256 * 1024 * 1024,
-      // An all-zero mask makes ws skip masking here and unmasking at the coordinator (megabytes per
-      // result). Masking protects HTTP intermediaries from scripts in browsers; this client is not
-      // one, and wss is what protects the bytes.
-      generateMask: (mask: Buffer) => void mask.fill(0),
-    });
+    const ws = openCoordinatorSocket(this.options);
     this.ws = ws;
-    this.sharedResults = false;
-    this.dropTasks(() => true);
+    this.resultFolder = null;
+    this.tasks.drop(() => true);
     let opened = false;
     ws.on('unexpected-response', (_req, res) => {
       if (res.statusCode === 401) {
@@ -135,7 +88,7 @@ export class Worker {
     });
     ws.on('open', () => {
       opened = true;
-      this.backoffMs = 250;
+      this.backoff.connected();
       this.options.log(`connected to ${this.options.url}`);
       this.send({
         type: 'hello',
@@ -162,7 +115,7 @@ export class Worker {
         return;
       }
       if (opened) {
-        this.disconnectedSince = Date.now();
+        this.backoff.lost();
         this.options.log(`disconnected (close ${code}${reason ? `: ${reason}` : ''}); reconnecting`);
       }
       this.scheduleReconnect();
@@ -170,14 +123,12 @@ export class Worker {
   }
 
   private scheduleReconnect(): void {
-    const waited = Date.now() - this.disconnectedSince;
+    const waited = this.backoff.waitedMs;
     if (this.options.giveUpAfterMs > 0 && waited > this.options.giveUpAfterMs) {
       this.fatal('GAVE_UP', `no coordinator at ${this.options.url} for ${Math.round(waited / 1000)}s`);
       return;
     }
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
-    setTimeout(() => this.connect(), delay); // connect() does nothing once stop() was called
+    setTimeout(() => this.connect(), this.backoff.next()); // connect() does nothing once stop() was called
   }
 
   private fatal(code: string, message: string): void {
@@ -215,8 +166,10 @@ export class Worker {
         // The weights are a view of the frame ws received, memory nothing else writes.
         return this.onSnapshot(message.net, message.version, () => message.weights);
       case 'snapshotFile':
-        this.sharedResults = this.options.sharedSnapshots !== undefined && (this.options.resultFiles ?? this.options.backend === 'node');
-        return this.onSnapshot(message.net, message.version, () => this.readSharedSnapshot(message.file));
+        if (this.options.sharedSnapshots && (this.options.resultFiles ?? this.options.backend === 'node')) {
+          this.resultFolder = { dir: this.options.sharedSnapshots, workerId: this.workerId };
+        }
+        return this.onSnapshot(message.net, message.version, () => readSnapshotFile(this.options.sharedSnapshots, message.file));
       case 'task':
         if (!this.computer) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'task before welcome'));
         if (this.ws) this.tasks.push({ task: message, ws: this.ws });
@@ -253,56 +206,10 @@ export class Worker {
     this.drain(); // a task may have been waiting for it
   }
 
-  /**
-   * A `snapshotFile`'s weights: the file's bytes as float32, or null when the file is gone, which
-   * happens only to a version two behind the coordinator's latest, whose tasks are all done. The
-   * values are not scanned for NaN: they come from this machine's coordinator, which checks every
-   * sum before Adam, and a bad weight would only make this worker's results refused.
-   */
-  private readSharedSnapshot(file: string): Float32Array | null {
-    const dir = this.options.sharedSnapshots;
-    if (!dir) throw new Error(`a snapshot file (${file}) came, but this worker was started without a shared folder`);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(join(dir, file));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        trace('snapshotGone', { file });
-        return null;
-      }
-      throw err;
-    }
-    if (bytes.byteLength % 4 !== 0) throw new Error(`${file} holds ${bytes.byteLength} bytes, not a whole number of float32 values`);
-    // A file this large gets memory of its own from readFileSync; copy only if it did not.
-    const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
-    return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
-  }
-
   private onWelcome(welcome: WelcomeMessage): void {
-    const config = welcome.config as unknown as RunConfig;
-    try {
-      validateRunConfig(config);
-    } catch (err) {
-      return this.reject(protocolError('CONFIG_MISMATCH', `coordinator's run config is not valid here: ${(err as Error).message}`));
-    }
-    const hash = runConfigHash(config);
-    if (hash !== welcome.configHash) {
-      return this.reject(
-        protocolError(
-          'CONFIG_MISMATCH',
-          `run config hashes to ${hash.slice(0, 12)} here but ${welcome.configHash.slice(0, 12)} at the coordinator (different distgan versions?)`,
-        ),
-      );
-    }
-    const fingerprint = this.dataset!.fingerprint;
-    if (fingerprint !== welcome.datasetFingerprint) {
-      return this.reject(
-        protocolError(
-          'DATASET_MISMATCH',
-          `local MNIST (${this.dataset!.source}) has fingerprint ${fingerprint.slice(0, 12)}, the coordinator's is ${welcome.datasetFingerprint.slice(0, 12)}: use the same files (--data-dir)`,
-        ),
-      );
-    }
+    const checked = checkWelcome(welcome, this.dataset!);
+    if (checked instanceof ProtocolError) return this.reject(checked);
+    const { config, hash } = checked;
     if (this.computerHash !== hash) {
       this.computer?.dispose();
       this.computer = undefined;
@@ -316,17 +223,7 @@ export class Worker {
     }
     this.workerId = welcome.workerId;
     this.options.log(`joined as ${welcome.workerId}: preset ${config.preset}, B=${config.batchSize}, K=${config.shards}`);
-    this.send({ type: 'ready', configHash: hash, datasetFingerprint: fingerprint });
-  }
-
-  /** Removes the queued tasks `which` selects, freeing their real-image shares. */
-  private dropTasks(which: (entry: QueuedTask) => boolean): void {
-    const kept: QueuedTask[] = [];
-    for (const entry of this.tasks) {
-      if (which(entry)) entry.share?.gradient.dispose();
-      else kept.push(entry);
-    }
-    this.tasks = kept;
+    this.send({ type: 'ready', configHash: hash, datasetFingerprint: this.dataset!.fingerprint });
   }
 
   /**
@@ -344,14 +241,14 @@ export class Worker {
     if (this.busy || !computer) return;
     const held = { D: computer.networks.version('D'), G: computer.networks.version('G') };
     // A task from a connection that has since dropped was requeued by the coordinator: skip it.
-    this.dropTasks(({ task, ws }) => ws !== this.ws || ws.readyState !== WebSocket.OPEN || task.dVersion < held.D || task.gVersion < held.G);
+    this.tasks.drop(({ task, ws }) => ws !== this.ws || ws.readyState !== WebSocket.OPEN || task.dVersion < held.D || task.gVersion < held.G);
     const next = () => {
       this.busy = false;
       setImmediate(() => this.drain());
     };
-    const ready = this.tasks.findIndex(({ task }) => task.dVersion === held.D && task.gVersion === held.G);
-    if (ready < 0) {
-      const ahead = this.tasks.find(({ task, share }) => task.phase === 'D' && task.dVersion === held.D && !share);
+    const entry = this.tasks.takeReady(held);
+    if (!entry) {
+      const ahead = this.tasks.ahead(held);
       if (!ahead) return; // a snapshot or task arriving calls drain again
       this.busy = true;
       setImmediate(() => {
@@ -370,7 +267,6 @@ export class Worker {
       });
       return;
     }
-    const [entry] = this.tasks.splice(ready, 1) as [QueuedTask];
     const { task, ws } = entry;
     this.busy = true;
     const run = () => {
@@ -386,7 +282,7 @@ export class Worker {
           trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
           this.shardsDone++;
           if (ws.readyState !== WebSocket.OPEN) return;
-          const frame = this.resultFrameOf(result);
+          const frame = this.resultFrames.frameOf(result, this.cpuClock.lap(), this.resultFolder);
           ws.send(frame, { binary: true }, () => {
             trace('sent', { step: task.step, phase: task.phase, shard: task.shard });
             next();
@@ -401,30 +297,4 @@ export class Worker {
     if (this.options.delayMs > 0) setTimeout(run, this.options.delayMs);
     else setImmediate(run);
   }
-
-  /**
-   * The frame for `result`: the gradient in a file of the shared folder and a small `resultFile`
-   * frame when the coordinator uses it, else a `result` frame encoded into memory the next result
-   * reuses (safe: the next task waits for this send's callback, `drain`).
-   */
-  private resultFrameOf(result: ShardResult): Uint8Array {
-    const cpuMs = this.cpuClock.lap();
-    const dir = this.options.sharedSnapshots;
-    if (this.sharedResults && dir) {
-      const { gradient, ...fields } = result;
-      const file = resultFileName(this.workerId, ++this.resultFiles);
-      writeFileSync(join(dir, file), new Uint8Array(gradient.buffer, gradient.byteOffset, gradient.byteLength));
-      trace('resultWritten', { bytes: gradient.byteLength });
-      return encodeMessage({ type: 'resultFile', ...fields, cpuMs, file });
-    }
-    const frame = encodeMessage({ type: 'result', ...result, cpuMs }, this.resultFrame);
-    trace('encoded', { bytes: frame.byteLength });
-    return frame;
-  }
-}
-
-interface QueuedTask {
-  readonly task: TaskMessage;
-  readonly ws: WebSocket;
-  share?: RealShare;
 }
