@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import type { StepMetrics } from './run-dir.js';
-import type { WorkerStatus } from './worker-pool.js';
+import type { WorkerStatus } from './pool-options.js';
 
 /** The body of GET /api/status. */
 export interface StatusBody {

@@ -9,7 +9,7 @@ import { RunOutputs } from './run-outputs.js';
 import { openRun, resolveRun } from './run-resolution.js';
 import { tempDir } from './test-support/processes.js';
 import { trainToEnd, type LoopOptions } from './training-loop.js';
-import { PhaseAbortedError } from './worker-pool.js';
+import { PhaseAbortedError } from './pool-options.js';
 
 const dataset = loadMnist();
 const tmp = tempDir();

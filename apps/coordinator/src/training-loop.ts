@@ -4,7 +4,7 @@ import type { RunOutputs } from './run-outputs.js';
 import type { StateHistory } from './state-history.js';
 import { RewindRequest } from './verification.js';
 import type { StepStats } from './pool-counters.js';
-import { PhaseAbortedError } from './worker-pool.js';
+import { PhaseAbortedError } from './pool-options.js';
 
 export interface LoopOptions {
   readonly config: RunConfig;

@@ -1,5 +1,13 @@
 import type { WebSocket } from 'ws';
-import { encodeMessage, type CoordinatorMessage, type NetworkName, type WorkerInfo } from '@distgan/protocol';
+import {
+  encodeMessage,
+  protocolError,
+  type CoordinatorMessage,
+  type NetworkName,
+  type ProtocolError,
+  type ReadyMessage,
+  type WorkerInfo,
+} from '@distgan/protocol';
 import { printable } from './log-text.js';
 
 /** Where a connection is in the handshake: hello -> welcomed (welcome sent) -> ready; or closed. */
@@ -47,6 +55,27 @@ export class WorkerConnection {
     this.handshakeTimer = setTimeout(() => {
       if (this.state === 'hello' || this.state === 'welcomed') onTimeout();
     }, ms);
+  }
+
+  /**
+   * Why this connection's `ready` cannot join the run: sent out of turn, or for another run config
+   * or other MNIST files than the coordinator's (`expected`); null when it can.
+   */
+  readyError(ready: ReadyMessage, expected: Pick<ReadyMessage, 'configHash' | 'datasetFingerprint'>): ProtocolError | null {
+    if (this.state !== 'welcomed') return protocolError('UNEXPECTED_MESSAGE', this.state === 'ready' ? 'ready sent twice' : 'ready before welcome');
+    if (ready.configHash !== expected.configHash) {
+      return protocolError(
+        'CONFIG_MISMATCH',
+        `worker's config hash ${ready.configHash.slice(0, 12)} != coordinator's ${expected.configHash.slice(0, 12)} (different distgan versions?)`,
+      );
+    }
+    if (ready.datasetFingerprint !== expected.datasetFingerprint) {
+      return protocolError(
+        'DATASET_MISMATCH',
+        `worker's MNIST fingerprint ${ready.datasetFingerprint.slice(0, 12)} != coordinator's ${expected.datasetFingerprint.slice(0, 12)}`,
+      );
+    }
+    return null;
   }
 
   markReady(): void {

@@ -8,94 +8,23 @@ import {
   CLOSE_TRAINING_DONE,
   type CoordinatorMessage,
   type ErrorMessage,
-  type NetworkName,
   type ResultMessage,
   type WorkerMessage,
-  type WorkerMessageLimits,
 } from '@distgan/protocol';
-import type { PhasePlan, ShardExecutor, ShardTask } from '@distgan/training';
+import type { PhasePlan, ShardExecutor } from '@distgan/training';
 import { traceFromEnv } from '@distgan/runtime';
 import { printable } from './log-text.js';
 import { failedTaskKey, TaskFailures } from './task-failures.js';
 import { PoolCounters, type PoolTotals, type StepStats } from './pool-counters.js';
-import { RewindRequest, type CheckOutcome, type ResultChecker } from './verification.js';
+import { RewindRequest, type CheckOutcome } from './verification.js';
 import { Scheduler, taskKey, type Assignment } from './scheduler.js';
-import type { SharedSnapshots } from './shared-snapshots.js';
-import { SnapshotFrames } from './snapshot-frames.js';
-import { WorkerConnection, type ConnectionState } from './worker-connection.js';
+import { SnapshotSender } from './snapshot-sender.js';
+import { workerStatuses } from './pool-status.js';
+import { CLOSE_RECONNECT, ERROR_FLOOD, ERRORS_LOGGED, identityOf, PhaseAbortedError, type WorkerPoolOptions, type WorkerStatus } from './pool-options.js';
+import { WorkerConnection } from './worker-connection.js';
 
 /** DISTGAN_TRACE=DIR: phase starts, frame arrivals and accepted results (docs/performance.md, "Where a step's time goes"). */
 const trace = traceFromEnv('coordinator');
-
-export interface WorkerPoolOptions {
-  /** The run config as sent in `welcome`. */
-  readonly config: Readonly<Record<string, unknown>>;
-  readonly configHash: string;
-  readonly datasetFingerprint: string;
-  readonly limits: WorkerMessageLimits;
-  readonly log: (message: string) => void;
-  /** Tasks a worker may hold at once: 2 hides the round trip behind the next compute. */
-  readonly maxInFlight?: number;
-  /** A task not answered in this time goes back to the queue, to another worker when there is one (see `Scheduler`). */
-  readonly taskTimeoutMs?: number;
-  /** Deadlines overrun in a row that set a worker aside (it then gets tasks only when no other worker can take them). */
-  readonly strikesToSetAside?: number;
-  /** Failures of one task, with every connected worker among those that failed it, that end the run. */
-  readonly failuresToStop?: number;
-  /** Task failures in a row (no result accepted between) that set a worker aside. */
-  readonly failuresToSetAside?: number;
-  /** Ping period; a worker that has not answered the previous ping is dropped. */
-  readonly heartbeatMs?: number;
-  readonly handshakeTimeoutMs?: number;
-  /** How often to repeat "waiting for workers" while none is connected. */
-  readonly waitingLogMs?: number;
-  /** Verified training: checks a share of results against the coordinator's own computation (null: none). */
-  readonly checker?: ResultChecker | null;
-  /** The folder local workers read snapshots from (null: every snapshot goes over the socket). */
-  readonly sharedSnapshots?: SharedSnapshots | null;
-}
-
-/** One connected worker, as the coordinator sees it. */
-export interface WorkerStatus {
-  readonly id: string;
-  readonly name: string;
-  readonly host: string;
-  readonly backend: string;
-  /** `set aside`: it overran deadlines in a row and gets tasks only when no other worker can take them. */
-  readonly state: ConnectionState | 'set aside';
-  /** Why it was set aside. */
-  readonly setAsideReason?: string;
-  readonly shardsDone: number;
-  readonly meanShardMs: number;
-  readonly inFlight: number;
-  readonly lastSeen: string;
-  readonly connectedAt: string;
-}
-
-/** A phase ended without its results because the run is stopping (`WorkerPool.abortPhase`). */
-export class PhaseAbortedError extends Error {
-  constructor(
-    readonly phase: 'D' | 'G',
-    reason: string,
-  ) {
-    super(`${phase} phase stopped: ${reason}`);
-    this.name = 'PhaseAbortedError';
-  }
-}
-
-/** Who a worker says it is: a reconnecting process keeps it, a restarted one gets a new pid. */
-function identityOf(connection: WorkerConnection): string {
-  const info = connection.info;
-  return info ? `${info.name}@${info.host}/${info.pid}` : connection.id;
-}
-
-/** WebSocket's "service restart": the worker reconnects. */
-const CLOSE_RECONNECT = 1012;
-
-/** `error` messages logged per connection; a worker sends one before it closes, so more is noise. */
-const ERRORS_LOGGED = 5;
-/** `error` messages after which a connection is closed as a flood. */
-const ERROR_FLOOD = 50;
 
 /**
  * The coordinator's remote executor: shard tasks over WebSocket connections. `Scheduler` decides
@@ -108,7 +37,6 @@ export class WorkerPool implements ShardExecutor {
   private nextId = 1;
   private plan: PhasePlan | null = null;
   private phaseSettled: { readonly resolve: () => void; readonly reject: (err: Error) => void } | null = null;
-  private readonly snapshots = new SnapshotFrames(trace);
   private readonly timers: NodeJS.Timeout[] = [];
   private waitingSince: number | null = null;
   private lastWaitingLog = 0;
@@ -122,6 +50,7 @@ export class WorkerPool implements ShardExecutor {
   private readonly setAsideReasons = new Map<string, string>();
 
   private readonly counters = new PoolCounters();
+  private readonly snapshotSender: SnapshotSender;
   /** The largest gradient of this model, in bytes: a result file beyond it is refused unread. */
   private readonly maxGradientBytes: number;
   private readyWaiters: { readonly count: number; readonly resolve: () => void }[] = [];
@@ -140,6 +69,7 @@ export class WorkerPool implements ShardExecutor {
       sharedSnapshots: null,
       ...options,
     };
+    this.snapshotSender = new SnapshotSender(this.opts.sharedSnapshots, (connection, message, onSent) => this.send(connection, message, onSent), trace);
     this.maxGradientBytes = 4 * Math.max(this.opts.limits.dParams, this.opts.limits.gParams);
     this.failures = new TaskFailures({ failuresToStop: this.opts.failuresToStop, failuresToSetAside: this.opts.failuresToSetAside });
     this.scheduler = new Scheduler({
@@ -187,7 +117,7 @@ export class WorkerPool implements ShardExecutor {
       this.failures.startPhase();
       for (const held of this.scheduler.startPhase(plan.tasks, plan.upcoming ?? [], Date.now())) {
         const connection = this.connections.get(held.worker);
-        if (connection) this.sendSnapshotsFor(connection, plan, held.task);
+        if (connection) this.snapshotSender.sendFor(connection, plan, held.task);
       }
       this.dispatch();
       trace('dispatched', { step: plan.step, phase: plan.phase });
@@ -243,26 +173,9 @@ export class WorkerPool implements ShardExecutor {
         this.send(connection, { ...this.welcomeBase, workerId: connection.id });
         return;
       case 'ready':
-        if (connection.state !== 'welcomed') {
-          return this.violation(connection, protocolError('UNEXPECTED_MESSAGE', connection.state === 'ready' ? 'ready sent twice' : 'ready before welcome'));
-        }
-        if (message.configHash !== this.opts.configHash) {
-          return this.violation(
-            connection,
-            protocolError(
-              'CONFIG_MISMATCH',
-              `worker's config hash ${message.configHash.slice(0, 12)} != coordinator's ${this.opts.configHash.slice(0, 12)} (different distgan versions?)`,
-            ),
-          );
-        }
-        if (message.datasetFingerprint !== this.opts.datasetFingerprint) {
-          return this.violation(
-            connection,
-            protocolError(
-              'DATASET_MISMATCH',
-              `worker's MNIST fingerprint ${message.datasetFingerprint.slice(0, 12)} != coordinator's ${this.opts.datasetFingerprint.slice(0, 12)}`,
-            ),
-          );
+        {
+          const refused = connection.readyError(message, this.opts);
+          if (refused) return this.violation(connection, refused);
         }
         connection.markReady();
         this.scheduler.join(connection.id);
@@ -459,44 +372,10 @@ export class WorkerPool implements ShardExecutor {
     if (bytes > 65_536) trace('bulkSent', { worker: connection.id, bytes });
   }
 
-  /** Sends `net`'s snapshot at its current version: encoded once for every worker, or written once to the shared folder. */
-  private sendSnapshot(connection: WorkerConnection, plan: PhasePlan, net: NetworkName): void {
-    const shared = this.opts.sharedSnapshots;
-    if (connection.sharedSnapshots && shared) {
-      const { version, file } = shared.current(net, plan.state.version(net), plan.state.weights(net));
-      this.send(connection, { type: 'snapshotFile', net, version, file });
-      trace('snapshotShared', { worker: connection.id, net, version });
-      return;
-    }
-    const snapshot = this.snapshots.current(net, plan.state.version(net), plan.state.weights(net));
-    const sent = this.snapshots.sending(snapshot);
-    try {
-      this.send(connection, snapshot.frame, sent);
-    } catch (err) {
-      sent(); // ws threw before taking the frame: nothing holds its memory
-      throw err;
-    }
-  }
-
-  /**
-   * Sends `connection` the snapshots `task` needs that it lacks and that exist: a task handed out
-   * ahead names a G version the current phase has yet to produce, which goes out when its phase
-   * starts (`Scheduler.startPhase` returns the tasks held).
-   */
-  private sendSnapshotsFor(connection: WorkerConnection, plan: PhasePlan, task: ShardTask): void {
-    for (const net of ['D', 'G'] as const) {
-      const want = net === 'D' ? task.dVersion : task.gVersion;
-      if (connection.versions[net] !== want && want === plan.state.version(net)) {
-        this.sendSnapshot(connection, plan, net);
-        connection.versions[net] = want;
-      }
-    }
-  }
-
   private give(plan: PhasePlan, { worker, task }: Assignment): void {
     const connection = this.connections.get(worker);
     if (!connection) throw new Error(`scheduler gave task ${taskKey(task)} to ${worker}, which is not connected`);
-    this.sendSnapshotsFor(connection, plan, task);
+    this.snapshotSender.sendFor(connection, plan, task);
     this.send(connection, { type: 'task', ...task });
   }
 
@@ -582,20 +461,7 @@ export class WorkerPool implements ShardExecutor {
   }
 
   workers(): WorkerStatus[] {
-    return [...this.connections.values()].map((c) => ({
-      id: c.id,
-      // What a worker said of itself reaches the dashboard and /api as printable text, as it reaches the log.
-      name: printable(c.info?.name ?? ''),
-      host: printable(c.info?.host ?? c.remote),
-      backend: printable(c.info?.backend ?? ''),
-      state: this.scheduler.isSetAside(c.id) ? 'set aside' : c.state,
-      ...(this.scheduler.isSetAside(c.id) ? { setAsideReason: this.setAsideReasons.get(c.id) ?? 'it overran task deadlines in a row' } : {}),
-      shardsDone: c.shardsDone,
-      meanShardMs: c.shardsDone > 0 ? c.computeMs / c.shardsDone : 0,
-      inFlight: this.scheduler.inFlight(c.id),
-      lastSeen: new Date(c.lastSeen).toISOString(),
-      connectedAt: new Date(c.connectedAt).toISOString(),
-    }));
+    return workerStatuses([...this.connections.values()], this.scheduler, this.setAsideReasons);
   }
 
   /**
