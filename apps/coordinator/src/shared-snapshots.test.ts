@@ -1,4 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedSnapshots } from './shared-snapshots.js';
@@ -43,6 +45,25 @@ describe('SharedSnapshots', () => {
     const again = shared.current('D', 5, Float32Array.of(3));
     expect(again.file).not.toBe(before.file);
     expect(Array.from(floatsIn(shared, again.file))).toEqual([3]);
+  });
+
+  it("removes folders whose coordinator is gone when it makes its own, and keeps a running one's", () => {
+    const parent = mkdtempSync(join(tmpdir(), 'distgan-parent-'));
+    try {
+      const dead = spawnSync(process.execPath, ['-e', '']).pid!; // exited by the time spawnSync returns
+      const abandoned = join(parent, `distgan-snapshots-${dead}-abc123`);
+      const running = join(parent, `distgan-snapshots-${process.ppid}-def456`);
+      const unrelated = join(parent, 'distgan-snapshots-other');
+      for (const dir of [abandoned, running, unrelated]) mkdirSync(dir);
+      writeFileSync(join(abandoned, 'D-0-1.f32'), new Uint8Array(8));
+      const shared = new SharedSnapshots(parent);
+      expect(existsSync(abandoned)).toBe(false);
+      expect([running, unrelated].map((dir) => existsSync(dir))).toEqual([true, true]);
+      expect(shared.dir.startsWith(join(parent, `distgan-snapshots-${process.pid}-`))).toBe(true);
+      shared.close();
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('writes from a view at an offset, and close() removes the folder', () => {

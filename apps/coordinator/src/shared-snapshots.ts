@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { protocolError, type NetworkName } from '@distgan/protocol';
@@ -8,6 +8,37 @@ export interface SharedSnapshot {
   readonly net: NetworkName;
   readonly version: number;
   readonly file: string;
+}
+
+/** Folder names: the prefix, the coordinator's pid, a random part. */
+const PREFIX = 'distgan-snapshots-';
+const FOLDER_NAME = /^distgan-snapshots-(\d+)-/;
+
+/**
+ * Removes the shared folders under `parent` whose coordinator is gone: one killed outright
+ * (SIGKILL, out of memory) cannot remove its own, and each holds megabytes. A pid that answers
+ * (the same coordinator, or another process that now has its number) keeps its folder.
+ */
+export function removeAbandoned(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(FOLDER_NAME.exec(name)?.[1]);
+    if (pid > 0 && pid !== process.pid && !isRunning(pid)) rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
 }
 
 /** Files kept per network: the latest and the one before (see `SnapshotFileMessage`). */
@@ -30,8 +61,10 @@ export class SharedSnapshots {
   private readonly written: Record<NetworkName, SharedSnapshot[]> = { D: [], G: [] };
   private sequence = 0;
 
+  /** Creates the folder under `parent`, first removing those that coordinators no longer running left there. */
   constructor(parent: string = tmpdir()) {
-    this.dir = mkdtempSync(join(parent, 'distgan-snapshots-'));
+    removeAbandoned(parent);
+    this.dir = mkdtempSync(join(parent, `${PREFIX}${process.pid}-`));
   }
 
   /** The file of `net` at `version`, written from `weights` unless that version is the latest. */
