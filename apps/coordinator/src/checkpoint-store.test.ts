@@ -121,6 +121,12 @@ describe('nonFiniteIn names the array and the index', () => {
     data.gEma![5] = Number.NEGATIVE_INFINITY;
     expect(nonFiniteIn(data)).toBe("G's moving average 5 is -Infinity");
   });
+
+  it('passes a finite state whose run keeps no moving average', () => {
+    const data = new TrainingState({ ...makeRunConfig('tiny'), gEmaDecay: null }).data();
+    expect(data.gEma).toBeNull();
+    expect(nonFiniteIn(data)).toBeNull();
+  });
 });
 
 describe('CheckpointStore', () => {

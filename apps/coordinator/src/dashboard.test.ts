@@ -1,8 +1,8 @@
 // The page.evaluate callbacks below run in the browser, so they see the DOM.
 /// <reference lib="dom" />
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findChromium } from './test-support/find-chromium.js';
 import { killAll, startCoordinator, tempDir } from './test-support/processes.js';
@@ -43,6 +43,66 @@ afterAll(async () => {
   await browser?.close();
   tmp.remove();
 });
+
+/** One line of the run's metrics.jsonl, as far as the charts draw it. */
+interface MetricsLine {
+  step: number;
+  dLoss: number;
+  gLoss: number;
+  dReal: number;
+  dFake: number;
+  stepMs: number;
+  coordinatorCpuMs: number;
+  workerCpuMs: number;
+}
+
+/**
+ * What the page drew, after the run ended, is the run's own record: every charted point is the
+ * metrics.jsonl line of its step, in step order, and the sample grid shown is, pixel for pixel,
+ * the PNG saved for the step it names.
+ */
+async function expectPageShowsRun(page: Page, runDir: string): Promise<void> {
+  const lines = readFileSync(`${runDir}/metrics.jsonl`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as MetricsLine);
+  const byStep = new Map(lines.map((m) => [m.step, m]));
+  const drawn = await page.evaluate(() => {
+    const chart = (id: string) => (globalThis as unknown as { Chart: ChartGlobal }).Chart.getChart(id)!.data;
+    return { losses: chart('losses'), dprobs: chart('dprobs'), speed: chart('speed') };
+  });
+  const steps = drawn.losses.labels as number[];
+  expect(steps.length).toBeGreaterThan(6);
+  expect(steps.every((step, i) => i === 0 || step > steps[i - 1]!)).toBe(true);
+  const expected = (pick: (m: MetricsLine) => number) => steps.map((step) => pick(byStep.get(step)!));
+  expect(drawn.losses.datasets.map((d) => d.data)).toEqual([expected((m) => m.dLoss), expected((m) => m.gLoss)]);
+  expect(drawn.dprobs.datasets.map((d) => d.data)).toEqual([expected((m) => m.dReal), expected((m) => m.dFake)]);
+  expect(drawn.speed.datasets.map((d) => d.data)).toEqual([expected((m) => m.stepMs), expected((m) => m.coordinatorCpuMs + m.workerCpuMs)]);
+
+  const summary = JSON.parse(readFileSync(`${runDir}/summary.json`, 'utf8')) as { backend: string };
+  const row = await page.$$eval('#workers tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (td) => td.textContent)));
+  expect(row).toHaveLength(1);
+  expect(row[0]!.slice(0, 3)).toEqual(['w1', expect.any(String), summary.backend]);
+  expect(Number(row[0]![3])).toBeGreaterThan(0); // shards done
+
+  const sampleStep = Number(await page.getAttribute('#sample', 'data-step'));
+  const saved = readFileSync(`${runDir}/samples/step-${String(sampleStep).padStart(6, '0')}.png`).toString('base64');
+  const samePixels = await page.evaluate(async (png) => {
+    const pixels = (img: HTMLImageElement) => {
+      const canvas = document.createElement('canvas');
+      [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
+      const ctx = canvas.getContext('2d')!;
+      ctx.drawImage(img, 0, 0);
+      return ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    };
+    const file = new Image();
+    file.src = `data:image/png;base64,${png}`;
+    await file.decode();
+    const [shown, fromFile] = [pixels(document.getElementById('sample') as HTMLImageElement), pixels(file)];
+    return shown.length > 0 && shown.length === fromFile.length && shown.every((v, i) => v === fromFile[i]);
+  }, saved);
+  expect(samePixels).toBe(true);
+}
 
 describe('dashboard in a real browser (headless Chromium)', () => {
   it('shows curves, the latest sample grid and workers, updating live during a run; saves a screenshot', async () => {
@@ -106,10 +166,11 @@ describe('dashboard in a real browser (headless Chromium)', () => {
       expect(await page.textContent('#error')).toBe('');
       await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
       expect(existsSync(`${ARTIFACTS}dashboard.png`)).toBe(true);
+      expect((await c.exited).code).toBe(0);
+      await expectPageShowsRun(page, `${tmp.path}/run`);
     } finally {
       await page.close();
     }
-    expect((await c.exited).code).toBe(0);
   });
 
   it('--no-dashboard turns the page off but keeps the JSON API', async () => {

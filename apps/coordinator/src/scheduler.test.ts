@@ -234,10 +234,12 @@ describe('Scheduler: failed tasks and workers set aside', () => {
 });
 
 describe('Scheduler: edges the mutation run found untested', () => {
-  it('refuses a worker joining twice', () => {
+  it('refuses a worker joining twice, and knows nothing of a worker that never joined', () => {
     const s = scheduler();
     s.join('a');
     expect(() => s.join('a')).toThrow('worker a joined twice');
+    s.setAside('ghost');
+    expect([s.isSetAside('ghost'), s.inFlight('ghost'), s.leave('ghost')]).toEqual([false, 0, []]);
   });
 
   it('takes a held-ahead task of other versions off its holder at the phase start', () => {
@@ -251,6 +253,13 @@ describe('Scheduler: edges the mutation run found untested', () => {
     expect(s.inFlight('a')).toBe(0);
     expect(show(s.dispatch(10))).toEqual(['a:1/D/0']);
     expect(s.inFlight('a')).toBe(1);
+    // The same with D's version the one that differs.
+    s.result('a', { step: 1, phase: 'D', shard: 0 });
+    s.startPhase(tasks(1, 'G', 1, { dVersion: 2, gVersion: 1 }), tasks(2, 'D', 1, { dVersion: 9, gVersion: 2 }), 20);
+    expect(show(s.dispatch(20))).toEqual(['a:1/G/0', 'a:2/D/0']);
+    s.result('a', { step: 1, phase: 'G', shard: 0 });
+    s.startPhase(tasks(2, 'D', 1, { dVersion: 2, gVersion: 2 }), [], 30);
+    expect(s.inFlight('a')).toBe(0);
   });
 
   it('calls a result late for a task given in the previous step, never-given once two steps have passed', () => {
@@ -281,9 +290,9 @@ describe('Scheduler: edges the mutation run found untested', () => {
     s.startPhase(tasks(0, 'D', 1), [], 3 * TIMEOUT);
     expect(show(s.dispatch(3 * TIMEOUT))).toEqual(['a:0/D/0']);
     s.failed('a', '0/D/0');
-    s.endPhase(); // also forgets
-    s.startPhase(tasks(0, 'D', 1), [], 4 * TIMEOUT);
-    expect(show(s.dispatch(4 * TIMEOUT))).toEqual(['a:0/D/0']);
+    // Started again without ending it first: a forgets its failure too, and takes shard 0 first.
+    s.startPhase(tasks(0, 'D', 2), [], 4 * TIMEOUT);
+    expect(show(s.dispatch(4 * TIMEOUT))).toEqual(['a:0/D/0', 'b:0/D/1']);
   });
 
   it('hands out nothing between phases, even what was queued', () => {
@@ -308,6 +317,20 @@ describe('Scheduler: edges the mutation run found untested', () => {
     expect(s.queued()).toEqual([]);
     expect(s.leave('a').map(taskKey)).toEqual(['0/G/0']);
     expect(s.queued().map(taskKey)).toEqual(['0/G/0']);
+  });
+
+  it("requeues none of a leaving worker's tasks of another step, even of the same phase letter", () => {
+    const s = scheduler();
+    s.join('a');
+    s.join('b');
+    s.startPhase(tasks(0, 'G', 1), tasks(1, 'D', 1, { dVersion: 1, gVersion: 1 }), 0);
+    expect(show(s.dispatch(0))).toEqual(['a:0/G/0', 'b:1/D/0']);
+    s.result('a', { step: 0, phase: 'G', shard: 0 });
+    // The run returns to step 0's D phase (a rewind) while b still holds step 1's D task.
+    s.startPhase(tasks(0, 'D', 1), [], 10);
+    expect(show(s.dispatch(10))).toEqual(['a:0/D/0']);
+    expect(s.leave('b').map(taskKey)).toEqual(['1/D/0']);
+    expect(s.queued()).toEqual([]);
   });
 
   it('deals to the worker holding the fewest tasks first, whatever the join order', () => {

@@ -69,7 +69,7 @@ export class Scheduler {
   private queue: ShardTask[] = [];
   /** The next phase's tasks that may go out ahead once this phase's are all out. */
   private upcoming: ShardTask[] = [];
-  /** Workers that overran or failed each queued task this phase, by task key: others get it first. */
+  /** Workers that overran or failed each queued task this phase, by task key: others get it first. Cleared when a phase starts. */
   private readonly avoidedBy = new Map<string, Set<string>>();
 
   constructor(private readonly options: SchedulerOptions) {}
@@ -125,7 +125,6 @@ export class Scheduler {
     this.phase = null;
     this.queue = [];
     this.upcoming = [];
-    this.avoidedBy.clear();
   }
 
   /** Classifies a result from `worker` and, when it answers a task in flight there, takes the task off its hands. */

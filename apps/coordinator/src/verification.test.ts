@@ -181,13 +181,36 @@ describe('ResultChecker (the real shard computer as referee, tiny model)', () =>
     expect(c.check(back, later, atBack, worker('v'))).toEqual({ kind: 'verified' });
   });
 
+  /** A state with D and G both at version 1, reached with gradients filled with `fill`. */
+  function atVersion1(fill: number): TrainingState {
+    const s = new TrainingState(config);
+    s.apply('D', new Float64Array(s.dWeights.length).fill(fill));
+    s.apply('G', new Float64Array(s.gWeights.length).fill(fill));
+    return s;
+  }
+
   it('checks a first task at version 1 with the weights of version 1 (nothing counts as loaded before the first load)', () => {
     const c = checker(1);
-    const at1 = new TrainingState(config);
-    at1.apply('D', new Float64Array(at1.dWeights.length).fill(0.3));
+    const at1 = atVersion1(0.3);
     const task1 = planTasks(at1, 0, 'D', dataset.count)[0]!;
-    expect(task1.dVersion).toBe(1);
+    expect([task1.dVersion, task1.gVersion]).toEqual([1, 1]);
     expect(c.check(at1, task1, computedAt(at1, task1), worker('w'))).toEqual({ kind: 'verified' });
+  });
+
+  it('after a return to an earlier step, loads both networks again even at version 1', () => {
+    const c = checker(1);
+    const first = atVersion1(0.3);
+    const task1 = planTasks(first, 0, 'D', dataset.count)[0]!;
+    expect(c.check(first, task1, computedAt(first, task1), worker('w'))).toEqual({ kind: 'verified' });
+    c.rewound(0);
+    for (const net of ['D', 'G'] as const) {
+      // Version 1 again, with other weights in one network only.
+      const again = new TrainingState(config);
+      again.apply('D', new Float64Array(again.dWeights.length).fill(net === 'D' ? -0.3 : 0.3));
+      again.apply('G', new Float64Array(again.gWeights.length).fill(net === 'G' ? -0.3 : 0.3));
+      expect(c.check(again, task1, computedAt(again, task1), worker('w'))).toEqual({ kind: 'verified' });
+      c.rewound(0);
+    }
   });
 
   it('leaves a worker on another backend unchecked even when every task is chosen', () => {

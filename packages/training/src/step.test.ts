@@ -1,4 +1,5 @@
 import { loadMnist } from '@distgan/mnist';
+import { MAX_MEAN_GRADIENT } from '@distgan/optim';
 import { selectBackend } from '@distgan/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -29,9 +30,9 @@ function executor(computer: ShardComputer, alter: (plan: PhasePlan) => PhasePlan
 describe('trainStep', () => {
   it('does not apply a phase whose mean gradient Adam cannot take, and says which step, phase and parameter', async () => {
     const computer = new ShardComputer(config, dataset, { log: () => {} });
-    for (const [phase, value] of [
-      ['D', 3e38],
-      ['G', Number.NaN],
+    for (const [phase, value, at] of [
+      ['D', 3e38, 0],
+      ['G', Number.NaN, 5],
     ] as const) {
       const state = new TrainingState(config);
       await trainStep(state, new LocalExecutor(computer), dataset.count);
@@ -45,7 +46,7 @@ describe('trainStep', () => {
               ...plan,
               accept: (result) => {
                 const gradient = Float32Array.from(result.gradient);
-                if (result.shard === 1) gradient[5] = value;
+                if (result.shard === 1) gradient[at] = value;
                 return plan.accept({ ...result, gradient });
               },
             },
@@ -53,12 +54,35 @@ describe('trainStep', () => {
       const failed = trainStep(state, poisoned, dataset.count);
       await expect(failed).rejects.toThrow(UnusableGradientError);
       await expect(failed).rejects.toThrow(
-        new RegExp(`step 1, ${phase} phase: the batch-mean gradient of ${phase} is .* at parameter 5 .*the step was not applied`),
+        new RegExp(`step 1, ${phase} phase: the batch-mean gradient of ${phase} is .* at parameter ${at} .*the step was not applied`),
       );
+      const error = (await failed.catch((e: unknown) => e)) as UnusableGradientError;
+      expect([error.step, error.phase, error.index]).toEqual([1, phase, at]);
+      // The value reported is the batch mean, the sum over the batch size.
+      if (phase === 'D') expect(error.value / (3e38 / config.batchSize)).toBeCloseTo(1, 5);
+      else expect(error.value).toBeNaN();
       if (phase === 'D') expect(state.hashes()).toEqual(before);
       else expect(state.hashes().gSha256).toBe(before.gSha256); // D's half of the step is in, G's is not
       expect(state.version('G')).toBe(versions[1]);
     }
+    computer.dispose();
+  });
+
+  it('applies a phase whose gradient sum is beyond the bound while its batch mean is within it', async () => {
+    const computer = new ShardComputer(config, dataset, { log: () => {} });
+    const state = new TrainingState(config);
+    // A sum of MAX_MEAN_GRADIENT is a batch mean of MAX_MEAN_GRADIENT / batchSize: Adam takes it.
+    const large = executor(computer, (plan) => ({
+      ...plan,
+      accept: (result) => {
+        const gradient = Float32Array.from(result.gradient);
+        if (result.shard === 0) gradient[3] = MAX_MEAN_GRADIENT;
+        return plan.accept({ ...result, gradient });
+      },
+    }));
+    await trainStep(state, large, dataset.count);
+    expect([state.nextStep, state.version('D'), state.version('G')]).toEqual([1, 1, 1]);
+    expect(Number.isFinite(state.dWeights[3]) && Number.isFinite(state.gWeights[3])).toBe(true);
     computer.dispose();
   });
 
@@ -129,7 +153,13 @@ describe('trainStep', () => {
     const computer = new ShardComputer(config, dataset, { log: () => {} });
     const state = new TrainingState(config);
     const accepted: ShardResult[] = [];
-    const recording = executor(computer, (plan) => ({ ...plan, accept: (r) => (accepted.push(r), plan.accept(r)) }));
+    const recording = executor(computer, (plan) => ({
+      ...plan,
+      accept: (r) => {
+        accepted.push(r);
+        return plan.accept(r);
+      },
+    }));
     const result = await trainStep(state, recording, dataset.count);
     const mean = (phase: 'D' | 'G', key: 'lossSum' | 'dRealSum' | 'dFakeSum') =>
       accepted
