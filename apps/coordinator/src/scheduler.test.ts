@@ -331,6 +331,12 @@ describe('Scheduler: edges the mutation run found untested', () => {
     expect(show(s.dispatch(10))).toEqual(['a:0/D/0']);
     expect(s.leave('b').map(taskKey)).toEqual(['1/D/0']);
     expect(s.queued()).toEqual([]);
+    // Nor one of the same step and the other phase: step 0's G task a still holds.
+    s.startPhase(tasks(0, 'G', 2), [], 20);
+    expect(show(s.dispatch(20))).toEqual(['a:0/G/0']);
+    s.startPhase(tasks(0, 'D', 1), [], 30);
+    expect(s.leave('a').map(taskKey).sort()).toEqual(['0/D/0', '0/G/0']);
+    expect(s.queued().map(taskKey)).toEqual(['0/D/0']);
   });
 
   it('deals to the worker holding the fewest tasks first, whatever the join order', () => {
