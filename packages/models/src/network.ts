@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, NetworkConfig } from './types.js';
+import type { Activation, AvgPoolLayer, ConvLayer, DenseLayer, FlattenLayer, NetworkConfig, ReshapeLayer, UpsampleLayer } from './types.js';
 import { convKernel, denseKernel, type GradientFlow } from './layer-kernels.js';
 import { flattenTensors, tensorOfReusedMemory } from './tensor-memory.js';
 import { layerShapes, parameterCount, parameterSpec, type ExampleShape, type ParamSpec } from './spec.js';
@@ -80,7 +80,6 @@ export class Network {
    * left out, the network runs without dropout, as at inference.
    */
   apply(input: tf.Tensor2D, flow: GradientFlow = 'weights', dropoutMasks?: readonly tf.Tensor2D[]): tf.Tensor2D {
-    const rows = input.shape[0];
     if (dropoutMasks && dropoutMasks.length !== this.config.layers.length - 1) {
       throw new Error(`${this.name} takes ${this.config.layers.length - 1} dropout masks, got ${dropoutMasks.length}`);
     }
@@ -90,58 +89,54 @@ export class Network {
     let hidden: tf.Tensor2D = input; // the last layer's input, which a projection embeds the class against
     this.config.layers.forEach((layer, i) => {
       if (i === last) hidden = h as tf.Tensor2D;
-      // Until the first weighted layer, h is the input itself (maybe reshaped): its gradient is wanted only on request.
-      const needInputGradient = param > 0 || flow !== 'weights';
-      switch (layer.kind) {
-        case undefined:
-        case 'dense': {
-          const dense = denseKernel(flow, needInputGradient);
-          h = activate(
-            dense(h as tf.Tensor2D, this.variables[param] as tf.Tensor2D, this.variables[param + 1] as tf.Tensor1D),
-            layer.activation,
-            this.leakyReluAlpha,
-          );
-          const mask = i < last ? dropoutMasks?.[i] : undefined;
-          if (mask) h = tf.mul(h, mask);
-          param += 2;
-          return;
-        }
-        case 'conv': {
-          const conv = convKernel(flow, needInputGradient);
-          h = activate(
-            conv(h as tf.Tensor4D, this.variables[param] as tf.Tensor4D, this.variables[param + 1] as tf.Tensor1D),
-            layer.activation,
-            this.leakyReluAlpha,
-          );
-          param += 2;
-          return;
-        }
-        case 'reshape':
-        case 'flatten':
-          h = tf.reshape(h, [rows, ...this.shapes[i]!]);
-          return;
-        case 'upsample': {
-          const [height, width] = this.shapes[i]!;
-          h = tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [height!, width!]);
-          return;
-        }
-        case 'avgPool':
-          h = tf.avgPool(h as tf.Tensor4D, 2, 2, 'valid');
-          return;
-        default: {
-          const unknown: never = layer;
-          throw new Error(`unknown layer ${JSON.stringify(unknown)}`);
-        }
+      if (layer.kind === 'reshape' || layer.kind === 'flatten' || layer.kind === 'upsample' || layer.kind === 'avgPool') {
+        h = this.reshaped(layer, i, h, input.shape[0]);
+        return;
       }
+      // Until the first weighted layer, h is the input itself (maybe reshaped): its gradient is wanted only on request.
+      h = this.weighted(layer, param, h, flow, param > 0 || flow !== 'weights');
+      const mask = layer.kind !== 'conv' && i < last ? dropoutMasks?.[i] : undefined;
+      if (mask) h = tf.mul(h, mask);
+      param += 2;
     });
-    const projection = this.config.projection;
-    if (projection) {
-      // + <y v, h>: the one-hot code y (the input's last columns) picks its class's row of v.
-      const code = tf.slice(input, [0, this.config.inputSize - projection.classes], [rows, projection.classes]);
-      const embedded = tf.matMul(code, this.variables[param] as tf.Tensor2D);
-      h = tf.add(h, tf.sum(tf.mul(hidden, embedded), 1, true));
+    return this.config.projection ? this.projected(input, hidden, h as tf.Tensor2D, param) : (h as tf.Tensor2D);
+  }
+
+  /** A dense or conv layer with its weights at `param` and `param + 1`, then its activation. */
+  private weighted(layer: DenseLayer | ConvLayer, param: number, h: tf.Tensor, flow: GradientFlow, needInputGradient: boolean): tf.Tensor {
+    const [w, b] = [this.variables[param]!, this.variables[param + 1] as tf.Tensor1D];
+    const out =
+      layer.kind === 'conv'
+        ? convKernel(flow, needInputGradient)(h as tf.Tensor4D, w as tf.Tensor4D, b)
+        : denseKernel(flow, needInputGradient)(h as tf.Tensor2D, w as tf.Tensor2D, b);
+    return activate(out, layer.activation, this.leakyReluAlpha);
+  }
+
+  /** A layer without weights: a new shape for the same values, or a resampling. */
+  private reshaped(layer: ReshapeLayer | FlattenLayer | UpsampleLayer | AvgPoolLayer, i: number, h: tf.Tensor, rows: number): tf.Tensor {
+    switch (layer.kind) {
+      case 'reshape':
+      case 'flatten':
+        return tf.reshape(h, [rows, ...this.shapes[i]!]);
+      case 'upsample': {
+        const [height, width] = this.shapes[i]!;
+        return tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [height!, width!]);
+      }
+      case 'avgPool':
+        return tf.avgPool(h as tf.Tensor4D, 2, 2, 'valid');
+      default: {
+        const unknown: never = layer;
+        throw new Error(`unknown layer ${JSON.stringify(unknown)}`);
+      }
     }
-    return h as tf.Tensor2D;
+  }
+
+  /** + <y v, h>: the one-hot code y (the input's last columns) picks its class's row of v, the projection's weights at `param`. */
+  private projected(input: tf.Tensor2D, hidden: tf.Tensor2D, h: tf.Tensor2D, param: number): tf.Tensor2D {
+    const classes = this.config.projection!.classes;
+    const code = tf.slice(input, [0, this.config.inputSize - classes], [input.shape[0], classes]);
+    const embedded = tf.matMul(code, this.variables[param] as tf.Tensor2D);
+    return tf.add(h, tf.sum(tf.mul(hidden, embedded), 1, true));
   }
 
   dispose(): void {

@@ -1,22 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { discriminatorLossTerm, discriminatorScore, generatorLoss } from '@distgan/losses';
-import {
-  dropoutWidths,
-  fillDropoutMask,
-  fillNoise,
-  imageSizeOf,
-  withClassCode,
-  type GanModelConfig,
-  type Network,
-  tensorOfReusedMemory,
-  valuesView,
-} from '@distgan/models';
+import { imageSizeOf, valuesView, type GanModelConfig } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
 import type { ResultMessage, TaskMessage } from '@distgan/protocol';
-import { dropoutStream, fakeClasses, noiseStream, type DropoutPass } from './batch.js';
-import { ShardGraphs, shardGraphsWanted, type ShardGradient, type ShardGraphCompiler, type ShardGraphKind, type ShardRows } from './graph-shards.js';
+import { EagerTerms } from './eager-terms.js';
+import { ShardGraphs, shardGraphsWanted, type ShardGradient, type ShardGraphCompiler, type ShardGraphKind } from './graph-shards.js';
 import { GanNetworks } from './networks.js';
 import type { RunConfig } from './run-config.js';
+import { ShardInputs } from './shard-inputs.js';
 
 /** One unit of work: the gradient of one logical shard of one phase of one step (the wire's `task`, defined there). */
 export type ShardTask = Omit<TaskMessage, 'type'>;
@@ -94,13 +84,8 @@ function handOver<T>(gradient: tf.Tensor1D, result: Omit<ShardResult, 'gradient'
  */
 export class ShardComputer {
   readonly networks: GanNetworks;
-  private readonly imageBuffer: Float32Array;
-  private readonly noiseBuffer: Float32Array;
-  private readonly fakeClassBuffer: Int32Array;
-  private readonly realClassBuffer: Int32Array;
-  /** D's hidden widths and one mask buffer per hidden layer when D has dropout (both empty otherwise). */
-  private readonly maskWidths: readonly number[];
-  private readonly maskBuffers: Float32Array[];
+  private readonly inputs: ShardInputs;
+  private readonly eager: EagerTerms;
   /** The graph path on tfjs-node (null: every task runs as eager ops). */
   readonly graphs: ShardGraphs | null;
 
@@ -111,14 +96,8 @@ export class ShardComputer {
   ) {
     checkDatasetFits(config.model, dataset);
     this.networks = new GanNetworks(config.model);
-    const maxRows = config.batchSize;
-    this.imageBuffer = new Float32Array(maxRows * dataset.imageSize);
-    this.noiseBuffer = new Float32Array(maxRows * config.model.noise.size);
-    const classRows = config.model.classes === undefined ? 0 : maxRows;
-    this.fakeClassBuffer = new Int32Array(classRows);
-    this.realClassBuffer = new Int32Array(classRows);
-    this.maskWidths = dropoutWidths(config.model.discriminator);
-    this.maskBuffers = this.maskWidths.map((units) => new Float32Array(maxRows * units));
+    this.inputs = new ShardInputs(config, dataset);
+    this.eager = new EagerTerms(config, this.networks, this.inputs);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     this.graphs =
       (options.shardGraphs ?? true) && shardGraphsWanted()
@@ -129,49 +108,7 @@ export class ShardComputer {
   /** The gradient of a task of `kind`: by its graph where the graph path is on, else by `eager`. */
   private viaGraph(kind: ShardGraphKind, task: ShardTask, eager: () => ShardGradient): ShardGradient {
     if (!this.graphs) return eager();
-    return this.graphs.gradient(kind, () => this.rowsOf(kind, task), eager);
-  }
-
-  /** A graph's per-task inputs. */
-  private rowsOf(kind: ShardGraphKind, task: ShardTask): ShardRows {
-    const classes = this.classesOf(task);
-    return {
-      rows: task.count,
-      images: kind === 'discriminator' || kind === 'discriminatorReal' ? this.imagesOf(task) : undefined,
-      noise: kind === 'discriminatorReal' ? undefined : this.noiseOf(task),
-      realClasses: classes.real,
-      fakeClasses: classes.fake,
-    };
-  }
-
-  /** The task's real images, [rows, image size], in the shared buffer. */
-  private imagesOf(task: ShardTask): Float32Array {
-    const rows = task.count;
-    if (!task.indices || task.indices.length !== rows) throw new Error(`D task ${task.step}/${task.shard} needs ${rows} image indices`);
-    return this.dataset.fillBatch(task.indices, this.imageBuffer, this.config.model.pixelRange).subarray(0, rows * this.dataset.imageSize);
-  }
-
-  /** D's dropout masks for the task's rows of one pass (undefined: D has no dropout); call inside tf.tidy. */
-  private dropoutMasks(task: ShardTask, pass: DropoutPass): tf.Tensor2D[] | undefined {
-    const rate = this.config.model.discriminator.dropout;
-    if (rate === undefined) return undefined;
-    return this.maskWidths.map((units, layer) => {
-      const stream = dropoutStream(this.config.seed, task.step, task.phase, pass, layer);
-      return tensorOfReusedMemory<tf.Rank.R2>(fillDropoutMask(rate, stream, task.start, task.count, units, this.maskBuffers[layer]), [task.count, units]);
-    });
-  }
-
-  /** Classes of the task's fake rows, and of its real rows in a D phase (null: unconditional). */
-  private classesOf(task: ShardTask): { fake: Int32Array | null; real: Int32Array | null } {
-    const classes = this.config.model.classes;
-    if (classes === undefined) return { fake: null, real: null };
-    const fake = fakeClasses(this.config.seed, task.step, task.phase, classes, task.start, task.count, this.fakeClassBuffer);
-    if (!task.indices) return { fake, real: null };
-    const real = this.realClassBuffer.subarray(0, task.indices.length);
-    task.indices.forEach((index, r) => {
-      real[r] = this.dataset.labels[index]!;
-    });
-    return { fake, real };
+    return this.graphs.gradient(kind, () => this.inputs.rowsOf(kind, task), eager);
   }
 
   /** Throws unless the snapshot versions `task` needs of `names` are the ones loaded. */
@@ -181,98 +118,6 @@ export class ShardComputer {
       const held = this.networks.version(name);
       if (held !== want) throw new Error(`task ${task.step}/${task.phase}/${task.shard} needs ${name}@${want} but ${name}@${held} is loaded`);
     }
-  }
-
-  /** The task's noise rows, for G's input. */
-  private noiseOf(task: ShardTask): Float32Array {
-    const noise = this.config.model.noise;
-    return fillNoise(noise, noiseStream(this.config.seed, task.step, task.phase), task.start, task.count, this.noiseBuffer).subarray(
-      0,
-      task.count * noise.size,
-    );
-  }
-
-  /**
-   * Differentiates the loss function `build` returns with respect to `network`'s variables, all
-   * inside one tidy (`build` makes the inputs, off the gradient tape): the gradient as one flat
-   * tensor (the caller owns it; one download instead of one per parameter tensor) and the
-   * statistics the loss function returns beside its loss.
-   */
-  private gradientOf(network: Network, build: () => () => { loss: tf.Scalar; stats: tf.Tensor1D }): { gradient: tf.Tensor1D; stats: Float32Array } {
-    let stats: tf.Tensor1D | undefined;
-    const flat = tf.tidy(() => {
-      const lossFn = build();
-      const { grads } = tf.variableGrads(() => {
-        const out = lossFn();
-        stats = tf.keep(out.stats);
-        return out.loss;
-      }, network.variables as tf.Variable[]);
-      return tf.concat(network.variables.map((v) => tf.reshape(grads[v.name]!, [-1]))) as tf.Tensor1D;
-    });
-    const values = stats!.dataSync() as Float32Array;
-    stats!.dispose();
-    return { gradient: flat, stats: values };
-  }
-
-  /** A D-phase loss term: builds its inputs (off the tape) and returns the function the tape records. */
-  private realTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
-    const { networks, config } = this;
-    const model = config.model;
-    const classes = this.classesOf(task);
-    return () => {
-      const images = this.imagesOf(task);
-      const x = withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(images, [task.count, this.dataset.imageSize]), classes.real);
-      const masks = this.dropoutMasks(task, 'real');
-      return () => {
-        const logits = networks.d.apply(x, 'weights', masks);
-        return this.withStats(logits, discriminatorLossTerm(logits, 'real', this.lossOptions));
-      };
-    };
-  }
-
-  /** The fakes' term of a D task: G(z) is computed off the tape, so gradients flow to D only. */
-  private fakeTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
-    const { networks, config } = this;
-    const fakeInput = this.generatorInputOf(task);
-    return () => {
-      const fakes = withClassCode(config.model, networks.g.apply(fakeInput.z()), fakeInput.classes);
-      const masks = this.dropoutMasks(task, 'fake');
-      return () => {
-        const logits = networks.d.apply(fakes, 'weights', masks);
-        return this.withStats(logits, discriminatorLossTerm(logits, 'fake', this.lossOptions));
-      };
-    };
-  }
-
-  /** A G task's loss: D held fixed, only its input gradient, which flows into G (through D's dropout, as D trains). */
-  private generatorTerm(task: ShardTask): () => () => { loss: tf.Scalar; stats: tf.Tensor1D } {
-    const { networks, config } = this;
-    const fakeInput = this.generatorInputOf(task);
-    return () => {
-      const z = fakeInput.z();
-      const masks = this.dropoutMasks(task, 'fake');
-      return () => {
-        const fakeLogits = networks.d.apply(withClassCode(config.model, networks.g.apply(z), fakeInput.classes), 'input', masks);
-        return this.withStats(fakeLogits, generatorLoss(fakeLogits, this.lossOptions));
-      };
-    };
-  }
-
-  /** The task's noise rows and fake classes: `z()` makes G's input from them (inside a tidy). */
-  private generatorInputOf(task: ShardTask): { z: () => tf.Tensor2D; classes: Int32Array | null } {
-    const model = this.config.model;
-    const noise = this.noiseOf(task);
-    const classes = this.classesOf(task).fake;
-    return { z: () => withClassCode(model, tensorOfReusedMemory<tf.Rank.R2>(noise, [task.count, model.noise.size]), classes), classes };
-  }
-
-  /** A loss term with its statistics: [the loss, the sum of D's scores of the rows]. */
-  private withStats(logits: tf.Tensor, loss: tf.Scalar): { loss: tf.Scalar; stats: tf.Tensor1D } {
-    return { loss, stats: tf.stack([loss, tf.sum(discriminatorScore(logits, this.config.objective))]) as tf.Tensor1D };
-  }
-
-  private get lossOptions() {
-    return { reduction: 'sum', realLabel: this.config.realLabel, objective: this.config.objective } as const;
   }
 
   /**
@@ -286,7 +131,7 @@ export class ShardComputer {
     const started = performance.now();
     if (task.phase !== 'D') throw new Error(`task ${task.step}/${task.phase}/${task.shard}: only a D task has a real-image share`);
     this.checkVersions(task, ['D']);
-    const { gradient, stats } = this.viaGraph('discriminatorReal', task, () => this.gradientOf(this.networks.d, this.realTerm(task)));
+    const { gradient, stats } = this.viaGraph('discriminatorReal', task, () => this.eager.real(task));
     return {
       step: task.step,
       shard: task.shard,
@@ -327,7 +172,7 @@ export class ShardComputer {
       throw err;
     }
     if (task.phase === 'G') {
-      const { gradient, stats } = this.viaGraph('generator', task, () => this.gradientOf(this.networks.g, this.generatorTerm(task)));
+      const { gradient, stats } = this.viaGraph('generator', task, () => this.eager.generator(task));
       return handOver(
         gradient,
         { step: task.step, phase: task.phase, shard: task.shard, lossSum: stats[0]!, dRealSum: 0, dFakeSum: stats[1]!, computeMs: performance.now() - started },
@@ -338,7 +183,7 @@ export class ShardComputer {
     let gradient: tf.Tensor1D;
     let fakeStats: Float32Array;
     try {
-      const fake = this.viaGraph('discriminatorFake', task, () => this.gradientOf(this.networks.d, this.fakeTerm(task)));
+      const fake = this.viaGraph('discriminatorFake', task, () => this.eager.fake(task));
       fakeStats = fake.stats;
       try {
         // float32 addition in the backend, as autodiff would have added the two uses of each weight.
@@ -358,22 +203,8 @@ export class ShardComputer {
    * its two uses either way; tests compare the two paths).
    */
   private computeBothTerms<T>(task: ShardTask, started: number, use: (result: ShardResult) => T): T {
-    const { gradient, stats } = this.viaGraph('discriminator', task, () => this.bothTermsEager(task));
+    const { gradient, stats } = this.viaGraph('discriminator', task, () => this.eager.both(task));
     return handOver(gradient, this.dFields(task, [stats[0]!, stats[1]!], stats.subarray(2), performance.now() - started), use);
-  }
-
-  private bothTermsEager(task: ShardTask): ShardGradient {
-    const real = this.realTerm(task);
-    const fake = this.fakeTerm(task);
-    return this.gradientOf(this.networks.d, () => {
-      const realLoss = real();
-      const fakeLoss = fake();
-      return () => {
-        const r = realLoss();
-        const f = fakeLoss();
-        return { loss: tf.add(r.loss, f.loss), stats: tf.concat([r.stats, f.stats]) as tf.Tensor1D };
-      };
-    });
   }
 
   /** A D result's fields from the real term's [loss sum, score sum] and the fakes' (float32 values). */
