@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { CLOSE_TRAINING_DONE, codeForClose } from '@distgan/protocol';
 import WebSocket from 'ws';
-import type { WorkerOptions } from './worker-options.js';
+import { FATAL_CODES, type WorkerOptions } from './worker-options.js';
 
 /** A WebSocket to the coordinator, with the token, the CA to trust and no compression. */
 export function openCoordinatorSocket(options: Pick<WorkerOptions, 'url' | 'token' | 'ca'>): WebSocket {
@@ -42,4 +43,23 @@ export class ReconnectBackoff {
     this.delayMs = Math.min(this.delayMs * 2, 5_000);
     return delay;
   }
+}
+
+/** What a closed connection to the coordinator means for the worker. */
+export type CloseVerdict =
+  | { readonly kind: 'done'; readonly reason: string }
+  | { readonly kind: 'fatal'; readonly code: string; readonly reason: string }
+  /** Try again; `lost`: a connection that was open is gone (the backoff restarts its clock). */
+  | { readonly kind: 'reconnect'; readonly lost: boolean };
+
+/**
+ * A close with `code` and `reason` of a connection that `opened` or not: training over (the
+ * coordinator's own close after the connection opened), a refusal reconnecting cannot help
+ * (`FATAL_CODES`), or anything else, which a reconnection may outlast.
+ */
+export function closeVerdict(code: number, reason: string, opened: boolean): CloseVerdict {
+  if (code === CLOSE_TRAINING_DONE && opened) return { kind: 'done', reason: reason || 'coordinator closed the connection' };
+  const known = codeForClose(code);
+  if (known && FATAL_CODES.has(known)) return { kind: 'fatal', code: known, reason };
+  return { kind: 'reconnect', lost: opened };
 }

@@ -3,7 +3,6 @@ import WebSocket from 'ws';
 import { loadMnist, type MnistDataset } from '@distgan/mnist';
 import {
   CLOSE_TRAINING_DONE,
-  codeForClose,
   decodeCoordinatorMessage,
   encodeMessage,
   PROTOCOL_VERSION,
@@ -16,11 +15,11 @@ import {
 } from '@distgan/protocol';
 import { CpuClock, traceFromEnv } from '@distgan/runtime';
 import { ShardComputer } from '@distgan/training';
-import { openCoordinatorSocket, ReconnectBackoff } from './coordinator-socket.js';
+import { closeVerdict, openCoordinatorSocket, ReconnectBackoff } from './coordinator-socket.js';
 import { readSnapshotFile } from './shared-folder.js';
 import { checkWelcome } from './welcome.js';
 import { ResultFrames } from './result-frames.js';
-import { TaskQueue } from './task-queue.js';
+import { TaskQueue, type QueuedTask } from './task-queue.js';
 import { FATAL_CODES, type WorkerOptions, type WorkerOutcome } from './worker-options.js';
 
 /** DISTGAN_TRACE=DIR: frame arrivals, snapshot loads, compute and send times (docs/performance.md, "Where a step's time goes"). */
@@ -105,16 +104,10 @@ export class Worker {
       const reason = reasonBuf.toString();
       if (this.ws === ws) this.ws = undefined;
       if (!this.settle || this.stopping) return;
-      if (code === CLOSE_TRAINING_DONE && opened) {
-        this.settle({ kind: 'done', reason: reason || 'coordinator closed the connection' });
-        return;
-      }
-      const known = codeForClose(code);
-      if (known && FATAL_CODES.has(known)) {
-        this.fatal(known, reason);
-        return;
-      }
-      if (opened) {
+      const verdict = closeVerdict(code, reason, opened);
+      if (verdict.kind === 'done') return this.settle(verdict);
+      if (verdict.kind === 'fatal') return this.fatal(verdict.code, verdict.reason);
+      if (verdict.lost) {
         this.backoff.lost();
         this.options.log(`disconnected (close ${code}${reason ? `: ${reason}` : ''}); reconnecting`);
       }
@@ -242,59 +235,66 @@ export class Worker {
     const held = { D: computer.networks.version('D'), G: computer.networks.version('G') };
     // A task from a connection that has since dropped was requeued by the coordinator: skip it.
     this.tasks.drop(({ task, ws }) => ws !== this.ws || ws.readyState !== WebSocket.OPEN || task.dVersion < held.D || task.gVersion < held.G);
-    const next = () => {
-      this.busy = false;
-      setImmediate(() => this.drain());
-    };
     const entry = this.tasks.takeReady(held);
-    if (!entry) {
-      const ahead = this.tasks.ahead(held);
-      if (!ahead) return; // a snapshot or task arriving calls drain again
+    if (entry) {
       this.busy = true;
-      setImmediate(() => {
-        // Still queued, and D unchanged? (A frame handled in between may have dropped it.)
-        if (this.tasks.includes(ahead) && computer.networks.version('D') === ahead.task.dVersion) {
-          const { task } = ahead;
-          try {
-            trace('shareStart', { step: task.step, phase: task.phase, shard: task.shard });
-            ahead.share = computer.computeRealShare(task);
-            trace('shareEnd', { step: task.step, phase: task.phase, shard: task.shard });
-          } catch (err) {
-            this.reject(protocolError('WORKER_FAILED', `task ${task.step}/${task.phase}/${task.shard}: ${(err as Error).message}`));
-          }
-        }
-        next();
-      });
+      if (this.options.delayMs > 0) setTimeout(() => this.computeTask(computer, entry), this.options.delayMs);
+      else setImmediate(() => this.computeTask(computer, entry));
       return;
     }
-    const { task, ws } = entry;
+    const ahead = this.tasks.ahead(held);
+    if (!ahead) return; // a snapshot or task arriving calls drain again
     this.busy = true;
-    const run = () => {
-      if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) {
-        entry.share?.gradient.dispose();
-        return next();
-      }
-      let sent = false;
+    setImmediate(() => this.computeShareAhead(computer, ahead));
+  }
+
+  /** Ends one turn of `drain` and schedules the next. */
+  private next(): void {
+    this.busy = false;
+    setImmediate(() => this.drain());
+  }
+
+  /** The real images' share of a D task queued ahead of G's snapshot, if it is still queued and D unchanged. */
+  private computeShareAhead(computer: ShardComputer, ahead: QueuedTask): void {
+    // A frame handled since `drain` may have dropped it.
+    if (this.tasks.includes(ahead) && computer.networks.version('D') === ahead.task.dVersion) {
+      const { task } = ahead;
       try {
-        trace('computeStart', { step: task.step, phase: task.phase, shard: task.shard });
-        // The gradient stays in the backend's memory until it is encoded (computeWith).
-        computer.computeWith(task, entry.share, (result) => {
-          trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
-          this.shardsDone++;
-          if (ws.readyState !== WebSocket.OPEN) return;
-          const frame = this.resultFrames.frameOf(result, this.cpuClock.lap(), this.resultFolder);
-          ws.send(frame, { binary: true }, () => {
-            trace('sent', { step: task.step, phase: task.phase, shard: task.shard });
-            next();
-          });
-          sent = true;
-        });
+        trace('shareStart', { step: task.step, phase: task.phase, shard: task.shard });
+        ahead.share = computer.computeRealShare(task);
+        trace('shareEnd', { step: task.step, phase: task.phase, shard: task.shard });
       } catch (err) {
         this.reject(protocolError('WORKER_FAILED', `task ${task.step}/${task.phase}/${task.shard}: ${(err as Error).message}`));
       }
-      if (!sent) next();
-    };
-    if (this.options.delayMs > 0) setTimeout(run, this.options.delayMs);
-    else setImmediate(run);
+    }
+    this.next();
+  }
+
+  /** Computes `entry` and sends its result; the next turn starts once ws has handed the frame over. */
+  private computeTask(computer: ShardComputer, entry: QueuedTask): void {
+    const { task, ws } = entry;
+    if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) {
+      entry.share?.gradient.dispose();
+      return this.next();
+    }
+    let sent = false;
+    try {
+      trace('computeStart', { step: task.step, phase: task.phase, shard: task.shard });
+      // The gradient stays in the backend's memory until it is encoded (computeWith).
+      computer.computeWith(task, entry.share, (result) => {
+        trace('computeEnd', { step: task.step, phase: task.phase, shard: task.shard });
+        this.shardsDone++;
+        if (ws.readyState !== WebSocket.OPEN) return;
+        const frame = this.resultFrames.frameOf(result, this.cpuClock.lap(), this.resultFolder);
+        ws.send(frame, { binary: true }, () => {
+          trace('sent', { step: task.step, phase: task.phase, shard: task.shard });
+          this.next();
+        });
+        sent = true;
+      });
+    } catch (err) {
+      this.reject(protocolError('WORKER_FAILED', `task ${task.step}/${task.phase}/${task.shard}: ${(err as Error).message}`));
+    }
+    if (!sent) this.next();
   }
 }
