@@ -5,6 +5,7 @@ import {
   nativeBackendRequired,
   bridgeRemovedUtilFunctions,
   configureTensorFlow,
+  environmentAsGiven,
   defaultBackendChoice,
   describeSelection,
   parseBackendChoice,
@@ -147,11 +148,35 @@ describe('the node backend on every Node.js version', () => {
 describe('configureTensorFlow', () => {
   it('asks for oneDNN and quiet INFO logs unless the user set either', () => {
     const env: NodeJS.ProcessEnv = {};
-    configureTensorFlow(env);
+    configureTensorFlow(undefined, env);
     expect(env).toEqual({ TF_CPP_MIN_LOG_LEVEL: '1', TF_ENABLE_ONEDNN_OPTS: '1' });
     const mine: NodeJS.ProcessEnv = { TF_CPP_MIN_LOG_LEVEL: '0', TF_ENABLE_ONEDNN_OPTS: '0' };
-    configureTensorFlow(mine);
+    configureTensorFlow(undefined, mine);
     expect(mine).toEqual({ TF_CPP_MIN_LOG_LEVEL: '0', TF_ENABLE_ONEDNN_OPTS: '0' });
+  });
+
+  it('sizes the thread pools it is given, unless the user sized them', () => {
+    const env: NodeJS.ProcessEnv = {};
+    configureTensorFlow({ intraOp: 3, interOp: 1 }, env);
+    expect([env.TF_NUM_INTRAOP_THREADS, env.TF_NUM_INTEROP_THREADS]).toEqual(['3', '1']);
+    const mine: NodeJS.ProcessEnv = { TF_NUM_INTRAOP_THREADS: '8' };
+    configureTensorFlow({ intraOp: 1, interOp: 1 }, mine);
+    expect([mine.TF_NUM_INTRAOP_THREADS, mine.TF_NUM_INTEROP_THREADS]).toEqual(['8', '1']);
+  });
+
+  it("gives child processes the environment as the user gave it, without this process's own settings", () => {
+    const had = { ...process.env };
+    try {
+      delete process.env.TF_NUM_INTEROP_THREADS;
+      process.env.TF_NUM_INTRAOP_THREADS = '6'; // the user's
+      configureTensorFlow({ intraOp: 1, interOp: 1 });
+      expect([process.env.TF_NUM_INTRAOP_THREADS, process.env.TF_NUM_INTEROP_THREADS]).toEqual(['6', '1']);
+      const given = environmentAsGiven();
+      expect([given.TF_NUM_INTRAOP_THREADS, given.TF_NUM_INTEROP_THREADS]).toEqual(['6', undefined]);
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in had)) delete process.env[name];
+      Object.assign(process.env, had);
+    }
   });
 });
 

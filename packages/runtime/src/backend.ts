@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { bridgeRemovedUtilFunctions, configureTensorFlow } from './node-compat.js';
+import { bridgeRemovedUtilFunctions, configureTensorFlow, type TensorFlowThreads } from './node-compat.js';
 
 export type BackendChoice = 'auto' | 'node' | 'wasm' | 'cpu';
 export type BackendName = Exclude<BackendChoice, 'auto'>;
@@ -22,11 +22,11 @@ const ORDER: readonly BackendName[] = ['node', 'wasm', 'cpu'];
 const TFJS_NODE = '@tensorflow/tfjs-node';
 const TFJS_WASM = '@tensorflow/tfjs-backend-wasm';
 
-async function activate(backend: BackendName): Promise<void> {
+async function activate(backend: BackendName, options: BackendOptions): Promise<void> {
   switch (backend) {
     case 'node':
       bridgeRemovedUtilFunctions();
-      configureTensorFlow();
+      configureTensorFlow(options.tensorFlowThreads);
       await import(TFJS_NODE); // registers "tensorflow"; throws when the native library is missing
       if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node loaded but its backend failed to initialise');
       return;
@@ -109,19 +109,24 @@ export function defaultBackendChoice(env: NodeJS.ProcessEnv = process.env): Back
   }
 }
 
+export interface BackendOptions {
+  /** TensorFlow's thread pools on tfjs-node (other backends ignore them); unset: TensorFlow's default. */
+  readonly tensorFlowThreads?: TensorFlowThreads;
+}
+
 /**
  * Activates a TensorFlow.js backend that has passed `probeBackend`. `auto` tries tfjs-node
  * (native, fastest; optional because its install downloads libtensorflow), then wasm (SIMD, ships
  * inside its npm package), then cpu, and records why each one before was skipped. A forced choice
  * that cannot load or fails the probe is an error, never a silent fallback.
  */
-export async function selectBackend(choice: BackendChoice = defaultBackendChoice()): Promise<BackendSelection> {
+export async function selectBackend(choice: BackendChoice = defaultBackendChoice(), options: BackendOptions = {}): Promise<BackendSelection> {
   tf.enableProdMode(); // skips per-op NaN debugging checks that cost time on every kernel
   const candidates = choice === 'auto' ? ORDER : [choice];
   const skipped: { backend: BackendName; reason: string }[] = [];
   for (const backend of candidates) {
     try {
-      await activate(backend);
+      await activate(backend, options);
       await tf.ready();
       probeBackend();
       return { backend, skipped };

@@ -8,6 +8,7 @@ export {
   BACKEND_CHOICES,
   BACKEND_ENV,
   type BackendChoice,
+  type BackendOptions,
   type BackendName,
   type BackendSelection,
 } from './backend.js';
@@ -28,4 +29,4 @@ export { resolveToken, TOKEN_ENV, TOKEN_FILE_ENV } from './token.js';
 export { traceFromEnv, type Trace } from './trace.js';
 export { relaxHeapGrowth, HEAP_GROWING_PERCENT } from './heap.js';
 export { CpuClock } from './cpu-clock.js';
-export { bridgeRemovedUtilFunctions, configureTensorFlow } from './node-compat.js';
+export { bridgeRemovedUtilFunctions, configureTensorFlow, environmentAsGiven, type TensorFlowThreads } from './node-compat.js';
