@@ -21,7 +21,7 @@ export default {
     'apps/coordinator/src/checkpoint.ts',
     'apps/coordinator/src/verification.ts',
     // The token check, not the server around it.
-    'apps/coordinator/src/server.ts:71-88',
+    'apps/coordinator/src/server.ts:68-85',
   ],
   testRunner: 'vitest',
   vitest: { configFile: 'tools/mutation/vitest.config.ts', related: false },

@@ -2,7 +2,7 @@
 import { logFatal, parseLogFormat, relaxHeapGrowth, setLogFormat } from '@distgan/runtime';
 import { buildCommand, toOptions } from './command.js';
 import { RunDirectory } from './run-dir.js';
-import { runCoordinator } from './trainer.js';
+import { runCoordinator } from './run-coordinator.js';
 
 async function main(): Promise<void> {
   const command = buildCommand();

@@ -5,7 +5,7 @@ import { MODEL_VARIANTS } from '@distgan/models';
 import { backendOption, integerArg, logFormatOption, parseBackendChoice, resolveToken, tokenOptions } from '@distgan/runtime';
 import { parsePresetName, PRESET_NAMES } from '@distgan/training';
 import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVAL_SAMPLES, DEFAULT_VERIFY } from './run-resolution.js';
-import type { CoordinatorOptions } from './trainer.js';
+import type { CoordinatorOptions } from './run-coordinator.js';
 
 function fractionArg(value: string): number {
   const n = Number(value);

@@ -1,3 +1,4 @@
-export { runCoordinator, type CoordinatorOptions, type RunSummary } from './trainer.js';
+export { runCoordinator, type CoordinatorOptions, type RunSummary } from './run-coordinator.js';
 export { startRemote, type Remote, type RemoteOptions, type RunView } from './remote.js';
+export { planListen, type ListenPlan } from './server.js';
 export { buildCommand as coordinatorCommand } from './command.js';

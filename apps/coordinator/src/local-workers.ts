@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { LOG_FORMAT_ENV, logFormat } from '@distgan/runtime';
+import { environmentAsGiven, LOG_FORMAT_ENV, logFormat } from '@distgan/runtime';
 
 export interface LocalWorkerOptions {
   readonly count: number;
@@ -14,8 +14,9 @@ export interface LocalWorkerOptions {
   /** Extra flags for every worker (tests use --delay-ms). */
   readonly extraArgs?: readonly string[];
   /**
-   * The environment the workers start from: the user's, as it was before this process set its own
-   * TensorFlow pools (which would otherwise pass for the user's choice). Default `process.env`.
+   * The environment the workers start from. Default: this process's as the user gave it
+   * (`environmentAsGiven`), without the TensorFlow pools this process set for itself, which would
+   * otherwise pass for the user's choice.
    */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -61,7 +62,7 @@ export function spawnLocalWorkers(options: LocalWorkerOptions): ChildProcess[] {
     args.push(...(options.extraArgs ?? []));
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: localWorkerEnv(options.env ?? process.env, options.count, availableParallelism(), options.token),
+      env: localWorkerEnv(options.env ?? environmentAsGiven(), options.count, availableParallelism(), options.token),
       detached: true,
     });
     child.on('exit', (code, signal) => {

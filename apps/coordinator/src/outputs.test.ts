@@ -44,7 +44,9 @@ describe('run directory outputs', () => {
       for (const key of ['dLoss', 'gLoss', 'stepMs']) expect(Number.isFinite(m[key]) && Number(m[key]) > 0, `${key} ${m[key]}`).toBe(true);
       for (const key of ['dReal', 'dFake']) expect(Number(m[key]) > 0 && Number(m[key]) < 1, `${key} ${m[key]}`).toBe(true);
       expect(m.samplesPerSec).toBeCloseTo(16 / (Number(m.stepMs) / 1000), 6);
-      expect(m).toMatchObject({ workers: 0, bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': config.shards } });
+      // Both phases' shards, computed here, and the time computing them took: part of the step's.
+      expect(m).toMatchObject({ workers: 0, bytesIn: 0, bytesOut: 0, shardsByWorker: { 'in-process': 2 * config.shards } });
+      expect(Number(m.shardComputeMs) > 0 && Number(m.shardComputeMs) < Number(m.stepMs)).toBe(true);
     }
     const meanStepSeconds = metrics.reduce((sum, m) => sum + Number(m.stepMs), 0) / 1000 / metrics.length;
     expect(summary.meanSamplesPerSec).toBeCloseTo(16 / meanStepSeconds, 3);

@@ -1,4 +1,4 @@
-import type { Evidence } from './verification.js';
+import type { Evidence, VerifiedStepStats } from './verification.js';
 
 /** What the pool counted since it started (for /metrics). */
 export interface PoolTotals {
@@ -6,22 +6,6 @@ export interface PoolTotals {
   readonly bytesOut: number;
   /** Tasks taken back from a worker that left, overran its deadline or failed the task. */
   readonly tasksReassigned: number;
-}
-
-/** What the pool counted since the last `takeStepStats()`. */
-export interface StepStats {
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly shardsByWorker: Record<string, number>;
-  readonly workers: number;
-  /** The accepted results' compute times, summed. */
-  readonly shardComputeMs: number;
-  /** CPU time the workers' results reported, summed (protocol 3's `cpuMs`). */
-  readonly workerCpuMs: number;
-  /** Results the coordinator computed again to check them (`--verify`). */
-  readonly verified?: number;
-  /** Wrong results caught, with their evidence. */
-  readonly caught?: readonly Evidence[];
 }
 
 /**
@@ -72,8 +56,8 @@ export class PoolCounters {
   }
 
   /** The step's counts (with `workers` connected, and `verified` results checked when verifying), and a new step begun. */
-  takeStep(workers: number, verified: number | undefined): StepStats {
-    const stats: StepStats = {
+  takeStep(workers: number, verified: number | undefined): VerifiedStepStats {
+    const stats: VerifiedStepStats = {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       shardsByWorker: this.shardsByWorker,

@@ -1,5 +1,5 @@
 // What the worker pool is given, what it reports of each worker, and the rules' constants.
-import type { WorkerMessageLimits } from '@distgan/protocol';
+import { PROTOCOL_VERSION, type WelcomeMessage, type WorkerMessageLimits } from '@distgan/protocol';
 import type { SharedSnapshots } from './shared-snapshots.js';
 import type { ResultChecker } from './verification.js';
 import type { ConnectionState, WorkerConnection } from './worker-connection.js';
@@ -32,6 +32,34 @@ export interface WorkerPoolOptions {
   readonly sharedSnapshots?: SharedSnapshots | null;
 }
 
+/** The options with every default filled in. */
+export function withPoolDefaults(options: WorkerPoolOptions): Required<WorkerPoolOptions> {
+  return {
+    maxInFlight: 2,
+    taskTimeoutMs: 120_000,
+    strikesToSetAside: 2,
+    failuresToStop: 3,
+    failuresToSetAside: 2,
+    heartbeatMs: 5_000,
+    handshakeTimeoutMs: 30_000,
+    waitingLogMs: 10_000,
+    checker: null,
+    sharedSnapshots: null,
+    ...options,
+  };
+}
+
+/** The `welcome` every worker gets, but for its id: the run's config and what identifies its data. */
+export function welcomeFor(options: WorkerPoolOptions): Omit<WelcomeMessage, 'workerId'> {
+  return {
+    type: 'welcome',
+    protocol: PROTOCOL_VERSION,
+    config: options.config,
+    configHash: options.configHash,
+    datasetFingerprint: options.datasetFingerprint,
+  };
+}
+
 /** One connected worker, as the coordinator sees it. */
 export interface WorkerStatus {
   readonly id: string;
@@ -49,19 +77,8 @@ export interface WorkerStatus {
   readonly connectedAt: string;
 }
 
-/** A phase ended without its results because the run is stopping (`WorkerPool.abortPhase`). */
-export class PhaseAbortedError extends Error {
-  constructor(
-    readonly phase: 'D' | 'G',
-    reason: string,
-  ) {
-    super(`${phase} phase stopped: ${reason}`);
-    this.name = 'PhaseAbortedError';
-  }
-}
-
 /** Who a worker says it is: a reconnecting process keeps it, a restarted one gets a new pid. */
-export function identityOf(connection: WorkerConnection): string {
+export function identityOf(connection: Pick<WorkerConnection, 'id' | 'info'>): string {
   const info = connection.info;
   return info ? `${info.name}@${info.host}/${info.pid}` : connection.id;
 }

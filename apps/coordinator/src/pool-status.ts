@@ -3,6 +3,21 @@ import type { WorkerStatus } from './pool-options.js';
 import type { Scheduler } from './scheduler.js';
 import type { WorkerConnection } from './worker-connection.js';
 
+/**
+ * Bit-identical weights need every shard computed with the same arithmetic: workers on different
+ * backends (or, for tfjs-node, CPU families) make the weights depend on who computed what. The
+ * warning for a worker that just joined, when one already connected computes on another backend.
+ */
+export function mixedBackendWarning(joined: WorkerConnection, connections: readonly WorkerConnection[]): string | null {
+  const backend = joined.info?.backend;
+  const other = connections.find((c) => c !== joined && c.state === 'ready' && c.info?.backend !== backend);
+  if (!other) return null;
+  return (
+    `warning: worker ${joined.label} computes on ${printable(backend ?? '?')} and ${other.label} on ${printable(other.info?.backend ?? '?')}: ` +
+    'the weights will depend on which worker computes which shard; give every worker the same --backend for bit-identical runs'
+  );
+}
+
 /** Each connected worker as the dashboard, `/api/status` and `/metrics` show it. */
 export function workerStatuses(connections: readonly WorkerConnection[], scheduler: Scheduler, setAsideReasons: ReadonlyMap<string, string>): WorkerStatus[] {
   return connections.map((c) => ({

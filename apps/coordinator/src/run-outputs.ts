@@ -7,7 +7,7 @@ import { exportGenerator } from './generator-export.js';
 import { ProgressLine } from './progress.js';
 import type { RunDirectory, StepMetrics } from './run-dir.js';
 import { renderSampleGrid } from './sample-grid.js';
-import type { StepStats } from './pool-counters.js';
+import type { VerifiedStepStats } from './verification.js';
 
 /** The tutorial's probe of one sample: its largest pixel and D(G(z)). */
 export interface Probe {
@@ -65,7 +65,7 @@ export class RunOutputs {
   }
 
   /** Records a finished step; returns the tutorial's probe when the run has one (the seed preset's, or a stop rule's). */
-  recordStep(state: TrainingState, result: StepResult, stepMs: number, coordinatorCpuMs: number, wire: StepStats): Probe | undefined {
+  recordStep(state: TrainingState, result: StepResult, stepMs: number, coordinatorCpuMs: number, wire: VerifiedStepStats): Probe | undefined {
     const { config } = this;
     this.samples += config.batchSize;
     this.sampleSeconds += stepMs / 1000;

@@ -9,12 +9,9 @@ import { WebSocketServer } from 'ws';
 import { HEALTH_PATH } from './http-api.js';
 
 export interface ServerOptions {
-  readonly host: string;
+  /** Where and how to listen, checked once (`planListen`). */
+  readonly listen: ListenPlan;
   readonly port: number;
-  /** Shared secret; undefined only on loopback (enforced by `checkListenPolicy`). */
-  readonly token: string | undefined;
-  readonly tlsCert?: string | undefined;
-  readonly tlsKey?: string | undefined;
   /** Largest inbound frame; ws closes a connection that sends more (1009) before buffering it. */
   readonly maxPayload: number;
   readonly onSocket: (ws: import('ws').WebSocket, remote: string) => void;
@@ -91,8 +88,28 @@ function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
 }
 
+/** Where the server listens, with what secret and certificate: made only by `planListen`, which checked it. */
+export interface ListenPlan {
+  readonly host: string;
+  /** Shared secret; undefined only on loopback. */
+  readonly token: string | undefined;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
+}
+
+/** The TLS files as given on the command line. */
+export interface TlsFiles {
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+}
+
+/** Checks the listen policy (`checkListenPolicy`) and reads the TLS files: everything that can refuse to listen, before anything starts. */
+export async function planListen(host: string, token: string | undefined, files: TlsFiles): Promise<ListenPlan> {
+  await checkListenPolicy(host, token);
+  return { host, token, tls: readTlsFiles(files) };
+}
+
 /** The TLS certificate and key, read (null without TLS); a clear error when only one is given or a file cannot be read. */
-export function readTlsFiles(options: Pick<ServerOptions, 'tlsCert' | 'tlsKey'>): { cert: Buffer; key: Buffer } | null {
+export function readTlsFiles(options: TlsFiles): { cert: Buffer; key: Buffer } | null {
   if (!options.tlsCert && !options.tlsKey) return null;
   if (!options.tlsCert || !options.tlsKey) throw new Error('--tls-cert and --tls-key must be given together');
   const read = (flag: string, path: string) => {
@@ -106,11 +123,10 @@ export function readTlsFiles(options: Pick<ServerOptions, 'tlsCert' | 'tlsKey'>)
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  await checkListenPolicy(options.host, options.token);
-  const tls = readTlsFiles(options);
+  const { host, token, tls } = options.listen;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path !== HEALTH_PATH && !isAuthorized(req, options.token)) {
+    if (path !== HEALTH_PATH && !isAuthorized(req, token)) {
       res
         .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' })
         .end('401 Unauthorized: this coordinator needs its token (?token=... or Authorization: Bearer ...)\n');
@@ -123,7 +139,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     // Authentication happens here, before any WebSocket exists.
-    if (!isAuthorized(req, options.token)) {
+    if (!isAuthorized(req, token)) {
       reject(socket, 401, 'Unauthorized');
       return;
     }
@@ -131,13 +147,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   await new Promise<void>((resolve, rejectListen) => {
     server.once('error', rejectListen);
-    server.listen(options.port, options.host, () => {
+    server.listen(options.port, host, () => {
       server.off('error', rejectListen);
       resolve();
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
   return {
     server,
     port,

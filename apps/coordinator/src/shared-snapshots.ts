@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { protocolError, type NetworkName } from '@distgan/protocol';
+import { protocolError, validateGradient, type NetworkName, type ResultFileMessage, type ResultMessage, type WorkerMessageLimits } from '@distgan/protocol';
 
 /** A snapshot written to the shared folder: the file a `snapshotFile` message names. */
 export interface SharedSnapshot {
@@ -85,6 +85,13 @@ export class SharedSnapshots {
    * the file cannot be read (BAD_FIELD) or is larger than `maxBytes` (BAD_GRADIENT_LENGTH, checked
    * before reading).
    */
+  /** `message` as the `result` it stands for, its gradient read from its file (`takeResult`) and validated as a frame's. */
+  resultOf(workerId: string, message: ResultFileMessage, maxBytes: number, limits: WorkerMessageLimits): ResultMessage {
+    const gradient = validateGradient(message.phase, this.takeResult(workerId, message.file, maxBytes), limits);
+    const { file: _, ...fields } = message;
+    return { ...fields, type: 'result', gradient };
+  }
+
   takeResult(workerId: string, file: string, maxBytes: number): Uint8Array {
     if (!file.startsWith(`r-${workerId}-`)) throw protocolError('BAD_FIELD', `resultFile.file ${file} is not one of ${workerId}'s (r-${workerId}-<n>.f32)`);
     const path = join(this.dir, file);

@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { loadMnist } from '@distgan/mnist';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@distgan/runtime';
-import { LocalExecutor, ShardComputer, type PhasePlan, type ShardExecutor } from '@distgan/training';
+import { LocalExecutor, PhaseAbortedError, ShardComputer, type PhasePlan, type ShardExecutor } from '@distgan/training';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunOutputs } from './run-outputs.js';
 import { openRun, resolveRun } from './run-resolution.js';
 import { tempDir } from './test-support/processes.js';
 import { trainToEnd, type LoopOptions } from './training-loop.js';
-import { PhaseAbortedError } from './pool-options.js';
 
 const dataset = loadMnist();
 const tmp = tempDir();
@@ -36,7 +35,6 @@ function tinyRun(steps: number, overrides: Partial<LoopOptions> = {}) {
     datasetSize: dataset.count,
     checkpointEvery: 0,
     ignoreStopRule: false,
-    takeStepStats: (stepMs) => ({ bytesIn: 0, bytesOut: 0, shardsByWorker: {}, workers: 0, shardComputeMs: stepMs, workerCpuMs: 0 }),
     stopRequested: () => false,
     log: () => undefined,
     ...overrides,
@@ -73,6 +71,7 @@ describe('trainToEnd and RunOutputs, in process', () => {
         if (plan.step === 1) stop = true; // a signal arrives during step 1
         await run.executor.runPhase(plan);
       },
+      takeStepStats: () => run.executor.takeStepStats(),
     };
     await trainToEnd(run.state, executor, run.outputs, run.options);
     expect(run.state.nextStep).toBe(2);
@@ -88,6 +87,7 @@ describe('trainToEnd and RunOutputs, in process', () => {
         if (plan.step === 2 && plan.phase === 'G') throw new PhaseAbortedError('G', 'SIGTERM with no worker connected');
         await run.executor.runPhase(plan);
       },
+      takeStepStats: () => run.executor.takeStepStats(),
     };
     const end = await trainToEnd(run.state, executor, run.outputs, run.options);
     expect(end).toEqual({ stoppedEarly: false, abortedPhase: 'G' });

@@ -1,10 +1,8 @@
 import { CpuClock } from '@distgan/runtime';
-import { trainStep, type RunConfig, type ShardExecutor, type StepResult, type TrainingState } from '@distgan/training';
+import { PhaseAbortedError, trainStep, type RunConfig, type ShardExecutor, type StepResult, type TrainingState } from '@distgan/training';
 import type { RunOutputs } from './run-outputs.js';
 import type { StateHistory } from './state-history.js';
-import { RewindRequest } from './verification.js';
-import type { StepStats } from './pool-counters.js';
-import { PhaseAbortedError } from './pool-options.js';
+import { RewindRequest, type VerifiedStepStats } from './verification.js';
 
 export interface LoopOptions {
   readonly config: RunConfig;
@@ -13,8 +11,6 @@ export interface LoopOptions {
   readonly checkpointEvery: number;
   /** Train all steps even when the preset's stop rule is met. */
   readonly ignoreStopRule: boolean;
-  /** The step's wire counters (bytes, workers, shards per worker, compute and CPU time), reset on each call. */
-  readonly takeStepStats: (stepMs: number) => StepStats;
   /** True once a stop was asked for (a signal): the step in flight finishes, no new one starts. */
   readonly stopRequested: () => boolean;
   readonly log: (message: string) => void;
@@ -39,7 +35,12 @@ export interface LoopEnd {
  * phase's results are in, so the outputs describe the step they are labelled with. Not when the
  * stop rule could end the run here, or a checkpoint (which awaits) is due.
  */
-export async function trainToEnd(state: TrainingState, executor: ShardExecutor, outputs: RunOutputs, options: LoopOptions): Promise<LoopEnd> {
+export async function trainToEnd(
+  state: TrainingState,
+  executor: ShardExecutor<VerifiedStepStats>,
+  outputs: RunOutputs,
+  options: LoopOptions,
+): Promise<LoopEnd> {
   const { config } = options;
   const rule = options.ignoreStopRule ? null : config.stopRule;
   const moreSteps = () => state.nextStep < config.steps && !options.stopRequested();
@@ -68,7 +69,7 @@ export async function trainToEnd(state: TrainingState, executor: ShardExecutor, 
     }
     const stepMs = performance.now() - running.started;
     const coordinatorCpuMs = cpuClock.lap();
-    const wire = options.takeStepStats(stepMs);
+    const wire = executor.takeStepStats();
     const checkpointDue = options.checkpointEvery > 0 && state.nextStep % options.checkpointEvery === 0;
     running = !rule && !checkpointDue && moreSteps() ? startStep() : null;
     const probe = outputs.recordStep(state, result, stepMs, coordinatorCpuMs, wire);

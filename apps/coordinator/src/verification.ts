@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { ShardComputer, ShardResult, ShardTask, TrainingState } from '@distgan/training';
+import type { ExecutorStepStats, ShardComputer, ShardResult, ShardTask, TrainingState } from '@distgan/training';
 
 /**
  * Verified training: a fraction of results is computed again by the coordinator itself and
@@ -113,6 +113,14 @@ export type CheckOutcome =
   | { readonly kind: 'wrong'; readonly result: ShardResult; readonly evidence: Evidence; readonly rewindTo: number | undefined }
   /** The coordinator computed the task twice with different bits: it cannot referee. */
   | { readonly kind: 'refereeInconsistent'; readonly task: string };
+
+/** A step's statistics from an executor whose results may be checked (`--verify`). */
+export interface VerifiedStepStats extends ExecutorStepStats {
+  /** Results the coordinator computed again to check them. */
+  readonly verified?: number;
+  /** Wrong results caught, with their evidence. */
+  readonly caught?: readonly Evidence[];
+}
 
 /** Asked to return to the start of `toStep` and compute again from there without a convicted worker's results. */
 export class RewindRequest extends Error {

@@ -3,6 +3,7 @@ import {
   encodeMessage,
   protocolError,
   type CoordinatorMessage,
+  type HelloMessage,
   type NetworkName,
   type ProtocolError,
   type ReadyMessage,
@@ -55,6 +56,18 @@ export class WorkerConnection {
     this.handshakeTimer = setTimeout(() => {
       if (this.state === 'hello' || this.state === 'welcomed') onTimeout();
     }, ms);
+  }
+
+  /**
+   * Takes the worker's `hello` (who it is, and whether it reads `sharedDir`, the coordinator's
+   * shared folder); returns why it cannot, or null when the coordinator now welcomes it.
+   */
+  hello(message: HelloMessage, sharedDir: string | undefined): ProtocolError | null {
+    if (this.state !== 'hello') return protocolError('UNEXPECTED_MESSAGE', 'hello sent twice');
+    this.info = message.worker;
+    this.sharedSnapshots = message.snapshotDir !== null && message.snapshotDir === sharedDir;
+    this.state = 'welcomed';
+    return null;
   }
 
   /**

@@ -17,7 +17,8 @@ export { GanNetworks, type NetworkName } from './networks.js';
 export { ShardComputer, checkDatasetFits, type ShardComputerOptions, type RealShare, type ShardResult, type ShardStats, type ShardTask } from './shard.js';
 export { ShardOrderedSum } from './accumulate.js';
 export { TrainingState, emaDecayAt, type TrainingStateData } from './state.js';
-export { trainStep, planTasks, planUpcoming, UnusableGradientError, type ShardExecutor, type PhasePlan, type PhaseStats, type StepResult } from './step.js';
+export { trainStep, planTasks, planUpcoming, UnusableGradientError, type PhaseStats, type StepResult } from './step.js';
+export { PhaseAbortedError, type ExecutorStepStats, type PhasePlan, type ShardExecutor } from './executor.js';
 export {
   ShardGraphs,
   shardGraphsWanted,

@@ -46,6 +46,10 @@ class ScaledShardsExecutor implements ShardExecutor {
     const results = cancelling(plan.tasks.map((task) => this.computer.compute(task)));
     for (const shard of this.arrival(results.length, this.phases++)) expect(plan.accept(results[shard]!)).toBe(true);
   }
+
+  takeStepStats() {
+    return { bytesIn: 0, bytesOut: 0, shardsByWorker: {}, workers: 0, shardComputeMs: 0, workerCpuMs: 0 };
+  }
 }
 
 const config = makeRunConfig('tiny', { steps: STEPS, shards: 4 });

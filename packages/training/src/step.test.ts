@@ -24,7 +24,7 @@ const config = makeRunConfig('tiny', { steps: 4 });
 /** The local executor, with `alter` applied to each phase's plan first. */
 function executor(computer: ShardComputer, alter: (plan: PhasePlan) => PhasePlan): ShardExecutor {
   const local = new LocalExecutor(computer);
-  return { runPhase: (plan) => local.runPhase(alter(plan)) };
+  return { runPhase: (plan) => local.runPhase(alter(plan)), takeStepStats: () => local.takeStepStats() };
 }
 
 describe('trainStep', () => {
@@ -131,6 +131,7 @@ describe('trainStep', () => {
         await local.runPhase(plan);
         expect(plan.isComplete()).toBe(true);
       },
+      takeStepStats: () => local.takeStepStats(),
     };
     await trainStep(state, checking, dataset.count);
     expect(verdicts).toEqual([false, false, false, false]);
@@ -138,7 +139,7 @@ describe('trainStep', () => {
     const [dPlan] = plans;
     expect(dPlan!.accept(firsts[0]!)).toBe(false);
     expect(dPlan!.isComplete()).toBe(true);
-    const lazy: ShardExecutor = { runPhase: async () => undefined };
+    const lazy: ShardExecutor = { runPhase: async () => undefined, takeStepStats: () => local.takeStepStats() };
     await expect(trainStep(state, lazy, dataset.count)).rejects.toThrow('executor finished D phase of step 1 without every shard');
     computer.dispose();
   });

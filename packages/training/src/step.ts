@@ -1,35 +1,9 @@
 import { MAX_MEAN_GRADIENT } from '@distgan/optim';
 import { firstOutOfRange } from '@distgan/protocol';
 import { batchIndices, shardRange, type Phase } from './batch.js';
-import type { ShardResult, ShardStats, ShardTask } from './shard.js';
+import type { ShardStats, ShardTask } from './shard.js';
 import type { TrainingState } from './state.js';
-
-/** Runs a phase's shard tasks somewhere (in this process, or on remote workers). */
-export interface ShardExecutor {
-  /**
-   * Computes every task at the state's current snapshots and calls `accept` once per result; may
-   * call it with duplicates, which are ignored. Resolves when `isComplete()` says all are in.
-   */
-  runPhase(phase: PhasePlan): Promise<void>;
-}
-
-export interface PhasePlan {
-  readonly step: number;
-  readonly phase: Phase;
-  readonly tasks: readonly ShardTask[];
-  readonly state: TrainingState;
-  /**
-   * Tasks of the next phase that an executor may hand out ahead, once this phase's are all out:
-   * the next step's D tasks during a G phase (none after the last step). They name the snapshot
-   * versions they need, and G's is the one this phase will produce, so a worker can compute only
-   * their real images' share (`ShardComputer.computeRealShare`) until G's snapshot arrives. The
-   * next phase's plan lists the same tasks again.
-   */
-  readonly upcoming?: readonly ShardTask[];
-  /** Returns false for a result that was not needed (duplicate); throws for an invalid one. */
-  readonly accept: (result: ShardResult) => boolean;
-  readonly isComplete: () => boolean;
-}
+import type { ShardExecutor } from './executor.js';
 
 /**
  * A phase's summed gradient that Adam must not take (NaN, infinite, or large enough to overflow

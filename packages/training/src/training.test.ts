@@ -416,6 +416,10 @@ class ReversedExecutor implements ShardExecutor {
       expect(plan.accept(r)).toBe(false); // a duplicate is dropped
     }
   }
+
+  takeStepStats() {
+    return { bytesIn: 0, bytesOut: 0, shardsByWorker: {}, workers: 0, shardComputeMs: 0, workerCpuMs: 0 };
+  }
 }
 
 /**
@@ -441,6 +445,10 @@ class StaleReplayExecutor implements ShardExecutor {
       },
     });
     this.done.push({ plan, result: first! });
+  }
+
+  takeStepStats() {
+    return this.inner.takeStepStats();
   }
 }
 
@@ -470,6 +478,7 @@ describe('trainStep', () => {
         plans.push({ step: plan.step, phase: plan.phase, tasks: plan.tasks, upcoming: plan.upcoming });
         return local.runPhase(plan);
       },
+      takeStepStats: () => local.takeStepStats(),
     };
     for (let s = 0; s < 2; s++) await trainStep(state, recording, dataset.count);
     computer.dispose();

@@ -11,7 +11,7 @@
  * Prints, as its last line, `{"stepMs":[...]}`: the step times after `--warmup` steps.
  */
 import { parseArgs } from 'node:util';
-import { startRemote } from '@distgan/coordinator';
+import { planListen, startRemote, type Remote } from '@distgan/coordinator';
 import { loadMnist } from '@distgan/mnist';
 import { integerArg, relaxHeapGrowth } from '@distgan/runtime';
 import { makeRunConfig, PHASES, planTasks, planUpcoming, runConfigHash, TrainingState, type NetworkName, type ShardResult } from '@distgan/training';
@@ -29,7 +29,7 @@ class RelayState extends TrainingState {
   }
 }
 
-async function main(): Promise<void> {
+function parseRelayArgs() {
   const { values } = parseArgs({
     options: {
       'batch-size': { type: 'string' },
@@ -40,18 +40,22 @@ async function main(): Promise<void> {
       backend: { type: 'string', default: 'auto' },
     },
   });
-  const batchSize = integerArg(1)(values['batch-size'] ?? '');
-  const shards = integerArg(1)(values.shards ?? '');
-  const workers = integerArg(1)(values.workers ?? '');
-  const steps = integerArg(1)(values.steps ?? '');
-  const warmup = integerArg(0)(values.warmup ?? '');
-  const backend = values.backend ?? 'auto';
-  const log = (m: string) => process.stderr.write(`[relay-only] ${m}\n`);
+  return {
+    batchSize: integerArg(1)(values['batch-size'] ?? ''),
+    shards: integerArg(1)(values.shards ?? ''),
+    workers: integerArg(1)(values.workers ?? ''),
+    steps: integerArg(1)(values.steps ?? ''),
+    warmup: integerArg(0)(values.warmup ?? ''),
+    backend: values.backend ?? 'auto',
+  };
+}
 
+async function main(): Promise<void> {
+  const { batchSize, shards, workers, steps, warmup, backend } = parseRelayArgs();
+  const log = (m: string) => process.stderr.write(`[relay-only] ${m}\n`);
   relaxHeapGrowth(); // as the coordinator does
   const dataset = loadMnist();
   const config = makeRunConfig('seed', { batchSize, shards, steps: warmup + steps });
-  const state = new RelayState(config);
   const view = {
     status: () => ({ step: 0, steps: config.steps, running: true, backend, preset: config.preset, runDir: '', lastSampleStep: null }),
     metrics: () => [],
@@ -59,42 +63,50 @@ async function main(): Promise<void> {
   };
   const remote = await startRemote(
     { host: '127.0.0.1', port: 0, workers, minWorkers: workers, backend, taskTimeoutMs: 120_000, heartbeatMs: 5_000, dashboard: false },
+    await planListen('127.0.0.1', undefined, {}),
     config,
     runConfigHash(config),
     dataset.fingerprint,
     view,
     log,
   );
-  const stepMs: number[] = [];
+  let stepMs: number[];
   try {
     await remote.pool.whenReady(workers);
-    for (let step = 0; step < config.steps; step++) {
-      const started = performance.now();
-      for (const phase of PHASES) {
-        const tasks = planTasks(state, step, phase, dataset.count);
-        const answered = new Set<number>();
-        await remote.pool.runPhase({
-          step,
-          phase,
-          tasks,
-          upcoming: planUpcoming(state, step, phase, dataset.count),
-          state,
-          accept: (result: ShardResult) => {
-            if (result.step !== step || result.phase !== phase || answered.has(result.shard)) return false;
-            answered.add(result.shard);
-            return true;
-          },
-          isComplete: () => answered.size === tasks.length,
-        });
-        state.apply(phase);
-      }
-      remote.pool.takeStepStats(); // as the trainer does each step, so the pool's counters stay small
-      if (step >= warmup) stepMs.push(performance.now() - started);
-    }
+    stepMs = await relaySteps(remote.pool, new RelayState(config), dataset.count, warmup);
   } finally {
     await remote.close('relay run finished');
   }
   process.stdout.write(`${JSON.stringify({ stepMs })}\n`, () => process.exit(0));
+}
+
+/** Every step of the run through the pool, each phase's results taken and dropped; the step times after `warmup`. */
+async function relaySteps(pool: Remote['pool'], state: RelayState, datasetSize: number, warmup: number): Promise<number[]> {
+  const stepMs: number[] = [];
+  for (let step = 0; step < state.config.steps; step++) {
+    const started = performance.now();
+    for (const phase of PHASES) {
+      const tasks = planTasks(state, step, phase, datasetSize);
+      const answered = new Set<number>();
+      await pool.runPhase({
+        step,
+        phase,
+        tasks,
+        upcoming: planUpcoming(state, step, phase, datasetSize),
+        state,
+        accept: (result: ShardResult) => {
+          if (result.step !== step || result.phase !== phase || answered.has(result.shard)) return false;
+          answered.add(result.shard);
+          return true;
+        },
+        isComplete: () => answered.size === tasks.length,
+      });
+      state.apply(phase);
+    }
+    pool.takeStepStats(); // as the trainer does each step, so the pool's counters stay small
+    if (step >= warmup) stepMs.push(performance.now() - started);
+  }
+  return stepMs;
 }
 
 try {

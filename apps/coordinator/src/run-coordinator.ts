@@ -1,14 +1,14 @@
 import { loadOrTrainClassifier, QualityEvaluator } from '@distgan/eval';
 import { loadMnist, type MnistDataset } from '@distgan/mnist';
-import { describeSelection, logLine, selectBackend, type BackendChoice } from '@distgan/runtime';
-import { checkDatasetFits, LocalExecutor, runConfigHash, ShardComputer, type ShardExecutor, type TrainingState } from '@distgan/training';
-import { tensorFlowThreads } from './local-workers.js';
-import { startRemote, type Remote, type RemoteOptions } from './remote.js';
+import { describeSelection, logLine, selectBackend, type BackendChoice, type BackendName } from '@distgan/runtime';
+import { checkDatasetFits, LocalExecutor, runConfigHash, ShardComputer, type RunConfig, type ShardExecutor, type TrainingState } from '@distgan/training';
+import { startRemote, type Remote, type RemoteOptions, type RunView } from './remote.js';
 import type { RunDirectory } from './run-dir.js';
 import { RunOutputs } from './run-outputs.js';
-import { openRun, resolveRun, type RunRequest } from './run-resolution.js';
-import { checkListenPolicy, readTlsFiles } from './server.js';
-import { trainToEnd } from './training-loop.js';
+import { openRun, resolveRun, type OpenRun, type ResolvedRun, type RunRequest } from './run-resolution.js';
+import { planListen, type ListenPlan } from './server.js';
+import { trainToEnd, type LoopEnd } from './training-loop.js';
+import type { VerifiedStepStats } from './verification.js';
 import { VerifiedTraining } from './verified-training.js';
 
 /** Every coordinator option: the run's (`RunRequest`), the distributed side's (`RemoteOptions`), and how to train it. */
@@ -46,72 +46,38 @@ function log(message: string): void {
   logLine('coordinator', message);
 }
 
+/** What a run starts from: every check that can refuse it done, nothing written yet. */
+interface Prepared {
+  readonly resolved: ResolvedRun;
+  readonly backend: BackendName;
+  readonly dataset: MnistDataset;
+  /** Where the server listens (null in process). */
+  readonly listen: ListenPlan | null;
+}
+
 /** Runs one training job to the end; resolves with the summary also written to summary.json. */
 export async function runCoordinator(options: CoordinatorOptions): Promise<RunSummary> {
   const started = Date.now();
-  if (options.inProcess && (options.minWorkers ?? 1) > 1) throw new Error('--min-workers waits for workers, but --in-process uses none: drop one of them');
-  // Everything that can refuse the start is checked before the run directory is created.
-  const resolved = resolveRun(options);
-  // With workers, this process runs TensorFlow only for the probe, samples and evaluation: one
-  // thread each, so its pools do not take cores from the workers (see tensorFlowThreads).
-  const userEnv = { ...process.env }; // what local workers start from: not this process's own pools
-  if (!options.inProcess) Object.assign(process.env, tensorFlowThreads(1, 1, process.env));
-  const selection = await selectBackend(options.backend);
-  log(describeSelection(selection));
-  const dataset = loadMnist({ dataDir: options.dataDir, split: 'train' });
-  log(`MNIST: ${dataset.count} images from ${dataset.source} (fingerprint ${dataset.fingerprint.slice(0, 12)})`);
-  checkDatasetFits(resolved.config.model, dataset); // here, not in every worker
-  if (!options.inProcess) {
-    await checkListenPolicy(options.host, options.token || undefined);
-    readTlsFiles(options);
-  }
-  const { config, state, checkpoints, metrics } = openRun(resolved, selection.backend, log);
+  const prepared = await prepare(options);
+  const { resolved, dataset } = prepared;
+  const opened = openRun(resolved, prepared.backend, log);
+  const { config, state, checkpoints } = opened;
   const { runDir } = resolved;
-  const outputs = new RunOutputs(
-    runDir,
-    config,
-    checkpoints,
-    {
-      ...resolved.outputs,
-      evaluator: await loadEvaluator(resolved.outputs.evalEvery, options.dataDir, dataset),
-      write: (text) => process.stdout.write(text),
-    },
-    metrics,
-  );
-  const status = { steps: config.steps, running: true, backend: selection.backend, runDir: runDir.root, preset: config.preset };
+  const outputs = await runOutputs(prepared, opened, options.dataDir);
+  const status = { steps: config.steps, running: true, backend: prepared.backend, runDir: runDir.root, preset: config.preset };
+  const verified = verifiedTraining(prepared, config);
   let remote: Remote | null = null;
   let computer: ShardComputer | null = null;
-  // Results are checked only where workers compute them: --in-process computes every task here.
-  const verified =
-    !options.inProcess && resolved.outputs.verify > 0
-      ? new VerifiedTraining({ fraction: resolved.outputs.verify, key: resolved.verifyKey, config, dataset, backend: selection.backend, log })
-      : null;
   const stop = handleStopSignals(() => remote, log);
   try {
-    let executor: ShardExecutor;
-    if (options.inProcess) {
+    let executor: ShardExecutor<VerifiedStepStats>;
+    const { listen } = prepared;
+    if (listen) {
+      remote = await startRemoteSide(options, { ...prepared, listen }, config, verified, runView(status, state, outputs), outputs);
+      executor = remote.pool;
+    } else {
       computer = new ShardComputer(config, dataset, { log });
       executor = new LocalExecutor(computer);
-    } else {
-      // The step the API reports is the next one after the last recorded, as the metrics show it.
-      const view = {
-        status: () => ({ ...status, step: (outputs.metrics.at(-1)?.step ?? state.nextStep - 1) + 1, lastSampleStep: outputs.lastSampleStep }),
-        metrics: () => outputs.metrics,
-        latestSample: () => outputs.lastSample,
-      };
-      remote = await startRemote(
-        { ...options, workerEnv: userEnv, checker: verified?.checker },
-        config,
-        runConfigHash(config),
-        dataset.fingerprint,
-        view,
-        (m) => {
-          outputs.interruptProgress();
-          log(m);
-        },
-      );
-      executor = remote.pool;
-      await waitForMinWorkers(remote, options.minWorkers ?? 1);
     }
     const pool = remote?.pool;
     const end = await trainToEnd(state, executor, outputs, {
@@ -119,22 +85,10 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       datasetSize: dataset.count,
       checkpointEvery: resolved.outputs.checkpointEvery,
       ignoreStopRule: options.ignoreStopRule,
-      takeStepStats: (stepMs) =>
-        pool?.takeStepStats() ?? {
-          bytesIn: 0,
-          bytesOut: 0,
-          shardsByWorker: { 'in-process': config.shards },
-          workers: 0,
-          shardComputeMs: stepMs,
-          workerCpuMs: 0,
-        },
       stopRequested: stop.requested,
       log,
       ...(verified && pool
-        ? {
-            history: verified.history,
-            rewind: async (toStep: number) => verified.rewind(toStep, state, { outputs, checkpoints, runDir, pool }),
-          }
+        ? { history: verified.history, rewind: async (toStep: number) => verified.rewind(toStep, state, { outputs, checkpoints, runDir, pool }) }
         : {}),
     }).catch(async (err: unknown) => {
       // A run that cannot go on still leaves its last good state: the phase that failed was not applied.
@@ -142,19 +96,14 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
       await checkpointAtFailure(outputs, state, runDir);
       throw err;
     });
-    outputs.interruptProgress();
-    // Always end with a checkpoint and the exported generator: `npm run sample` and --resume use
-    // them. A stop during a G phase leaves the step half done (D's Adam step taken, G's not): the
-    // checkpoint holds that, and --resume runs the step's G phase.
-    await outputs.checkpoint(state);
-    if (end.abortedPhase === 'G') log(`step ${state.nextStep} stopped after its D phase: the checkpoint holds that, and --resume runs its G phase`);
-    if (stop.requested()) log(`stopped at step ${state.nextStep}; continue with --resume --run-dir ${runDir.display()}`);
+    await finish(state, outputs, end, stop.requested(), runDir);
     status.running = false;
+    const wallSeconds = (Date.now() - started) / 1000;
     const summary = summarise(state, outputs, runDir, {
       stoppedEarly: end.stoppedEarly,
-      backend: selection.backend,
-      wallSeconds: (Date.now() - started) / 1000,
-      workers: remote?.pool.workers().length ?? 0,
+      backend: prepared.backend,
+      wallSeconds,
+      workers: pool?.workers().length ?? 0,
     });
     runDir.writeJson('summary.json', summary);
     return summary;
@@ -165,6 +114,84 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     verified?.dispose();
     outputs.dispose();
   }
+}
+
+/** The run's outputs (metrics, samples, evaluation, checkpoints) as the resolved flags ask. */
+async function runOutputs({ resolved, dataset }: Prepared, opened: OpenRun, dataDir: string | undefined): Promise<RunOutputs> {
+  const evaluator = await loadEvaluator(resolved.outputs.evalEvery, dataDir, dataset);
+  const write = (text: string) => process.stdout.write(text);
+  return new RunOutputs(resolved.runDir, opened.config, opened.checkpoints, { ...resolved.outputs, evaluator, write }, opened.metrics);
+}
+
+/** `--verify`'s checker and history; results are checked only where workers compute them, so none in process. */
+function verifiedTraining({ resolved, listen, dataset, backend }: Prepared, config: RunConfig): VerifiedTraining | null {
+  const { verify } = resolved.outputs;
+  if (!listen || verify <= 0) return null;
+  return new VerifiedTraining({ fraction: verify, key: resolved.verifyKey, config, dataset, backend, log });
+}
+
+/** What the API and dashboard show; the step is the next one after the last recorded, as the metrics show it. */
+function runView(status: Omit<ReturnType<RunView['status']>, 'step' | 'lastSampleStep'>, state: TrainingState, outputs: RunOutputs): RunView {
+  return {
+    status: () => ({ ...status, step: (outputs.metrics.at(-1)?.step ?? state.nextStep - 1) + 1, lastSampleStep: outputs.lastSampleStep }),
+    metrics: () => outputs.metrics,
+    latestSample: () => outputs.lastSample,
+  };
+}
+
+/**
+ * Everything that can refuse the start, checked before the run directory is created: the flags,
+ * the run (new or resumed), the backend, the MNIST files, the listen policy and the TLS files.
+ */
+async function prepare(options: CoordinatorOptions): Promise<Prepared> {
+  if (options.inProcess && (options.minWorkers ?? 1) > 1) throw new Error('--min-workers waits for workers, but --in-process uses none: drop one of them');
+  const resolved = resolveRun(options);
+  // With workers, this process runs TensorFlow only for the probe, samples and evaluation: one
+  // thread each, so its pools do not take cores from the workers (local workers get their share).
+  const selection = await selectBackend(options.backend, options.inProcess ? {} : { tensorFlowThreads: { intraOp: 1, interOp: 1 } });
+  log(describeSelection(selection));
+  const dataset = loadMnist({ dataDir: options.dataDir, split: 'train' });
+  log(`MNIST: ${dataset.count} images from ${dataset.source} (fingerprint ${dataset.fingerprint.slice(0, 12)})`);
+  checkDatasetFits(resolved.config.model, dataset); // here, not in every worker
+  const listen = options.inProcess ? null : await planListen(options.host, options.token || undefined, options);
+  return { resolved, backend: selection.backend, dataset, listen };
+}
+
+/** The server, the worker pool and the local workers; resolves once `--min-workers` have joined. */
+async function startRemoteSide(
+  options: CoordinatorOptions,
+  prepared: Prepared & { readonly listen: ListenPlan },
+  config: RunConfig,
+  verified: VerifiedTraining | null,
+  view: RunView,
+  outputs: RunOutputs,
+): Promise<Remote> {
+  const remote = await startRemote(
+    { ...options, checker: verified?.checker },
+    prepared.listen,
+    config,
+    runConfigHash(config),
+    prepared.dataset.fingerprint,
+    view,
+    (m: string) => {
+      outputs.interruptProgress();
+      log(m);
+    },
+  );
+  await waitForMinWorkers(remote, options.minWorkers ?? 1);
+  return remote;
+}
+
+/**
+ * Always ends with a checkpoint and the exported generator: `npm run sample` and --resume use
+ * them. A stop during a G phase leaves the step half done (D's Adam step taken, G's not): the
+ * checkpoint holds that, and --resume runs the step's G phase.
+ */
+async function finish(state: TrainingState, outputs: RunOutputs, end: LoopEnd, stopped: boolean, runDir: RunDirectory): Promise<void> {
+  outputs.interruptProgress();
+  await outputs.checkpoint(state);
+  if (end.abortedPhase === 'G') log(`step ${state.nextStep} stopped after its D phase: the checkpoint holds that, and --resume runs its G phase`);
+  if (stopped) log(`stopped at step ${state.nextStep}; continue with --resume --run-dir ${runDir.display()}`);
 }
 
 /** Writes the state a failed run holds (whole steps, or one step's D phase) and says so; a failure to write is logged, not thrown over the run's own error. */
