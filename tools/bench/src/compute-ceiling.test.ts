@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeOnly, parseComputeRun, throughputRatio } from './compute-ceiling.js';
+import { parseComputeRun, throughputRatio } from './compute-ceiling.js';
 
 describe('throughputRatio', () => {
   it('is whole steps per ms of the halves together, times the whole process step time', () => {
@@ -46,20 +46,4 @@ describe('parseComputeRun', () => {
       expect(() => parseComputeRun(bad), bad).toThrow(`answered ${JSON.stringify(bad)} instead of`);
     }
   });
-});
-
-describe('computeOnly', () => {
-  it('runs processes through the same window and reports the steps each finished', async () => {
-    const runs = await computeOnly(16, 2, 0.4, 'auto');
-    expect(runs).toHaveLength(2);
-    for (const run of runs) {
-      expect(run.steps).toBeGreaterThan(0);
-      expect(run.ms).toBeGreaterThanOrEqual(400);
-    }
-  }, 60_000);
-
-  it('rejects with the process error output when a process fails', async () => {
-    // 3 processes cannot split a batch of 2 rows: each child's run config refuses it.
-    await expect(computeOnly(2, 3, 0.4, 'auto')).rejects.toThrow(/ended \(1\) before answering[\s\S]*shards/);
-  }, 60_000);
 });
