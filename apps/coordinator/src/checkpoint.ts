@@ -45,7 +45,7 @@ export function nonFiniteIn(data: TrainingStateData): string | null {
   ];
   for (const [what, values] of arrays) {
     const at = values ? firstNonFinite(values) : -1;
-    if (at >= 0) return `${what} ${at} is ${values![at]}`;
+    if (at >= 0) return `${what} ${at} is ${values?.[at]}`;
   }
   return null;
 }
@@ -176,7 +176,7 @@ export class CheckpointStore {
     } catch {
       return [];
     }
-    return names.filter((n) => NAME.test(n)).sort((a, b) => Number(NAME.exec(b)![1]) - Number(NAME.exec(a)![1]));
+    return names.filter((n) => NAME.test(n)).sort((a, b) => stepOf(b) - stepOf(a));
   }
 
   /**
@@ -204,7 +204,7 @@ export class CheckpointStore {
 
   /** The newest checkpoint that verifies and holds a state at or before `step` (whole steps only). */
   loadAtOrBefore(step: number, warn: (message: string) => void): { data: TrainingStateData; file: string } | null {
-    for (const name of this.list().filter((n) => Number(NAME.exec(n)![1]) <= step)) {
+    for (const name of this.list().filter((n) => stepOf(n) <= step)) {
       const file = join(this.dir, name);
       try {
         const data = decodeCheckpoint(readFileSync(file), [this.runKey, ...this.alsoAccepted], file);
@@ -218,9 +218,14 @@ export class CheckpointStore {
 
   /** Removes the checkpoints of states after `step` (they hold results the run undid) and points `latest` at the newest left. */
   dropAfter(step: number): void {
-    for (const name of this.list()) if (Number(NAME.exec(name)![1]) > step) rmSync(join(this.dir, name), { force: true });
+    for (const name of this.list()) if (stepOf(name) > step) rmSync(join(this.dir, name), { force: true });
     const newest = this.list()[0];
     if (newest) writeFileAtomic(join(this.dir, LATEST), `${newest}\n`);
     else rmSync(join(this.dir, LATEST), { force: true });
   }
+}
+
+/** The step number in a checkpoint's file name (NaN for another name). */
+function stepOf(name: string): number {
+  return Number(NAME.exec(name)?.[1]);
 }

@@ -16,7 +16,7 @@ export function printable(text: string): string {
       case '\t':
         return '\\t';
       default: {
-        const code = c.codePointAt(0)!;
+        const code = c.codePointAt(0) ?? 0;
         return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
       }
     }

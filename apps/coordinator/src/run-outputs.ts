@@ -71,7 +71,7 @@ export class RunOutputs {
     this.sampleSeconds += stepMs / 1000;
     const last = state.nextStep === config.steps;
     const wantSample = this.options.sampleEvery > 0 && (result.step % this.options.sampleEvery === 0 || last);
-    const wantEval = this.options.evaluator !== null && (result.step % this.options.evalEvery === 0 || last);
+    const evaluator = this.options.evaluator !== null && (result.step % this.options.evalEvery === 0 || last) ? this.options.evaluator : null;
     let probe: Probe | undefined;
     if (this.tutorialLines || config.stopRule) {
       // The tutorial's probe watches training itself: G as trained, never its average.
@@ -81,7 +81,7 @@ export class RunOutputs {
     }
     // Samples and evaluation draw from G's average when the run keeps one; else the probe's load of G serves.
     const sampleG = state.sampleWeights();
-    if ((wantSample || wantEval) && !(probe && sampleG === state.gWeights)) this.nets.load('G', state.version('G'), sampleG);
+    if ((wantSample || evaluator) && !(probe && sampleG === state.gWeights)) this.nets.load('G', state.version('G'), sampleG);
     const metrics: StepMetrics = {
       step: result.step,
       dLoss: result.d.loss,
@@ -101,7 +101,7 @@ export class RunOutputs {
       ...(wire.caught ? { caught: wire.caught } : {}),
       time: new Date().toISOString(),
       ...(probe ? { probeMaxPixel: probe.maxPixel, probeDFake: probe.dFake } : {}),
-      ...(wantEval ? { eval: this.evaluate(result.step) } : {}),
+      ...(evaluator ? { eval: this.evaluate(evaluator, result.step) } : {}),
     };
     this.runDir.appendMetrics(metrics);
     this.metrics.push(metrics);
@@ -116,12 +116,12 @@ export class RunOutputs {
   }
 
   /** A `evalSamples`-sample quality reading of the networks' G (loaded by `recordStep`). */
-  private evaluate(step: number): QualityMetrics {
+  private evaluate(evaluator: QualityEvaluator, step: number): QualityMetrics {
     const { config } = this;
     const n = this.options.evalSamples;
     const noise = fillNoise(config.model.noise, randomStream(config.seed, 'eval', step), 0, n);
     const images = computeToArray(() => this.nets.generate(noise, n));
-    return this.options.evaluator!.evaluate(toUnitRange(images, config.model.pixelRange), n);
+    return evaluator.evaluate(toUnitRange(images, config.model.pixelRange), n);
   }
 
   /** Writes a checkpoint and the exported generator at the state's step (once per step). */

@@ -150,7 +150,7 @@ export class Scheduler {
     this.avoid(key, worker);
     const flight = this.workers.get(worker)?.inFlight.get(key);
     if (!flight) return false;
-    this.workers.get(worker)!.inFlight.delete(key);
+    this.workers.get(worker)?.inFlight.delete(key);
     this.requeue([flight.task]);
     return true;
   }

@@ -200,7 +200,9 @@ export class Worker {
   }
 
   private onWelcome(welcome: WelcomeMessage): void {
-    const checked = checkWelcome(welcome, this.dataset!);
+    const dataset = this.dataset;
+    if (!dataset) throw new Error('a welcome before run() loaded the MNIST files');
+    const checked = checkWelcome(welcome, dataset);
     if (checked instanceof ProtocolError) return this.reject(checked);
     const { config, hash } = checked;
     if (this.computerHash !== hash) {
@@ -208,7 +210,7 @@ export class Worker {
       this.computer = undefined;
       this.computerHash = undefined;
       try {
-        this.computer = new ShardComputer(config, this.dataset!, { log: this.options.log });
+        this.computer = new ShardComputer(config, dataset, { log: this.options.log });
       } catch (err) {
         return this.reject(protocolError('CONFIG_MISMATCH', `cannot train this run here: ${(err as Error).message}`));
       }
@@ -216,7 +218,7 @@ export class Worker {
     }
     this.workerId = welcome.workerId;
     this.options.log(`joined as ${welcome.workerId}: preset ${config.preset}, B=${config.batchSize}, K=${config.shards}`);
-    this.send({ type: 'ready', configHash: hash, datasetFingerprint: this.dataset!.fingerprint });
+    this.send({ type: 'ready', configHash: hash, datasetFingerprint: dataset.fingerprint });
   }
 
   /**

@@ -131,8 +131,9 @@ export class MnistClassifier {
           true,
           classifier.params,
         );
-        lossSum += loss!.dataSync()[0]!;
-        loss!.dispose();
+        if (!loss) throw new Error('minimize returned no loss although asked for it');
+        lossSum += loss.dataSync()[0]!;
+        loss.dispose();
       }
       optimizer.dispose();
       log(`classifier epoch ${epoch + 1}/${config.epochs}: mean loss ${(lossSum / batches).toFixed(4)}`);

@@ -18,7 +18,7 @@ export { parameterSpec, parameterCount, layerShapes, shapeSize, type ParamSpec, 
 export { initialSnapshot } from './init.js';
 export { Network } from './network.js';
 export type { GradientFlow } from './layer-kernels.js';
-export { flattenTensors, unflattenToTensors, computeToArray, valuesView, tensorOfReusedMemory } from './tensor-memory.js';
+export { flattenTensors, computeToArray, valuesView, tensorOfReusedMemory } from './tensor-memory.js';
 export { canonicalJson, configHash, snapshotSha256 } from './hash.js';
 export { fillNoise } from './noise.js';
 export { fillDropoutMask, dropoutWidths, quantizedDropoutRate } from './dropout.js';

@@ -99,7 +99,8 @@ export class Network {
       if (mask) h = tf.mul(h, mask);
       param += 2;
     });
-    return this.config.projection ? this.projected(input, hidden, h as tf.Tensor2D, param) : (h as tf.Tensor2D);
+    const projection = this.config.projection;
+    return projection ? this.projected(input, hidden, h as tf.Tensor2D, param, projection.classes) : (h as tf.Tensor2D);
   }
 
   /** A dense or conv layer with its weights at `param` and `param + 1`, then its activation. */
@@ -119,8 +120,8 @@ export class Network {
       case 'flatten':
         return tf.reshape(h, [rows, ...this.shapes[i]!]);
       case 'upsample': {
-        const [height, width] = this.shapes[i]!;
-        return tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [height!, width!]);
+        const [height = 0, width = 0] = this.shapes[i] ?? [];
+        return tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [height, width]);
       }
       case 'avgPool':
         return tf.avgPool(h as tf.Tensor4D, 2, 2, 'valid');
@@ -132,8 +133,7 @@ export class Network {
   }
 
   /** + <y v, h>: the one-hot code y (the input's last columns) picks its class's row of v, the projection's weights at `param`. */
-  private projected(input: tf.Tensor2D, hidden: tf.Tensor2D, h: tf.Tensor2D, param: number): tf.Tensor2D {
-    const classes = this.config.projection!.classes;
+  private projected(input: tf.Tensor2D, hidden: tf.Tensor2D, h: tf.Tensor2D, param: number, classes: number): tf.Tensor2D {
     const code = tf.slice(input, [0, this.config.inputSize - classes], [input.shape[0], classes]);
     const embedded = tf.matMul(code, this.variables[param] as tf.Tensor2D);
     return tf.add(h, tf.sum(tf.mul(hidden, embedded), 1, true));

@@ -29,13 +29,12 @@ export function layerShapes(net: NetworkConfig): ExampleShape[] {
     shape = nextShape(layer, shape, i + 1);
     return shape;
   });
-  if (net.projection) projectedWidth(net, shapes);
+  if (net.projection) projectedWidth(net, net.projection.classes, shapes);
   return shapes;
 }
 
 /** The width of h, the last hidden output, that a projection embeds the class code against. */
-function projectedWidth(net: NetworkConfig, shapes: readonly ExampleShape[]): number {
-  const { classes } = net.projection!;
+function projectedWidth(net: NetworkConfig, classes: number, shapes: readonly ExampleShape[]): number {
   const last = net.layers.at(-1);
   const fail = (problem: string): never => {
     throw new Error(`a projection ${problem}`);
@@ -126,7 +125,7 @@ export function parameterSpec(net: NetworkConfig): ParamSpec[] {
     }
   });
   if (net.projection) {
-    const width = projectedWidth(net, shapes);
+    const width = projectedWidth(net, net.projection.classes, shapes);
     add('v', [net.projection.classes, width], net.projection.classes, width, 'kernel');
   }
   return spec;

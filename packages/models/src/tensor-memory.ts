@@ -16,11 +16,6 @@ export function flattenTensors(
   return out;
 }
 
-/** Splits a flat snapshot into tensors (the caller owns them). */
-export function unflattenToTensors(snapshot: Float32Array, spec: readonly ParamSpec[]): tf.Tensor[] {
-  return spec.map((p) => tensorOfReusedMemory(snapshot.subarray(p.offset, p.offset + p.size), p.shape));
-}
-
 /**
  * Runs `build` inside tf.tidy and downloads the tensor it returns. Returning `dataSync()` from a
  * tidy instead makes tfjs walk the typed array element by element looking for tensors (measured

@@ -42,7 +42,8 @@ export function validateModelConfig(config: GanModelConfig): void {
       continue;
     }
     try {
-      const out = layerShapes(net).at(-1)!;
+      const out = layerShapes(net).at(-1);
+      if (!out) continue; // one shape per layer, and the net has layers
       if (out.length === 3) problems.push(`${name} ends in an image; add a flatten layer`);
       else outputs[name] = out;
     } catch (err) {

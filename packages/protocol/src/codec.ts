@@ -100,8 +100,8 @@ export function encodeMessage(message: Message, into?: FrameBuffer): Uint8Array 
   const wire = toWire(message);
   const bulk = bulkField(message);
   if (bulk === null) return packr.pack(wire);
-  const { [bulk]: bytes, ...rest } = wire as Record<string, Uint8Array>;
-  const n = bytes!.byteLength;
+  const { [bulk]: bytes, ...rest } = wire as Record<typeof bulk, Uint8Array>;
+  const n = bytes.byteLength;
   // Everything before the bulk bytes, measured with an empty array (a 2-byte bin 8) in its place.
   const before = packr.pack({ ...rest, pad: '', [bulk]: EMPTY }).byteLength - 2 + binHeaderBytes(n);
   const pad = 'ppp'.slice(0, (4 - (before % 4)) % 4);
@@ -111,7 +111,7 @@ export function encodeMessage(message: Message, into?: FrameBuffer): Uint8Array 
   const size = headBytes + binHeaderBytes(n) + n;
   const frame = into ? into.take(size) : new Uint8Array(size);
   frame.set(head.subarray(0, headBytes));
-  frame.set(bytes!, writeBinHeader(frame, headBytes, n));
+  frame.set(bytes, writeBinHeader(frame, headBytes, n));
   return frame;
 }
 

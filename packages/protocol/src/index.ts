@@ -19,14 +19,13 @@ export {
   type CoordinatorMessage,
   type Message,
 } from './messages.js';
-export { PROTOCOL_ERRORS, CLOSE_TRAINING_DONE, ProtocolError, protocolError, codeForClose, truncateUtf8, type ProtocolErrorCode } from './errors.js';
+export { PROTOCOL_ERRORS, CLOSE_TRAINING_DONE, ProtocolError, protocolError, codeForClose, type ProtocolErrorCode } from './errors.js';
 export { encodeMessage, FrameBuffer, decodeFrame, decodeWorkerMessage, decodeCoordinatorMessage } from './codec.js';
 export {
   validateWorkerMessage,
   validateCoordinatorMessage,
   validateGradient,
   resultFileName,
-  float32View,
   firstNonFinite,
   firstOutOfRange,
   type WorkerMessageLimits,

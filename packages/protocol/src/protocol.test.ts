@@ -16,13 +16,13 @@ import {
   ProtocolError,
   protocolError,
   resultFileName,
-  truncateUtf8,
   validateGradient,
   WORKER_MESSAGE_TYPES,
   type CoordinatorMessage,
   type ProtocolErrorCode,
   type WorkerMessage,
 } from './index.js';
+import { truncateUtf8 } from './errors.js';
 
 const limits = { dParams: 5, gParams: 3 };
 const SHA = 'a'.repeat(64);

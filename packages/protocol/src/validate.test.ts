@@ -6,11 +6,11 @@ import {
   decodeWorkerMessage,
   encodeMessage,
   firstOutOfRange,
-  float32View,
   PROTOCOL_VERSION,
   ProtocolError,
   type ProtocolErrorCode,
 } from './index.js';
+import { float32View } from './validate.js';
 
 /** Every field's rule, checked by code and by the message a user reads. */
 

@@ -223,10 +223,17 @@ class ShardGraphEmitter {
   /** G(z) for the task's noise rows, as D's input (class code appended). */
   fakes(): { dInput: string; gSteps: DenseStep[] } {
     const gSteps = this.forward('G', this.rows('noise', this.model.noise.size, 'fakeCode'));
-    const out = gSteps.at(-1)!.output;
+    const out = outputOf(gSteps);
     const classes = this.model.classes;
     return { dInput: classes === undefined ? out : this.g.concat([out, this.input('fakeCode', [-1, classes])], 1), gSteps };
   }
+}
+
+/** A network's output: its last step's (a network has at least one layer, `validateModel`). */
+function outputOf(steps: readonly DenseStep[]): string {
+  const last = steps.at(-1);
+  if (!last) throw new Error('a network without layers has no output');
+  return last.output;
 }
 
 /**
@@ -241,15 +248,16 @@ export function compileShardGraph(model: GanModelConfig, kind: ShardGraphKind, o
   if (kind === 'generator') {
     const { dInput, gSteps } = e.fakes();
     const dSteps = e.forward('D', dInput);
-    const term = e.lossTerm(dSteps.at(-1)!.output, 1);
+    const term = e.lossTerm(outputOf(dSteps), 1);
     const { dInput: dFakes } = e.backward(dSteps, term.dLogits, { weightGradients: false, inputGradient: true });
-    const dImages = model.classes === undefined ? dFakes! : e.g.slice(dFakes!, [0, 0], [-1, e.imageWidth()]);
+    if (dFakes === undefined) throw new Error('the backward pass asked for its input gradient gave none');
+    const dImages = model.classes === undefined ? dFakes : e.g.slice(dFakes, [0, 0], [-1, e.imageWidth()]);
     return e.finish(kind, 'G', e.backward(gSteps, dImages, weightsOnly).grads, term.stats);
   }
   const terms: { grads: string[]; stats: [string, string] }[] = [];
   const term = (dInput: string, label: number) => {
     const steps = e.forward('D', dInput);
-    const { dLogits, stats } = e.lossTerm(steps.at(-1)!.output, label);
+    const { dLogits, stats } = e.lossTerm(outputOf(steps), label);
     terms.push({ grads: e.backward(steps, dLogits, weightsOnly).grads, stats });
   };
   if (kind !== 'discriminatorFake') term(e.realRows(), options.realLabel);

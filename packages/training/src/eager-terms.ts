@@ -132,8 +132,10 @@ export class EagerTerms {
       }, network.variables as tf.Variable[]);
       return tf.concat(network.variables.map((v) => tf.reshape(grads[v.name]!, [-1]))) as tf.Tensor1D;
     });
-    const values = stats!.dataSync() as Float32Array;
-    stats!.dispose();
+    const kept = stats; // set on the tape, which ran before tidy returned
+    if (!kept) throw new Error(`the loss of ${network.name} kept no statistics`);
+    const values = kept.dataSync() as Float32Array;
+    kept.dispose();
     return { gradient: flat, stats: values };
   }
 }

@@ -99,11 +99,11 @@ async function runPhase(state: TrainingState, executor: ShardExecutor, step: num
     closed = true;
   }
   if (!sum.complete) throw new Error(`executor finished ${phase} phase of step ${step} without every shard`);
-  // Statistics too are summed in shard order, so even the logged numbers are reproducible.
-  for (const r of statsByShard) {
-    lossSum += r!.lossSum;
-    dRealSum += r!.dRealSum;
-    dFakeSum += r!.dFakeSum;
+  // Statistics too are summed in shard order, so even the logged numbers are reproducible (every shard's are in: `sum.complete`).
+  for (const r of statsByShard as ShardStats[]) {
+    lossSum += r.lossSum;
+    dRealSum += r.dRealSum;
+    dFakeSum += r.dFakeSum;
   }
   const total = sum.total();
   // A mean past MAX_MEAN_GRADIENT would overflow Adam's float32 moments (NaN and infinity fail too).

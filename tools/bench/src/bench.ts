@@ -142,7 +142,8 @@ async function main(): Promise<void> {
     ] as const) {
       log(`round ${r + 1}/${rounds}: compute only, B=${batchSize}, 1 process then 2`);
       const [whole] = await computeOnly(batchSize, 1, computeSeconds, backend);
-      computeRuns[key].push({ whole: whole!, halves: await computeOnly(batchSize, 2, computeSeconds, backend) });
+      if (!whole) throw new Error('compute-only with 1 process answered nothing');
+      computeRuns[key].push({ whole, halves: await computeOnly(batchSize, 2, computeSeconds, backend) });
     }
     // At least 40 steps at B = 128, also with --quick: a bound read off 12 steps of a shared VM
     // swung by a fifth between runs.

@@ -31,7 +31,8 @@ export function msPerStep(run: ComputeRun): number {
 export function parseComputeRun(line: string): ComputeRun {
   return parseChildAnswer('compute-only', '{"steps":n,"ms":t}', line, (value) => {
     const run = value as Partial<ComputeRun> | null;
-    return run && Number.isInteger(run.steps) && run.steps! >= 0 && typeof run.ms === 'number' && run.ms > 0 ? { steps: run.steps!, ms: run.ms } : undefined;
+    const steps = Number(run?.steps);
+    return run && Number.isInteger(steps) && steps >= 0 && typeof run.ms === 'number' && run.ms > 0 ? { steps, ms: run.ms } : undefined;
   });
 }
 

@@ -22,7 +22,7 @@ export function parsePeerStep(line: string): PeerStep {
   return parseChildAnswer('peer', '{"batchSize":b,"msPerStep":t,"tensorflow":"v"}', line, (value) => {
     const v = value as Partial<PeerStep> | null;
     return v && Number.isInteger(v.batchSize) && typeof v.msPerStep === 'number' && v.msPerStep > 0 && typeof v.tensorflow === 'string'
-      ? { batchSize: v.batchSize!, msPerStep: v.msPerStep, tensorflow: v.tensorflow }
+      ? { batchSize: Number(v.batchSize), msPerStep: v.msPerStep, tensorflow: v.tensorflow }
       : undefined;
   });
 }

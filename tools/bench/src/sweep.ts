@@ -86,7 +86,7 @@ if (realLabel > 1) {
 
 const model = (() => {
   try {
-    return modelVariant(values.model!);
+    return modelVariant(values.model ?? 'mlp');
   } catch (err) {
     process.stderr.write(`sweep: --model: ${(err as Error).message}\n`);
     return process.exit(2);
@@ -110,9 +110,9 @@ const computer = new ShardComputer(config, data);
 const executor = new LocalExecutor(computer);
 const nets = new GanNetworks(config.model);
 // "0.999" is TensorFlow's warm-up (1 + t) / (10 + t); "0.9999/3" replaces its 10 by 3.
-const decays = values.decays!.split(',').map((text) => {
-  const [d, w = 10] = text.split('/').map(Number);
-  if (d! > 0 && d! < 1 && w > 1) return { label: text, decay: d!, warmup: w };
+const decays = (values.decays ?? '').split(',').map((text) => {
+  const [d = Number.NaN, w = 10] = text.split('/').map(Number);
+  if (d > 0 && d < 1 && w > 1) return { label: text, decay: d, warmup: w };
   process.stderr.write(`sweep: --decays must be numbers in (0, 1), each optionally /warm-up (> 1), got "${text}"\n`);
   return process.exit(2);
 });

@@ -79,8 +79,8 @@ export function phaseBreakdowns(coordinator: readonly TraceEvent[], workers: rea
       busiest = Math.max(busiest, busy);
       ahead = Math.max(ahead, sharing);
     }
-    if (!dispatched || accepted.length === 0 || !Number.isFinite(firstCompute)) continue;
-    const lastAccepted = accepted.at(-1)!.t;
+    const lastAccepted = accepted.at(-1)?.t;
+    if (!dispatched || lastAccepted === undefined || !Number.isFinite(firstCompute)) continue;
     out.push({
       phase: String(starts[i]!.phase),
       step: Number(starts[i]!.step),
