@@ -1,3 +1,4 @@
+import { backendTraits } from '@distgan/runtime';
 import * as tf from '@tensorflow/tfjs';
 
 export type Reduction = 'sum' | 'mean';
@@ -7,7 +8,7 @@ export type Reduction = 'sum' | 'mean';
  * max(x, 0) - x*z + log(1 + exp(-|x|)), which never overflows for large |x|.
  */
 export function sigmoidCrossEntropy(logits: tf.Tensor, label: number): tf.Tensor {
-  if (tf.getBackend() === 'tensorflow') return sigmoidCrossEntropyClosedFormGradient(logits, label);
+  if (backendTraits().nativeKernels) return sigmoidCrossEntropyClosedFormGradient(logits, label);
   return tf.tidy(() => stableFormula(logits, label));
 }
 

@@ -1,3 +1,4 @@
+import { backendTraits } from '@distgan/runtime';
 import * as tf from '@tensorflow/tfjs';
 
 // The layer arithmetic of `Network.apply`, per backend and per what the backward pass needs.
@@ -151,7 +152,7 @@ function nativeFrozenDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.T
 
 /** The dense layer for `flow` on the active backend; `inputGradient`: whether dL/dx is wanted. */
 export function denseKernel(flow: GradientFlow, inputGradient: boolean): (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D {
-  if (tf.getBackend() === 'tensorflow') return flow === 'input' ? nativeFrozenDense : nativeDense;
+  if (backendTraits().nativeKernels) return flow === 'input' ? nativeFrozenDense : nativeDense;
   if (flow === 'none') return inferenceDense;
   if (flow === 'input') return frozenDense;
   return inputGradient ? denseWithInputGradient : denseWithoutInputGradient;

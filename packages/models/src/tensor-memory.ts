@@ -1,3 +1,4 @@
+import { backendTraits } from '@distgan/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { parameterCount, type ParamSpec } from './spec.js';
 
@@ -39,7 +40,7 @@ export function computeToArray(build: () => tf.Tensor): Float32Array {
  */
 export function tensorOfReusedMemory<R extends tf.Rank = tf.Rank>(values: Float32Array | Int32Array, shape: readonly number[]): tf.Tensor<R> {
   const dtype = values instanceof Int32Array ? 'int32' : 'float32';
-  return tf.tensor<tf.Rank>(tf.getBackend() === 'wasm' ? values : values.slice(), shape as number[], dtype) as tf.Tensor<R>;
+  return tf.tensor<tf.Rank>(backendTraits().copiesOnCreate ? values : values.slice(), shape as number[], dtype) as tf.Tensor<R>;
 }
 
 interface HeapBackend {
@@ -60,6 +61,6 @@ function isHeapBackend(backend: unknown): backend is HeapBackend {
 export function valuesView(tensor: tf.Tensor): Float32Array {
   if (tensor.dtype !== 'float32') throw new TypeError(`valuesView reads float32 tensors, got ${tensor.dtype}`);
   const backend = tf.backend();
-  if (tf.getBackend() === 'wasm' && isHeapBackend(backend)) return backend.typedArrayFromHeap(tensor) as Float32Array;
+  if (backendTraits().heapViews && isHeapBackend(backend)) return backend.typedArrayFromHeap(tensor) as Float32Array;
   return tensor.dataSync() as Float32Array;
 }

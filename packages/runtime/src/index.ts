@@ -29,4 +29,5 @@ export { resolveToken, TOKEN_ENV, TOKEN_FILE_ENV } from './token.js';
 export { traceFromEnv, type Trace } from './trace.js';
 export { relaxHeapGrowth, HEAP_GROWING_PERCENT } from './heap.js';
 export { CpuClock } from './cpu-clock.js';
+export { backendTraits, type BackendTraits } from './backend-traits.js';
 export { bridgeRemovedUtilFunctions, configureTensorFlow, environmentAsGiven, type TensorFlowThreads } from './node-compat.js';

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { backendTraits } from '@distgan/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { encodeSavedModel, SERVE_TAG, type ShardGraph } from '@distgan/shard-graph';
 
@@ -26,7 +27,7 @@ interface SessionBackend {
 
 function sessionBackend(): SessionBackend {
   const backend = tf.backend() as unknown as Partial<SessionBackend>;
-  if (tf.getBackend() !== 'tensorflow' || typeof backend.loadSavedModelMetaGraph !== 'function' || typeof backend.runSavedModel !== 'function') {
+  if (!backendTraits().nativeKernels || typeof backend.loadSavedModelMetaGraph !== 'function' || typeof backend.runSavedModel !== 'function') {
     throw new Error(`shard graphs need the tfjs-node backend's SavedModel session calls (backend now: ${tf.getBackend()})`);
   }
   return backend as SessionBackend;

@@ -1,3 +1,4 @@
+import { backendTraits } from '@distgan/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { GanModelConfig } from '@distgan/models';
 import { compileShardGraph, shardGraphUnsupportedReason, type ShardGraph, type ShardGraphKind, type ShardGraphOptions } from '@distgan/shard-graph';
@@ -11,7 +12,7 @@ export const SHARD_GRAPHS_ENV = 'DISTGAN_SHARD_GRAPHS';
 
 /** Whether shard graphs are wanted: on tfjs-node, unless `DISTGAN_SHARD_GRAPHS=off`. */
 export function shardGraphsWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  return tf.getBackend() === 'tensorflow' && env[SHARD_GRAPHS_ENV] !== 'off';
+  return backendTraits().nativeKernels && env[SHARD_GRAPHS_ENV] !== 'off';
 }
 
 /** A shard's gradient (flat, in the trained network's snapshot order; the caller owns it) and its statistics. */
