@@ -18,7 +18,7 @@ export default {
     'packages/mnist/src/idx.ts',
     'apps/coordinator/src/scheduler.ts',
     'apps/coordinator/src/task-failures.ts',
-    'apps/coordinator/src/checkpoint.ts',
+    'packages/run-store/src/checkpoint.ts',
     'apps/coordinator/src/verification.ts',
     // The token check, not the server around it.
     'apps/coordinator/src/server.ts:68-85',

@@ -17,8 +17,8 @@ export default defineConfig({
       'packages/mnist/src/dataset.test.ts',
       'apps/coordinator/src/scheduler.test.ts',
       'apps/coordinator/src/task-failures.test.ts',
-      'apps/coordinator/src/checkpoint.test.ts',
-      'apps/coordinator/src/checkpoint-store.test.ts',
+      'packages/run-store/src/checkpoint.test.ts',
+      'packages/run-store/src/checkpoint-store.test.ts',
       'apps/coordinator/src/verification.test.ts',
 
       'apps/coordinator/src/server.test.ts',

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { logFatal, parseLogFormat, relaxHeapGrowth, setLogFormat } from '@distgan/runtime';
 import { buildCommand, toOptions } from './command.js';
-import { RunDirectory } from './run-dir.js';
 import { runCoordinator } from './run-coordinator.js';
+import { RunDirectory } from '@distgan/run-store';
 
 async function main(): Promise<void> {
   const command = buildCommand();

@@ -5,8 +5,8 @@ import { PROTOCOL_VERSION } from '@distgan/protocol';
 import { parameterCount, parameterSpec } from '@distgan/models';
 import { checkpointKey, runConfigHash, type RunConfig } from '@distgan/training';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { RawClient } from './test-support/raw-client.js';
+import { decodeCheckpoint, encodeCheckpoint } from '@distgan/run-store';
 import {
   coordinatorUrl,
   freePort,

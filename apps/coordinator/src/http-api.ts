@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
-import type { StepMetrics } from './run-dir.js';
 import type { WorkerStatus } from './pool-options.js';
+import type { StepMetrics } from '@distgan/run-store';
 
 /** The body of GET /api/status. */
 export interface StatusBody {

@@ -8,8 +8,8 @@ import { selectBackend } from '@distgan/runtime';
 import { TrainingState, type RunConfig } from '@distgan/training';
 import { PNG } from 'pngjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointStore } from './checkpoint.js';
 import { killAll, readMetrics, runToEnd, start, tempDir } from './test-support/processes.js';
+import { CheckpointStore } from '@distgan/run-store';
 
 const SAMPLE_CLI = fileURLToPath(new URL('../dist/sample-cli.js', import.meta.url));
 const tmp = tempDir();

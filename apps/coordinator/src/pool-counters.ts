@@ -1,4 +1,5 @@
-import type { Evidence, VerifiedStepStats } from './verification.js';
+import type { Evidence } from '@distgan/run-store';
+import type { VerifiedStepStats } from './verification.js';
 
 /** What the pool counted since it started (for /metrics). */
 export interface PoolTotals {

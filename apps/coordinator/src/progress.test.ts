@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ProgressLine } from './progress.js';
-import type { StepMetrics } from './run-dir.js';
+import type { StepMetrics } from '@distgan/run-store';
 
 function stream(isTTY: boolean): { out: NodeJS.WriteStream; text: () => string } {
   const s = new PassThrough();

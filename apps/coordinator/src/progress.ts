@@ -1,5 +1,5 @@
 import { logFormat, logLine } from '@distgan/runtime';
-import type { StepMetrics } from './run-dir.js';
+import type { StepMetrics } from '@distgan/run-store';
 
 function duration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '?';

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { StepMetrics } from './run-dir.js';
 import type { PoolTotals } from './pool-counters.js';
 import type { WorkerStatus } from './pool-options.js';
+import type { StepMetrics } from '@distgan/run-store';
 
 /** What the exposition reads at each scrape: the run's status and metrics, and the pool's totals. */
 export interface PrometheusSource {

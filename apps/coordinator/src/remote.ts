@@ -5,12 +5,12 @@ import { maxFrameBytes, type WorkerMessageLimits } from '@distgan/protocol';
 import type { RunConfig } from '@distgan/training';
 import { handleHttp, type StatusBody } from './http-api.js';
 import { spawnLocalWorkers, stopLocalWorkers } from './local-workers.js';
-import type { StepMetrics } from './run-dir.js';
 import { prometheusRegistry } from './prometheus.js';
 import { isLoopbackAddress, startServer, type ListenPlan, type RunningServer } from './server.js';
 import { SharedSnapshots } from './shared-snapshots.js';
 import type { ResultChecker } from './verification.js';
 import { WorkerPool } from './worker-pool.js';
+import type { StepMetrics } from '@distgan/run-store';
 
 /** `DISTGAN_SHARED_SNAPSHOTS=off`: local workers take snapshots over their sockets like remote ones (the bench compares both). */
 export const SHARED_SNAPSHOTS_ENV = 'DISTGAN_SHARED_SNAPSHOTS';

@@ -3,13 +3,13 @@ import { loadMnist, type MnistDataset } from '@distgan/mnist';
 import { describeSelection, logLine, selectBackend, type BackendChoice, type BackendName } from '@distgan/runtime';
 import { checkDatasetFits, LocalExecutor, runConfigHash, ShardComputer, type RunConfig, type ShardExecutor, type TrainingState } from '@distgan/training';
 import { startRemote, type Remote, type RemoteOptions, type RunView } from './remote.js';
-import type { RunDirectory } from './run-dir.js';
 import { RunOutputs } from './run-outputs.js';
 import { openRun, resolveRun, type OpenRun, type ResolvedRun, type RunRequest } from './run-resolution.js';
 import { planListen, type ListenPlan } from './server.js';
 import { trainToEnd, type LoopEnd } from './training-loop.js';
 import type { VerifiedStepStats } from './verification.js';
 import { VerifiedTraining } from './verified-training.js';
+import type { RunDirectory } from '@distgan/run-store';
 
 /** Every coordinator option: the run's (`RunRequest`), the distributed side's (`RemoteOptions`), and how to train it. */
 export interface CoordinatorOptions extends RunRequest, RemoteOptions {

@@ -2,12 +2,10 @@ import { toUnitRange, type QualityEvaluator, type QualityMetrics } from '@distga
 import { computeToArray, fillNoise } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { GanNetworks, probeSample, type RunConfig, type StepResult, type TrainingState } from '@distgan/training';
-import type { CheckpointStore } from './checkpoint.js';
-import { exportGenerator } from './generator-export.js';
 import { ProgressLine } from './progress.js';
-import type { RunDirectory, StepMetrics } from './run-dir.js';
 import { renderSampleGrid } from './sample-grid.js';
 import type { VerifiedStepStats } from './verification.js';
+import { type CheckpointStore, exportGenerator, type RunDirectory, type StepMetrics } from '@distgan/run-store';
 
 /** The tutorial's probe of one sample: its largest pixel and D(G(z)). */
 export interface Probe {

@@ -4,8 +4,7 @@ import type { GanObjective } from '@distgan/losses';
 import { configHash, modelVariant } from '@distgan/models';
 import type { BackendName } from '@distgan/runtime';
 import { makeRunConfig, PRESETS, runConfigHash, TrainingState, validateRunConfig, type PresetName, type RunConfig } from '@distgan/training';
-import { CheckpointStore } from './checkpoint.js';
-import { defaultRunDir, RunDirectory, type StepMetrics } from './run-dir.js';
+import { CheckpointStore, defaultRunDir, RunDirectory, type StepMetrics } from '@distgan/run-store';
 
 /** The run-defining flags a coordinator was started with. */
 export interface RunRequest {

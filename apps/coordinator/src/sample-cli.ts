@@ -1,26 +1,25 @@
 #!/usr/bin/env node
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
-import { computeToArray, fillNoise, generatorInput, loadLayersModelFiles, Network, readLayersModelFiles, type GanModelConfig } from '@distgan/models';
+import { fillNoise, Network, type GanModelConfig } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
 import { backendOption, parseBackendChoice, selectBackend, integerArg } from '@distgan/runtime';
-import { defaultSampleCount, readRunConfig, runLayout, TrainingState, type RunConfig, type RunLayout } from '@distgan/training';
-import { CheckpointStore } from './checkpoint.js';
+import { CheckpointStore, drawImages, loadExportedGenerator, readRunConfig, runLayout, type RunLayout } from '@distgan/run-store';
+import { defaultSampleCount, TrainingState, type RunConfig } from '@distgan/training';
 import { encodeSampleGrid } from './sample-grid.js';
 
 /** G(z) for `n` noise rows, from the exported LayersModel when there is one, else the latest checkpoint. */
 async function generate(layout: RunLayout, config: RunConfig, noise: Float32Array, n: number, log: (m: string) => void): Promise<Float32Array> {
-  const modelJson = join(layout.generatorDir, 'model.json');
   const model: GanModelConfig = config.model;
-  if (existsSync(modelJson)) {
-    const g = await loadLayersModelFiles(readLayersModelFiles(layout.generatorDir));
-    log(`generator: ${modelJson}`);
+  const exported = await loadExportedGenerator(layout);
+  if (exported) {
+    log(`generator: ${exported.file}`);
     try {
-      return computeToArray(() => g.predict(generatorInput(model, noise, n)) as tf.Tensor);
+      return drawImages(model, (input) => exported.model.predict(input) as tf.Tensor, noise, n);
     } finally {
-      g.dispose();
+      exported.model.dispose();
     }
   }
   const found = CheckpointStore.forRun(layout.checkpointsDir, config).loadLatest(log);
@@ -30,7 +29,7 @@ async function generate(layout: RunLayout, config: RunConfig, noise: Float32Arra
   const g = new Network('G', model.generator, model.leakyReluAlpha);
   try {
     g.load(state.sampleWeights());
-    return computeToArray(() => g.apply(generatorInput(model, noise, n)));
+    return drawImages(model, (input) => g.apply(input), noise, n);
   } finally {
     g.dispose();
   }

@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import type { Evidence } from '@distgan/run-store';
 import type { ExecutorStepStats, ShardComputer, ShardResult, ShardTask, TrainingState } from '@distgan/training';
 
 /**
@@ -94,16 +95,6 @@ export class Referee {
   dispose(): void {
     this.computer.dispose();
   }
-}
-
-/** What a wrong result proved: logged, shown on the dashboard and kept in metrics.jsonl. */
-export interface Evidence {
-  readonly worker: string;
-  readonly step: number;
-  readonly phase: 'D' | 'G';
-  readonly shard: number;
-  readonly workerSha256: string;
-  readonly coordinatorSha256: string;
 }
 
 export type CheckOutcome =

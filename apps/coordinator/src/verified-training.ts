@@ -1,12 +1,11 @@
 import { parameterCount, parameterSpec } from '@distgan/models';
 import type { MnistDataset } from '@distgan/mnist';
 import { ShardComputer, TrainingState, type RunConfig } from '@distgan/training';
-import type { CheckpointStore } from './checkpoint.js';
-import type { RunDirectory } from './run-dir.js';
 import type { RunOutputs } from './run-outputs.js';
 import { StateHistory } from './state-history.js';
 import { Referee, ResultChecker } from './verification.js';
 import type { WorkerPool } from './worker-pool.js';
+import type { CheckpointStore, RunDirectory } from '@distgan/run-store';
 
 /** Memory the recent states may take: at most 256 MB (about 20 states of the seed model). */
 const HISTORY_BUDGET_BYTES = 256 * 2 ** 20;

@@ -1,9 +1,7 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
-import { computeToArray, fillNoise, generatorInput, imageSizeOf, loadLayersModelFiles, readLayersModelFiles } from '@distgan/models';
+import { fillNoise } from '@distgan/models';
 import { randomStream } from '@distgan/rng';
-import { readRunConfig, runLayout } from '@distgan/training';
+import { drawImages, loadExportedGenerator, readRunConfig, runLayout } from '@distgan/run-store';
+import type * as tf from '@tensorflow/tfjs';
 import { toUnitRange } from './quality.js';
 
 /**
@@ -14,24 +12,13 @@ import { toUnitRange } from './quality.js';
 export async function generatedImages(runDir: string, n: number, seed: number): Promise<{ images: Float32Array; step: number }> {
   const layout = runLayout(runDir);
   const model = readRunConfig(layout).model;
-  if (!existsSync(join(layout.generatorDir, 'model.json')))
-    throw new Error(`${runDir} has no generator/model.json (a run exports one at every checkpoint and at its end)`);
-  const files = readLayersModelFiles(layout.generatorDir);
-  const g = await loadLayersModelFiles(files);
+  const exported = await loadExportedGenerator(layout);
+  if (!exported) throw new Error(`${runDir} has no generator/model.json (a run exports one at every checkpoint and at its end)`);
   const noise = fillNoise(model.noise, randomStream(seed, 'eval'), 0, n);
-  const pixels = imageSizeOf(model);
-  const images = new Float32Array(n * pixels);
   try {
-    for (let start = 0; start < n; start += 1000) {
-      const rows = Math.min(1000, n - start);
-      const z = noise.subarray(start * model.noise.size, (start + rows) * model.noise.size);
-      images.set(
-        computeToArray(() => g.predict(generatorInput(model, z, rows, start)) as tf.Tensor),
-        start * pixels,
-      );
-    }
+    const images = drawImages(model, (input) => exported.model.predict(input) as tf.Tensor, noise, n);
+    return { images: toUnitRange(images, model.pixelRange), step: exported.step };
   } finally {
-    g.dispose();
+    exported.model.dispose();
   }
-  return { images: toUnitRange(images, model.pixelRange), step: (files.modelJson.userDefinedMetadata as { step?: number } | undefined)?.step ?? -1 };
 }

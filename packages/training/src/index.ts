@@ -31,4 +31,3 @@ export {
 export { GraphSession } from './graph-session.js';
 export { LocalExecutor } from './local-executor.js';
 export { defaultSampleCount, probeSample, sampleNoise } from './samples.js';
-export { runLayout, readRunConfig, type RunLayout } from './run-layout.js';

@@ -1,8 +1,17 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { runLayout } from '@distgan/training';
 import { writeFileAtomic } from './atomic-file.js';
-import type { Evidence } from './verification.js';
+import { runLayout } from './run-layout.js';
+
+/** What a wrong result proved (`--verify`): logged, shown on the dashboard and kept in metrics.jsonl. */
+export interface Evidence {
+  readonly worker: string;
+  readonly step: number;
+  readonly phase: 'D' | 'G';
+  readonly shard: number;
+  readonly workerSha256: string;
+  readonly coordinatorSha256: string;
+}
 
 /** One line of metrics.jsonl. */
 export interface StepMetrics {

@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeRunConfig, runConfigHash, TrainingState, type TrainingStateData } from '@distgan/training';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointError, CheckpointStore, decodeCheckpoint, encodeCheckpoint, nonFiniteIn } from './checkpoint.js';
-import { tempDir } from './test-support/processes.js';
 
-const tmp = tempDir();
+const tmp = { path: mkdtempSync(join(tmpdir(), 'distgan-run-store-')), remove: () => rmSync(tmp.path, { recursive: true, force: true }) };
 afterAll(() => tmp.remove());
 const config = makeRunConfig('tiny');
 const key = runConfigHash(config);

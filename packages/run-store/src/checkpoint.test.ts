@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkpointKey, makeRunConfig, runConfigHash, TrainingState } from '@distgan/training';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointStore, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
-import { tempDir } from './test-support/processes.js';
 
-const tmp = tempDir();
+const tmp = { path: mkdtempSync(join(tmpdir(), 'distgan-run-store-')), remove: () => rmSync(tmp.path, { recursive: true, force: true }) };
 afterAll(() => tmp.remove());
 const config = makeRunConfig('tiny');
 const hash = runConfigHash(config);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RunConfig } from './run-config.js';
+import type { RunConfig } from '@distgan/training';
 
 /**
  * Where a run directory keeps each output: the one description of the layout that the
