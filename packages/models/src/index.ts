@@ -1,4 +1,4 @@
-export { SEED_MODEL, DEFAULT_MODEL, CONV_MODEL, upsamplingGenerator, poolingDiscriminator, type UpsamplingGeneratorSizes } from './presets.js';
+export { SEED_MODEL, DEFAULT_MODEL, CONV_MODEL, denseNetwork, upsamplingGenerator, poolingDiscriminator, type UpsamplingGeneratorSizes } from './presets.js';
 export { validateModelConfig } from './validate.js';
 export type {
   Activation,

@@ -57,11 +57,28 @@ const denseWithoutInputGradient = makeDense(false);
  * transpose per layer).
  */
 function frozenDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  return frozen<tf.Tensor2D>(
+    x,
+    (input) => tf.add(tf.matMul(input, w), b),
+    (dy) => inputGradientOf(dy, w),
+  );
+}
+
+/**
+ * `forward(x)` with only x on the gradient tape, whose backward pass is `inputGradient(dy)`: a
+ * layer whose weights, closed over, are held constant (`frozenDense`, `frozenConv`).
+ */
+function frozen<T extends tf.Tensor>(x: T, forward: (input: T) => T, inputGradient: (dy: T) => tf.Tensor): T {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const input = args[0] as tf.Tensor2D;
-    return { value: tf.add(tf.matMul(input, w), b), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => inputGradientOf(dy as tf.Tensor2D, w) };
-  }) as (x: tf.Tensor2D) => tf.Tensor2D;
+    const input = args[0] as T;
+    return { value: forward(input), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => inputGradient(dy as T) };
+  }) as unknown as (x: T) => T;
   return f(x);
+}
+
+/** A 'same' convolution's kernel for dL/dx: rotated 180 degrees, input and output channels swapped. */
+function rotated(w: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
 }
 
 /**
@@ -81,7 +98,7 @@ function makeConv(inputGradient: boolean) {
         const d = dy as tf.Tensor4D;
         const sx = saved[0] as tf.Tensor4D;
         const sw = w;
-        const dx = inputGradient ? tf.conv2d(d, tf.transpose(tf.reverse(sw, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'same') : tf.zerosLike(sx);
+        const dx = inputGradient ? tf.conv2d(d, rotated(sw), 1, 'same') : tf.zerosLike(sx);
         const p = (sw.shape[0] - 1) / 2;
         const padded = tf.pad(sx, [
           [0, 0],
@@ -105,14 +122,11 @@ const convWithoutInputGradient = makeConv(false);
 
 /** The conv of `makeConv` with w and b held constant: dL/dx only (see `frozenDense`). */
 function frozenConv(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D): tf.Tensor4D {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const input = args[0] as tf.Tensor4D;
-    return {
-      value: tf.add(tf.conv2d(input, w, 1, 'same'), b),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.conv2d(dy as tf.Tensor4D, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'same'),
-    };
-  }) as (x: tf.Tensor4D) => tf.Tensor4D;
-  return f(x);
+  return frozen<tf.Tensor4D>(
+    x,
+    (input) => tf.add(tf.conv2d(input, w, 1, 'same'), b),
+    (dy) => tf.conv2d(dy, rotated(w), 1, 'same'),
+  );
 }
 
 /**
@@ -143,11 +157,11 @@ function nativeDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2
 
 /** `frozenDense` for tfjs-node: dL/dx = dy @ w^T as one matMul with its transposed-operand flag. */
 function nativeFrozenDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const input = args[0] as tf.Tensor2D;
-    return { value: nativeDense(input, w, b), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, w, false, true) };
-  }) as (x: tf.Tensor2D) => tf.Tensor2D;
-  return f(x);
+  return frozen<tf.Tensor2D>(
+    x,
+    (input) => nativeDense(input, w, b),
+    (dy) => tf.matMul(dy, w, false, true),
+  );
 }
 
 /** The dense layer for `flow` on the active backend; `inputGradient`: whether dL/dx is wanted. */

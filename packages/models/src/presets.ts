@@ -1,22 +1,21 @@
 import type { Activation, GanModelConfig, NetworkConfig } from './types.js';
 
+/** A network of dense layers, `[units, activation]` each, in order. */
+export function denseNetwork(inputSize: number, layers: readonly (readonly [number, Activation])[]): NetworkConfig {
+  return { inputSize, layers: layers.map(([units, activation]) => ({ units, activation })) };
+}
+
 /** The tutorial's model exactly: z(200) ~ U[0,1)*10; G 200-600 tanh-784 sigmoid; D 784-600 tanh-1. */
 export const SEED_MODEL: GanModelConfig = {
   noise: { distribution: 'uniform', size: 200, min: 0, max: 10 },
-  generator: {
-    inputSize: 200,
-    layers: [
-      { units: 600, activation: 'tanh' },
-      { units: 784, activation: 'sigmoid' },
-    ],
-  },
-  discriminator: {
-    inputSize: 784,
-    layers: [
-      { units: 600, activation: 'tanh' },
-      { units: 1, activation: 'linear' },
-    ],
-  },
+  generator: denseNetwork(200, [
+    [600, 'tanh'],
+    [784, 'sigmoid'],
+  ]),
+  discriminator: denseNetwork(784, [
+    [600, 'tanh'],
+    [1, 'linear'],
+  ]),
   initializer: 'normalInvFanIn',
   leakyReluAlpha: 0.2,
   pixelRange: { min: 0, max: 1 },
@@ -28,22 +27,16 @@ export const SEED_MODEL: GanModelConfig = {
  */
 export const DEFAULT_MODEL: GanModelConfig = {
   noise: { distribution: 'normal', size: 100, mean: 0, std: 1 },
-  generator: {
-    inputSize: 100,
-    layers: [
-      { units: 256, activation: 'leakyRelu' },
-      { units: 512, activation: 'leakyRelu' },
-      { units: 784, activation: 'tanh' },
-    ],
-  },
-  discriminator: {
-    inputSize: 784,
-    layers: [
-      { units: 512, activation: 'leakyRelu' },
-      { units: 256, activation: 'leakyRelu' },
-      { units: 1, activation: 'linear' },
-    ],
-  },
+  generator: denseNetwork(100, [
+    [256, 'leakyRelu'],
+    [512, 'leakyRelu'],
+    [784, 'tanh'],
+  ]),
+  discriminator: denseNetwork(784, [
+    [512, 'leakyRelu'],
+    [256, 'leakyRelu'],
+    [1, 'linear'],
+  ]),
   initializer: 'glorotUniform',
   leakyReluAlpha: 0.2,
   pixelRange: { min: -1, max: 1 },

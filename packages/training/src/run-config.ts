@@ -1,4 +1,4 @@
-import { classConditional, configHash, DEFAULT_MODEL, SEED_MODEL, validateModelConfig, type GanModelConfig } from '@distgan/models';
+import { classConditional, configHash, DEFAULT_MODEL, denseNetwork, SEED_MODEL, validateModelConfig, type GanModelConfig } from '@distgan/models';
 import type { GanObjective } from '@distgan/losses';
 import { TF1_ADAM_DEFAULTS, validateAdamConfig, type AdamConfig } from '@distgan/optim';
 
@@ -97,20 +97,14 @@ const TINY: RunPreset = {
   model: {
     ...SEED_MODEL,
     noise: { distribution: 'uniform', size: 8, min: 0, max: 1 },
-    generator: {
-      inputSize: 8,
-      layers: [
-        { units: 16, activation: 'tanh' },
-        { units: 784, activation: 'sigmoid' },
-      ],
-    },
-    discriminator: {
-      inputSize: 784,
-      layers: [
-        { units: 16, activation: 'tanh' },
-        { units: 1, activation: 'linear' },
-      ],
-    },
+    generator: denseNetwork(8, [
+      [16, 'tanh'],
+      [784, 'sigmoid'],
+    ]),
+    discriminator: denseNetwork(784, [
+      [16, 'tanh'],
+      [1, 'linear'],
+    ]),
   },
   dAdam: TF1_ADAM_DEFAULTS,
   gAdam: TF1_ADAM_DEFAULTS,
