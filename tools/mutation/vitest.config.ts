@@ -6,7 +6,9 @@ export default defineConfig({
   root: fileURLToPath(new URL('../..', import.meta.url)),
   test: {
     include: [
-      'packages/training/src/training.test.ts',
+      'packages/training/src/shard.test.ts',
+      'packages/training/src/shard-variants.test.ts',
+      'packages/training/src/state.test.ts',
       'packages/training/src/step.test.ts',
       'packages/training/src/order-sensitive.test.ts',
       'packages/training/src/accumulate.test.ts',
