@@ -201,14 +201,13 @@ export class Worker {
 
   private onWelcome(welcome: WelcomeMessage): void {
     const dataset = this.dataset;
-    if (!dataset) throw new Error('a welcome before run() loaded the MNIST files');
+    if (!dataset) return this.reject(protocolError('UNEXPECTED_MESSAGE', 'welcome before the MNIST files loaded'));
     const checked = checkWelcome(welcome, dataset);
     if (checked instanceof ProtocolError) return this.reject(checked);
     const { config, hash } = checked;
     if (this.computerHash !== hash) {
       this.computer?.dispose();
-      this.computer = undefined;
-      this.computerHash = undefined;
+      [this.computer, this.computerHash] = [undefined, undefined];
       try {
         this.computer = new ShardComputer(config, dataset, { log: this.options.log });
       } catch (err) {
@@ -227,9 +226,8 @@ export class Worker {
    * needs D's snapshot only), so that only the rest is left when G's arrives. A task needing an
    * older snapshot than the one loaded is dropped: the coordinator sends a network's next version
    * only once every task of the old one is done (by this worker or, after a requeue, another).
-   * After sending a result it waits until ws has handed the frame to the kernel before computing
-   * the next one: JavaScript cannot write to a socket while it computes, so a megabyte result
-   * left queued would otherwise sit until the next shard ends.
+   * After a result it waits until ws has handed the frame to the kernel before the next task:
+   * JavaScript cannot write to a socket while it computes, so a queued megabyte would wait.
    */
   private drain(): void {
     const computer = this.computer;
