@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-/** `npm run layers`: reads every workspace's package.json and source, prints each breach of the layering rule, exits 1 if any. */
+/** `npm run layers [-- --graph]`: reads every workspace's package.json and source, prints each breach of the layering rule (and with --graph the workspaces by depth), exits 1 if any. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importSpecifiers, packageOf, violations, type Layer, type Workspace } from './layers.js';
+import { graphLines, importSpecifiers, packageOf, violations, type Layer, type Workspace } from './layers.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const LAYERS: Record<string, Layer> = { packages: 'package', apps: 'app', tools: 'tool' };
@@ -35,6 +35,7 @@ const workspaces = Object.entries(LAYERS).flatMap(([folder, layer]) =>
     .filter((dir) => statSync(dir).isDirectory() && readdirSync(dir).includes('package.json'))
     .map((dir) => readWorkspace(dir, layer)),
 );
+if (process.argv.includes('--graph')) for (const line of graphLines(workspaces)) process.stdout.write(`${line}\n`);
 const found = violations(workspaces);
 for (const line of found) process.stderr.write(`layers: ${line}\n`);
 process.stdout.write(`layers: ${workspaces.length} workspaces, ${found.length === 0 ? 'the layering rule holds' : `${found.length} breach(es)`}\n`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { importSpecifiers, packageOf, violations, type Layer, type Workspace } from './layers.js';
+import { graphLines, importSpecifiers, packageOf, violations, type Layer, type Workspace } from './layers.js';
 
 function ws(name: string, layer: Layer, imports: readonly string[], declared: readonly string[] = imports): Workspace {
   return { name, layer, declared: new Set(declared), imports: new Map(imports.map((i) => [i, `${name}/src/index.ts`])) };
@@ -57,5 +57,22 @@ describe('reading imports', () => {
         .replaceAll('FROM', 'from');
     expect(importSpecifiers(source).sort()).toEqual(['./side.js', '@distgan/rng/sub', '@tensorflow/tfjs', 'node:fs', 'ws']);
     expect(['./side.js', '@distgan/rng/sub', 'ws', 'node:fs', '/abs'].map(packageOf)).toEqual([null, '@distgan/rng', 'ws', null, null]);
+  });
+});
+
+describe('graphLines', () => {
+  it('lists the workspaces by depth, each with the workspaces it imports', () => {
+    const graph = [
+      ws('@distgan/training', 'package', ['@distgan/models', '@distgan/protocol']),
+      ws('@distgan/protocol', 'package', ['msgpackr']),
+      ws('@distgan/models', 'package', ['@distgan/protocol']),
+      ws('@distgan/worker', 'app', ['@distgan/training']),
+    ];
+    expect(graphLines(graph)).toEqual([
+      '0 @distgan/protocol (package) <- -',
+      '1 @distgan/models (package) <- @distgan/protocol',
+      '2 @distgan/training (package) <- @distgan/models, @distgan/protocol',
+      '3 @distgan/worker (app) <- @distgan/training',
+    ]);
   });
 });

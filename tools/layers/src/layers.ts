@@ -103,3 +103,25 @@ export function importSpecifiers(source: string): string[] {
   for (const pattern of patterns) for (const m of source.matchAll(pattern)) found.push(m[1]!);
   return found;
 }
+
+/**
+ * The workspaces by depth: level 0 imports no workspace, level n imports only workspaces below
+ * it. One line per workspace: `level name (layer) <- the workspaces it imports`.
+ */
+export function graphLines(workspaces: readonly Workspace[]): string[] {
+  const byName = new Map(workspaces.map((w) => [w.name, w]));
+  const level = new Map<string, number>();
+  const levelOf = (name: string, seen: ReadonlySet<string>): number => {
+    const known = level.get(name);
+    if (known !== undefined) return known;
+    const w = byName.get(name);
+    const deps = w ? internal(w, byName).filter((d) => !seen.has(d)) : [];
+    const l = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((d) => levelOf(d, new Set([...seen, name]))));
+    level.set(name, l);
+    return l;
+  };
+  return [...workspaces]
+    .map((w) => ({ w, l: levelOf(w.name, new Set()) }))
+    .sort((a, b) => a.l - b.l || a.w.name.localeCompare(b.w.name))
+    .map(({ w, l }) => `${l} ${w.name} (${w.layer}) <- ${internal(w, byName).sort().join(', ') || '-'}`);
+}
