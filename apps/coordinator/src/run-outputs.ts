@@ -129,7 +129,7 @@ export class RunOutputs {
     if (this.checkpointedAt === at) return;
     this.checkpointedAt = at;
     this.lastCheckpoint = this.checkpoints.save(state.data());
-    this.generatorPath = await exportGenerator(this.runDir.generatorDir, this.config, state.sampleWeights(), state.nextStep);
+    this.generatorPath = await exportGenerator(this.runDir.layout.generatorDir, this.config, state.sampleWeights(), state.nextStep);
   }
 
   /** The run returned to the start of `step`: what was recorded from there on is gone (it is computed again). */

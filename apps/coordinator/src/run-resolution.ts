@@ -164,7 +164,7 @@ export function openRun(resolved: ResolvedRun, backend: BackendName, log: (messa
   const { runDir, stored, newSteps, resumed: resume } = resolved;
   let config = resolved.config;
   runDir.prepare(resume);
-  const checkpoints = CheckpointStore.forRun(runDir.checkpointsDir, config);
+  const checkpoints = CheckpointStore.forRun(runDir.layout.checkpointsDir, config);
   if (!resume) {
     const created = { createdAt: new Date().toISOString(), host: hostname() };
     runDir.writeJson('config.json', {

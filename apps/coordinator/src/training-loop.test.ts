@@ -51,13 +51,13 @@ describe('trainToEnd and RunOutputs, in process', () => {
     expect(run.state.nextStep).toBe(5);
     expect(run.outputs.metrics.map((m) => m.step)).toEqual([0, 1, 2, 3, 4]);
     expect(run.dir.readMetrics().map((m) => m.step)).toEqual([0, 1, 2, 3, 4]);
-    expect(readdirSync(run.dir.samplesDir).sort()).toEqual(['step-000000.png', 'step-000002.png', 'step-000004.png']); // and the last
+    expect(readdirSync(run.dir.layout.samplesDir).sort()).toEqual(['step-000000.png', 'step-000002.png', 'step-000004.png']); // and the last
     expect(
-      readdirSync(run.dir.checkpointsDir)
+      readdirSync(run.dir.layout.checkpointsDir)
         .filter((f) => f.endsWith('.ckpt'))
         .sort(),
     ).toEqual(['step-000002.ckpt', 'step-000004.ckpt']);
-    expect(existsSync(join(run.dir.generatorDir, 'model.json'))).toBe(true);
+    expect(existsSync(join(run.dir.layout.generatorDir, 'model.json'))).toBe(true);
     run.computer.dispose();
     run.outputs.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
-import { runLayout } from './run-layout.js';
+import { runLayout, type RunLayout } from './run-layout.js';
 
 /** What a wrong result proved (`--verify`): logged, shown on the dashboard and kept in metrics.jsonl. */
 export interface Evidence {
@@ -59,21 +59,16 @@ export interface StepMetrics {
   };
 }
 
-/** The layout of `runs/<name>/`. */
+/** A run directory being written: its files (`layout`), the metrics lines, JSON files and samples. */
 export class RunDirectory {
-  readonly root: string;
-  readonly samplesDir: string;
-  readonly checkpointsDir: string;
-  readonly metricsFile: string;
-  readonly generatorDir: string;
+  readonly layout: RunLayout;
 
   constructor(root: string) {
-    const layout = runLayout(root);
-    this.root = layout.root;
-    this.samplesDir = layout.samplesDir;
-    this.checkpointsDir = layout.checkpointsDir;
-    this.metricsFile = layout.metricsFile;
-    this.generatorDir = layout.generatorDir;
+    this.layout = runLayout(root);
+  }
+
+  get root(): string {
+    return this.layout.root;
   }
 
   /** A path relative to the current folder when inside it (for printing). */
@@ -92,7 +87,7 @@ export class RunDirectory {
       throw new Error(`run directory ${this.display()} already holds a run: pass --resume to continue it, or choose another --run-dir`);
     }
     if (resume && !this.holdsRun()) throw new Error(`--resume: ${this.display()} holds no run to resume (no config.json)`);
-    for (const dir of [this.root, this.samplesDir, this.checkpointsDir]) mkdirSync(dir, { recursive: true });
+    for (const dir of [this.root, this.layout.samplesDir, this.layout.checkpointsDir]) mkdirSync(dir, { recursive: true });
   }
 
   writeJson(name: string, value: unknown): void {
@@ -108,12 +103,12 @@ export class RunDirectory {
    * first (`truncateMetricsFrom`) so each step appears once.
    */
   appendMetrics(metrics: StepMetrics): void {
-    appendFileSync(this.metricsFile, `${JSON.stringify(metrics)}\n`);
+    appendFileSync(this.layout.metricsFile, `${JSON.stringify(metrics)}\n`);
   }
 
   readMetrics(): StepMetrics[] {
-    if (!existsSync(this.metricsFile)) return [];
-    return readFileSync(this.metricsFile, 'utf8')
+    if (!existsSync(this.layout.metricsFile)) return [];
+    return readFileSync(this.layout.metricsFile, 'utf8')
       .split('\n')
       .filter((line) => line.trim() !== '')
       .flatMap((line) => {
@@ -128,11 +123,11 @@ export class RunDirectory {
   /** Keeps only the metrics of steps before `step` (after resuming from a checkpoint at `step`). */
   truncateMetricsFrom(step: number): void {
     const kept = this.readMetrics().filter((m) => m.step < step);
-    writeFileAtomic(this.metricsFile, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
+    writeFileAtomic(this.layout.metricsFile, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }
 
   samplePath(step: number): string {
-    return join(this.samplesDir, `step-${String(step).padStart(6, '0')}.png`);
+    return join(this.layout.samplesDir, `step-${String(step).padStart(6, '0')}.png`);
   }
 
   writeSample(step: number, png: Uint8Array): string {
