@@ -51,15 +51,18 @@ function coordinatorContainer(): string | undefined {
   return docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${STACK}_coordinator`]).split('\n')[0] || undefined;
 }
 
+/** Removes the test's stack and its `runs` volume. */
+function removeStack(): void {
+  runDocker(['stack', 'rm', STACK]);
+  // The stack's containers and network go asynchronously; the volume can only go after them.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && docker(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${STACK}`]) !== '') spawnSync('sleep', ['1']);
+  while (Date.now() < deadline && runDocker(['network', 'inspect', `${STACK}_distgan`]).status === 0) spawnSync('sleep', ['1']);
+  runDocker(['volume', 'rm', '-f', `${STACK}_runs`]);
+}
+
 function cleanUp(): void {
-  if (created.stack) {
-    runDocker(['stack', 'rm', STACK]);
-    // The stack's containers and network go asynchronously; the volume can only go after them.
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && docker(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${STACK}`]) !== '') spawnSync('sleep', ['1']);
-    while (Date.now() < deadline && runDocker(['network', 'inspect', `${STACK}_distgan`]).status === 0) spawnSync('sleep', ['1']);
-    runDocker(['volume', 'rm', '-f', `${STACK}_runs`]);
-  }
+  if (created.stack) removeStack();
   if (created.secret) runDocker(['secret', 'rm', SECRET]);
   if (created.swarm) {
     runDocker(['swarm', 'leave', '--force']);
@@ -103,6 +106,9 @@ describe.skipIf(unavailable !== null)('Docker Swarm stack (deploy/swarm/stack.ym
         DISTGAN_WORKERS: '2',
         DISTGAN_TOKEN_SECRET: SECRET,
       };
+      // A run of this test that was killed leaves its stack and volume: a finished run in the
+      // volume would pass for this one's.
+      if (runDocker(['volume', 'inspect', `${STACK}_runs`]).status === 0 || runDocker(['stack', 'ls']).stdout.includes(STACK)) removeStack();
       created.stack = true;
       const deploy = spawnSync('docker', ['stack', 'deploy', '-c', join(root, 'deploy/swarm/stack.yml'), STACK], { encoding: 'utf8', env });
       expect(deploy.status, deploy.stderr).toBe(0);
