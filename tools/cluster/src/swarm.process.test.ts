@@ -24,13 +24,22 @@ if (unavailable) {
 const created = { swarm: false, secret: false, stack: false };
 let image = process.env.DISTGAN_IMAGE ?? 'distgan:test';
 
-/** Polls `check` every 500 ms until it returns a value (not undefined), or throws after `timeoutMs`. */
+/**
+ * Polls `check` every 500 ms until it returns a value (not undefined), or throws after
+ * `timeoutMs` with the steps done and the services' last log lines, to show where the stack was.
+ */
 async function until<T>(what: string, timeoutMs: number, check: () => T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const logs = (service: string) => {
+        const r = runDocker(['service', 'logs', '--raw', '--tail', '15', `${STACK}_${service}`]);
+        return `${service}:\n${r.stdout}${r.stderr}`;
+      };
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${stepsDone()} steps done)\n${logs('coordinator')}\n${logs('worker')}`);
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
 }
