@@ -22,8 +22,6 @@ beforeAll(async () => {
   await selectBackend(); // DISTGAN_BACKEND, else auto: the backend users get
 });
 
-/** Every backend that loads here: cpu and wasm always, node where tfjs-node is set up. */
-
 describe('class conditioning', () => {
   it('widens G and D by the code and validates, naming what does not fit', () => {
     const model = classConditional(DEFAULT_MODEL, 10);

@@ -19,8 +19,6 @@ beforeAll(async () => {
   await selectBackend(); // DISTGAN_BACKEND, else auto: the backend users get
 });
 
-/** Every backend that loads here: cpu and wasm always, node where tfjs-node is set up. */
-
 describe('dropout', () => {
   const withDropout = (rate: number): GanModelConfig => ({ ...DEFAULT_MODEL, discriminator: { ...DEFAULT_MODEL.discriminator, dropout: rate } });
 

@@ -8,8 +8,6 @@ beforeAll(async () => {
   await selectBackend(); // DISTGAN_BACKEND, else auto: the backend users get
 });
 
-/** Every backend that loads here: cpu and wasm always, node where tfjs-node is set up. */
-
 describe('dense layer gradient (explicit transposes)', () => {
   it('equals tfjs autodiff of matMul + bias for weights, bias and input', () => {
     const net = new Network('T', {

@@ -7,8 +7,6 @@ beforeAll(async () => {
   await selectBackend(); // DISTGAN_BACKEND, else auto: the backend users get
 });
 
-/** Every backend that loads here: cpu and wasm always, node where tfjs-node is set up. */
-
 describe('fillNoise and configHash', () => {
   it('draws row i the same whether alone or inside a larger block', () => {
     const stream = randomStream(1, 'noise');

@@ -6,8 +6,6 @@ beforeAll(async () => {
   await selectBackend(); // DISTGAN_BACKEND, else auto: the backend users get
 });
 
-/** Every backend that loads here: cpu and wasm always, node where tfjs-node is set up. */
-
 describe('seed preset', () => {
   it('has the tutorial parameter counts: G 591,784 and D 471,601', () => {
     expect(parameterCount(parameterSpec(SEED_MODEL.generator))).toBe(591_784);

@@ -7,8 +7,6 @@ beforeAll(async () => {
   await selectBackend(); // DISTGAN_BACKEND, else auto: the backend users get
 });
 
-/** Every backend that loads here: cpu and wasm always, node where tfjs-node is set up. */
-
 describe('valuesView', () => {
   it("reads a float32 tensor's values as dataSync does, and refuses other dtypes", () => {
     const values = tf.tensor1d([1.5, -2, 3e-8]);
